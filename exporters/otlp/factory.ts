@@ -1,0 +1,36 @@
+import type { Factory, JsonSchema } from '../../src/component.js';
+import { defaultHelperSettings, helperSchemaProperties } from '../../src/exporterhelper/config.js';
+import { createOtlpExporter, type OtlpExporterConfig } from './exporter.js';
+
+export const otlpExporterSchemaProperties: Record<string, JsonSchema> = {
+  endpoint: { type: 'string', minLength: 1, description: 'host:port of the OTLP/gRPC backend (http:// or https:// prefix sets TLS).' },
+  headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Sent as gRPC metadata with every request.' },
+  compression: { enum: ['gzip', 'none'], description: 'Default gzip.' },
+  tls: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      insecure: { type: 'boolean', description: 'Plaintext (no TLS).' },
+      insecure_skip_verify: { type: 'boolean', description: 'TLS without checking the server certificate.' },
+      ca_file: { type: 'string' },
+      cert_file: { type: 'string', description: 'Client certificate (mTLS).' },
+      key_file: { type: 'string' },
+      server_name_override: { type: 'string' },
+    },
+  },
+  ...helperSchemaProperties,
+};
+
+export function defaultOtlpExporterConfig() {
+  return { endpoint: '', headers: {}, compression: 'gzip', tls: { insecure: false }, ...defaultHelperSettings() };
+}
+
+export const otlpExporterFactory: Factory<OtlpExporterConfig> = {
+  type: 'otlp',
+  kind: 'exporter',
+  description: 'OTLP/gRPC to any OTLP backend, with a bounded sending queue and retries.',
+  signals: ['traces', 'metrics', 'logs'],
+  schema: { type: 'object', additionalProperties: false, required: ['endpoint'], properties: otlpExporterSchemaProperties },
+  createDefaultConfig: () => defaultOtlpExporterConfig() as unknown as OtlpExporterConfig,
+  createExporter: (set, cfg, signals) => createOtlpExporter(set, cfg, signals),
+};

@@ -1,0 +1,65 @@
+import type { Factory, JsonSchema } from '../../src/component.js';
+import { OtlpReceiver, type OtlpReceiverConfig } from './receiver.js';
+
+const tls: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Serve TLS with this certificate and key (PEM files).',
+  required: ['cert_file', 'key_file'],
+  properties: {
+    cert_file: { type: 'string' },
+    key_file: { type: 'string' },
+    client_ca_file: { type: 'string', description: 'Require client certificates signed by this CA.' },
+  },
+};
+
+const schema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    protocols: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'At least one of grpc, http. An empty value enables a protocol with its defaults.',
+      properties: {
+        grpc: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: {
+            endpoint: { type: 'string', description: 'host:port to listen on (0.0.0.0:4317 for all interfaces).' },
+            max_recv_msg_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted message (default 4MiB).' },
+            tls,
+          },
+        },
+        http: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: {
+            endpoint: { type: 'string', description: 'host:port to listen on (0.0.0.0:4318 for all interfaces).' },
+            max_request_body_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted body, after decompression (default 4MiB).' },
+            tls,
+          },
+        },
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Require `Authorization: Bearer <token>` with one of these tokens.',
+      properties: {
+        bearer_tokens: { type: 'array', items: { type: 'string' } },
+        bearer_tokens_file: { type: 'string', description: 'A file with one token per line.' },
+      },
+    },
+  },
+};
+
+export const otlpReceiverFactory: Factory<OtlpReceiverConfig> = {
+  type: 'otlp',
+  kind: 'receiver',
+  description: 'OTLP over gRPC (4317) and HTTP (4318: protobuf and JSON), gzip, bearer auth, TLS.',
+  signals: ['traces', 'metrics', 'logs'],
+  schema,
+  createDefaultConfig: () => ({ protocols: {} }) as OtlpReceiverConfig,
+  createReceiver: (set, cfg, next) => new OtlpReceiver(set, cfg, next),
+};

@@ -1,0 +1,59 @@
+// What both transports do with a decoded request: hand it to the pipeline, count it, and turn the
+// pipeline's answer into one outcome the transport maps onto its own status codes.
+import { PermanentError, RetryableError, type Consumer } from '../../src/consumer.js';
+import type { CreateSettings } from '../../src/component.js';
+import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
+import { ITEM_NAME, type BoundCounter } from '../../src/telemetry/metrics.js';
+
+export type Outcome =
+  | { kind: 'ok'; rejected: number; message: string }
+  | { kind: 'retry'; message: string; retryAfterMs: number }
+  | { kind: 'invalid'; message: string }
+  | { kind: 'unimplemented'; message: string };
+
+/** Default delay suggested to clients when the refuser gave none. */
+const DEFAULT_RETRY_MS = 1000;
+
+export class Ingest {
+  private readonly accepted: BoundCounter;
+  private readonly refused: BoundCounter;
+
+  constructor(
+    set: CreateSettings,
+    readonly signal: Signal,
+    private readonly next: Consumer | undefined,
+    transport: string,
+  ) {
+    const item = ITEM_NAME[signal];
+    this.accepted = set.metrics.counter(`receiver_accepted_${item}`, `Number of ${item} successfully pushed into the pipeline.`, { transport });
+    this.refused = set.metrics.counter(`receiver_refused_${item}`, `Number of ${item} that could not be pushed into the pipeline.`, { transport });
+  }
+
+  get enabled(): boolean {
+    return this.next !== undefined;
+  }
+
+  async push(batch: Telemetry): Promise<Outcome> {
+    const n = batch.itemCount;
+    if (!this.next) return { kind: 'unimplemented', message: `no ${this.signal} pipeline uses this receiver` };
+    if (n === 0) return { kind: 'ok', rejected: 0, message: '' };
+    try {
+      await this.next.consume(batch);
+      this.accepted.inc(n);
+      return { kind: 'ok', rejected: 0, message: '' };
+    } catch (err) {
+      const e = err as Error;
+      const rejected = err instanceof PermanentError || err instanceof RetryableError ? err.rejected : undefined;
+      if (rejected !== undefined && rejected < n) {
+        // Part of the batch went in: answer OK with partial success, as OTLP asks.
+        this.accepted.inc(n - rejected);
+        this.refused.inc(rejected);
+        return { kind: 'ok', rejected, message: e.message };
+      }
+      this.refused.inc(n);
+      if (err instanceof PermanentError) return { kind: 'invalid', message: e.message };
+      const retryAfterMs = err instanceof RetryableError && err.retryAfterMs !== undefined ? err.retryAfterMs : DEFAULT_RETRY_MS;
+      return { kind: 'retry', message: e.message || 'pipeline refused the data', retryAfterMs };
+    }
+  }
+}

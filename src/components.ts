@@ -1,0 +1,15 @@
+// The only place the core learns of components: one line per factory.
+import { Registry } from './registry.js';
+import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
+import { batchProcessorFactory } from '../processors/batch/factory.js';
+import { otlpExporterFactory } from '../exporters/otlp/factory.js';
+import { tempoExporterFactory } from '../exporters/tempo/factory.js';
+import { debugExporterFactory } from '../exporters/debug/factory.js';
+
+export const registry = new Registry([
+  otlpReceiverFactory,
+  batchProcessorFactory,
+  otlpExporterFactory,
+  tempoExporterFactory,
+  debugExporterFactory,
+]);

@@ -1,0 +1,206 @@
+// The `service` section: extensions to start, pipelines (the graph), own telemetry, shutdown
+// timeout; and the checks that tie the graph to the components defined above it.
+import type { Factory, JsonSchema } from '../component.js';
+import { Code, type Loc, type Problems } from './errors.js';
+import { isNull, joinPath, toPlain, type MapEntry, type Node } from './tree.js';
+import { SIGNALS, type PipelineConfig, type ServiceConfig, type Signal, type TelemetryConfig } from './types.js';
+import { parseDuration } from './units.js';
+import { compile, createAjv, runValidator } from './validate.js';
+
+export type Section = 'receivers' | 'processors' | 'exporters' | 'extensions';
+/** A component id as defined in its section; factory undefined when its type is unknown. */
+export interface Defined {
+  keyLoc: Loc;
+  factory: Factory | undefined;
+}
+export type Sections = Record<Section, Map<string, Defined>>;
+
+const SINGULAR: Record<Section, string> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
+const ID_NAME = /^[A-Za-z0-9_.-]+$/;
+const DEFAULT_SHUTDOWN_MS = 30_000;
+
+const TELEMETRY_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    logs: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'info' },
+        encoding: { enum: ['json', 'console', 'auto'], default: 'auto' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ['none', 'basic', 'normal', 'detailed'], default: 'normal' },
+        address: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$', default: '127.0.0.1:8888' },
+      },
+    },
+    traces: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { endpoint: { type: 'string', minLength: 1 }, insecure: { type: 'boolean' } },
+    },
+  },
+};
+let telemetryValidator: ReturnType<typeof compile> | undefined;
+
+export function resolveService(entry: MapEntry | undefined, sections: Sections, rootLoc: Loc, problems: Problems): ServiceConfig {
+  const svc: ServiceConfig = { extensions: [], pipelines: [], telemetry: telemetry(undefined, rootLoc, problems), shutdownTimeoutMs: DEFAULT_SHUTDOWN_MS };
+  if (!entry || isNull(entry.value)) {
+    problems.error(Code.NoService, 'service', entry?.keyLoc ?? rootLoc, 'no service section: define service.pipelines');
+    return svc;
+  }
+  if (entry.value.t !== 'map') {
+    problems.error(Code.NotAMap, 'service', entry.value.loc, 'must be a map');
+    return svc;
+  }
+  const m = entry.value.entries;
+  for (const [k, e] of m) {
+    if (!['extensions', 'pipelines', 'telemetry', 'shutdown_timeout'].includes(k)) {
+      problems.error(Code.UnknownKey, `service.${k}`, e.keyLoc, `unknown key "${k}" (valid: extensions, pipelines, shutdown_timeout, telemetry)`);
+    }
+  }
+  const ext = m.get('extensions');
+  if (ext) svc.extensions = idList(ext, ['service', 'extensions'], 'extensions', undefined, sections, problems);
+  const tel = m.get('telemetry');
+  if (tel) svc.telemetry = telemetry(tel, rootLoc, problems);
+  const st = m.get('shutdown_timeout');
+  if (st && !isNull(st.value)) svc.shutdownTimeoutMs = shutdownTimeout(st, problems);
+
+  const pl = m.get('pipelines');
+  if (!pl || pl.value.t !== 'map' || pl.value.entries.size === 0) {
+    const loc = pl ? (isNull(pl.value) ? pl.keyLoc : pl.value.loc) : entry.keyLoc;
+    problems.error(Code.NoPipelines, 'service.pipelines', loc, pl && pl.value.t !== 'map' && !isNull(pl.value) ? 'must be a map of pipelines' : 'no pipelines: define at least one (traces, metrics, logs)');
+    return svc;
+  }
+  for (const [id, e] of pl.value.entries) {
+    const p = pipeline(id, e, sections, problems);
+    if (p) svc.pipelines.push(p);
+  }
+  unused(svc, pl.value.entries, sections, problems);
+  return svc;
+}
+
+function pipeline(id: string, e: MapEntry, sections: Sections, problems: Problems): PipelineConfig | undefined {
+  const path = ['service', 'pipelines', id];
+  const [sig, ...rest] = id.split('/');
+  const name = rest.join('/');
+  let signal: Signal | undefined;
+  if (!SIGNALS.includes(sig as Signal)) {
+    problems.error(Code.UnknownSignal, joinPath(path), e.keyLoc, `unknown signal "${sig}" (valid: ${SIGNALS.join(', ')})`);
+  } else if (rest.length > 0 && !ID_NAME.test(name)) {
+    problems.error(Code.BadId, joinPath(path), e.keyLoc, `invalid pipeline id "${id}": the name after "/" must be non-empty letters, digits, "_", "." or "-"`);
+  } else {
+    signal = sig as Signal;
+  }
+  const v = e.value;
+  if (v.t !== 'map') {
+    problems.error(Code.NotAMap, joinPath(path), isNull(v) ? e.keyLoc : v.loc, 'must be a map with receivers, processors and exporters');
+    return undefined;
+  }
+  for (const [k, ke] of v.entries) {
+    if (!['receivers', 'processors', 'exporters'].includes(k)) {
+      problems.error(Code.UnknownKey, joinPath([...path, k]), ke.keyLoc, `unknown key "${k}" (valid: exporters, processors, receivers)`);
+    }
+  }
+  const list = (s: 'receivers' | 'processors' | 'exporters'): string[] => {
+    const le = v.entries.get(s);
+    const ids = le ? idList(le, [...path, s], s, signal, sections, problems) : [];
+    if (s !== 'processors' && ids.length === 0 && !(le && !isNull(le.value) && le.value.t !== 'seq')) {
+      problems.error(Code.PipelineIncomplete, joinPath(path), le?.keyLoc ?? e.keyLoc, `pipeline "${id}" must have at least one ${SINGULAR[s]}`);
+    }
+    return ids;
+  };
+  const p = { id, receivers: list('receivers'), processors: list('processors'), exporters: list('exporters') };
+  return signal ? { ...p, signal } : undefined;
+}
+
+/**
+ * A list of component ids of one section: each must be defined there, listed once, and (in a
+ * pipeline) support the pipeline's signal. Returns the ids as written, problems reported.
+ */
+function idList(e: MapEntry, path: string[], section: Section, signal: Signal | undefined, sections: Sections, problems: Problems): string[] {
+  if (isNull(e.value)) return [];
+  if (e.value.t !== 'seq') {
+    problems.error(Code.Invalid, joinPath(path), e.value.loc, `must be a list of ${section} ids`);
+    return [];
+  }
+  const ids: string[] = [];
+  e.value.items.forEach((item: Node, i) => {
+    const ipath = joinPath([...path, String(i)]);
+    if (item.t !== 'scalar' || typeof item.value !== 'string' || item.value === '') {
+      problems.error(Code.Invalid, ipath, item.loc, `must be a ${SINGULAR[section]} id (a string)`);
+      return;
+    }
+    const id = item.value;
+    if (ids.includes(id)) {
+      problems.error(Code.Duplicate, ipath, item.loc, `${SINGULAR[section]} "${id}" is listed more than once`);
+      return;
+    }
+    ids.push(id);
+    const def = sections[section].get(id);
+    if (!def) {
+      const defined = [...sections[section].keys()];
+      const elsewhere = (Object.keys(sections) as Section[]).find((s) => s !== section && sections[s].has(id));
+      const hint = elsewhere ? `; "${id}" is defined under ${elsewhere}` : '';
+      problems.error(Code.Undefined, ipath, item.loc, `${SINGULAR[section]} "${id}" is not defined (defined ${section}: ${defined.join(', ') || 'none'})${hint}`);
+      return;
+    }
+    const supported = def.factory?.signals;
+    if (signal && supported && !supported.includes(signal)) {
+      problems.error(Code.UnsupportedSignal, ipath, item.loc, `${SINGULAR[section]} "${id}" does not support signal ${signal} (it supports: ${supported.join(', ') || 'none'})`);
+    }
+  });
+  return ids;
+}
+
+/** Receivers that feed nothing are a mistake; idle processors/exporters/extensions just waste. */
+function unused(svc: ServiceConfig, pipelines: Map<string, MapEntry>, sections: Sections, problems: Problems): void {
+  const used: Record<Section, Set<string>> = { receivers: new Set(), processors: new Set(), exporters: new Set(), extensions: new Set(svc.extensions) };
+  // Count every id written in any pipeline, valid or not, so one mistake does not cascade.
+  for (const e of pipelines.values()) {
+    if (e.value.t !== 'map') continue;
+    for (const s of ['receivers', 'processors', 'exporters'] as const) {
+      const l = e.value.entries.get(s)?.value;
+      if (l?.t === 'seq') for (const i of l.items) if (i.t === 'scalar' && typeof i.value === 'string') used[s].add(i.value);
+    }
+  }
+  for (const s of Object.keys(sections) as Section[]) {
+    for (const [id, d] of sections[s]) {
+      if (used[s].has(id)) continue;
+      const path = `${s}.${id}`;
+      if (s === 'receivers') problems.error(Code.Unused, path, d.keyLoc, `receiver "${id}" serves no pipeline`);
+      else if (s === 'extensions') problems.warn(Code.Unused, path, d.keyLoc, `extension "${id}" is not enabled in service.extensions`);
+      else problems.warn(Code.Unused, path, d.keyLoc, `${SINGULAR[s]} "${id}" is not used in any pipeline`);
+    }
+  }
+}
+
+function telemetry(e: MapEntry | undefined, rootLoc: Loc, problems: Problems): TelemetryConfig {
+  telemetryValidator ??= compile(createAjv(), TELEMETRY_SCHEMA);
+  const fn = telemetryValidator;
+  if (typeof fn === 'string') throw new Error(`telemetry schema: ${fn}`); // ours: a bug, not a config error
+  const data = e && !isNull(e.value) ? toPlain(e.value) : {};
+  runValidator(fn, data, { prefix: ['service', 'telemetry'], node: e?.value, keyLoc: e?.keyLoc ?? rootLoc }, problems);
+  const t = (data ?? {}) as Partial<TelemetryConfig>;
+  const logs = { level: 'info', encoding: 'auto', ...(t.logs ?? {}) } as TelemetryConfig['logs'];
+  const metrics = { level: 'normal', address: '127.0.0.1:8888', ...(t.metrics ?? {}) } as TelemetryConfig['metrics'];
+  return { logs, metrics, traces: t.traces ?? undefined };
+}
+
+function shutdownTimeout(e: MapEntry, problems: Problems): number {
+  const v = e.value;
+  const ms = v.t === 'scalar' ? (typeof v.value === 'string' ? parseDuration(v.value) : v.value === 0 ? 0 : undefined) : undefined;
+  if (ms === undefined) {
+    const shown = v.t === 'scalar' ? (typeof v.value === 'string' ? `"${v.value}"` : String(v.value)) : `a ${v.t === 'seq' ? 'list' : 'map'}`;
+    problems.error(Code.BadDuration, 'service.shutdown_timeout', v.loc, `invalid duration ${shown} (use e.g. 200ms, 5s, 1m)`);
+    return DEFAULT_SHUTDOWN_MS;
+  }
+  return ms;
+}

@@ -1,0 +1,176 @@
+// The exporter helper: a stack of small senders, queue → retry → timeout → push. An exporter
+// supplies only `push` (one attempt, honouring the abort signal) and its own start/shutdown.
+import type { Exporter, CreateSettings, Host } from '../component.js';
+import { PermanentError, RetryableError, isPermanent } from '../consumer.js';
+import type { Signal, Telemetry } from '../pdata/telemetry.js';
+import { ITEM_NAME, type BoundCounter } from '../telemetry/metrics.js';
+import { backoffDelay, sleep } from './backoff.js';
+import type { HelperSettings, RetrySettings } from './config.js';
+import { MemoryQueue } from './memory_queue.js';
+import type { Queue, Sizer } from './queue.js';
+
+export type PushFn = (batch: Telemetry, signal: AbortSignal) => Promise<void>;
+
+export interface ExporterImpl {
+  push: PushFn;
+  start?(host: Host): Promise<void>;
+  shutdown?(): Promise<void>;
+}
+
+interface Counters {
+  sent: BoundCounter;
+  sendFailed: BoundCounter;
+  enqueueFailed: BoundCounter;
+}
+
+const SIZERS: Record<Sizer, (b: Telemetry) => number> = {
+  requests: () => 1,
+  items: (b) => b.itemCount,
+  bytes: (b) => b.byteSize,
+};
+
+/** One attempt with a deadline. A timeout is retryable (DEADLINE_EXCEEDED). */
+async function pushWithTimeout(push: PushFn, batch: Telemetry, timeoutMs: number, stop: AbortSignal): Promise<void> {
+  const signals = [stop];
+  if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
+  const signal = AbortSignal.any(signals);
+  try {
+    await push(batch, signal);
+  } catch (err) {
+    if (signal.aborted && !stop.aborted && !isPermanent(err) && !(err instanceof RetryableError)) {
+      throw new RetryableError(`export timed out after ${timeoutMs}ms`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Retries retryable failures with jittered backoff, honouring throttle delays; stops on `stop`. */
+export async function sendWithRetry(
+  attempt: (b: Telemetry) => Promise<void>,
+  batch: Telemetry,
+  cfg: RetrySettings,
+  stop: AbortSignal,
+  onRetry: (err: Error, delayMs: number) => void,
+): Promise<void> {
+  const started = Date.now();
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt(batch);
+    } catch (err) {
+      if (!cfg.enabled || isPermanent(err) || stop.aborted) throw err;
+      const throttle = err instanceof RetryableError ? err.retryAfterMs : undefined;
+      const delay = throttle ?? backoffDelay(cfg, n);
+      if (cfg.max_elapsed_time > 0 && Date.now() - started + delay > cfg.max_elapsed_time) {
+        throw new PermanentError(`no more retries after ${Date.now() - started}ms: ${(err as Error).message}`, { cause: err });
+      }
+      onRetry(err as Error, delay);
+      if (!(await sleep(delay, stop))) throw err;
+    }
+  }
+}
+
+export function createExporterHelper(
+  set: CreateSettings,
+  signals: readonly Signal[],
+  cfg: HelperSettings,
+  impl: ExporterImpl,
+): Exporter {
+  const log = set.logger;
+  const counters = {} as Record<Signal, Counters>;
+  for (const s of signals) {
+    const item = ITEM_NAME[s];
+    counters[s] = {
+      sent: set.metrics.counter(`exporter_sent_${item}`, `Number of ${item} successfully sent to destination.`),
+      sendFailed: set.metrics.counter(`exporter_send_failed_${item}`, `Number of ${item} in failed attempts to send to destination.`),
+      enqueueFailed: set.metrics.counter(`exporter_enqueue_failed_${item}`, `Number of ${item} failed to be added to the sending queue.`),
+    };
+  }
+  const retries = set.metrics.counter('exporter_retries_total', 'Number of export attempts that will be retried.');
+  // Aborted at the shutdown deadline: ends backoff waits and in-flight attempts.
+  const stop = new AbortController();
+  const attempt = (b: Telemetry) => pushWithTimeout(impl.push, b, cfg.timeout, stop.signal);
+  const onRetry = (err: Error, delayMs: number) => {
+    retries.inc();
+    log.warn({ err: err.message, delay_ms: Math.round(delayMs) }, 'export failed, will retry');
+  };
+
+  const send = async (batch: Telemetry): Promise<void> => {
+    const c = counters[batch.signal];
+    const n = batch.itemCount;
+    try {
+      await sendWithRetry(attempt, batch, cfg.retry_on_failure, stop.signal, onRetry);
+      c.sent.inc(n);
+    } catch (err) {
+      c.sendFailed.inc(n);
+      log.error({ err: (err as Error).message, items: n, dropped: true }, `export failed, dropping ${n} ${ITEM_NAME[batch.signal]}`);
+      throw err;
+    }
+  };
+
+  if (!cfg.sending_queue.enabled) {
+    return {
+      mutatesData: false,
+      consume: send,
+      start: async (host) => impl.start?.(host),
+      shutdown: async () => {
+        stop.abort();
+        await impl.shutdown?.();
+        set.metrics.dispose();
+      },
+    };
+  }
+
+  const qcfg = cfg.sending_queue;
+  const sizeOf = SIZERS[qcfg.sizer];
+  const queue: Queue<Telemetry> = new MemoryQueue<Telemetry>(qcfg.queue_size);
+  set.metrics.gauge('exporter_queue_size', 'Current size of the sending queue.', () => queue.size);
+  set.metrics.gauge('exporter_queue_capacity', 'Capacity of the sending queue.', () => queue.capacity);
+  const consumers: Promise<void>[] = [];
+
+  const runConsumer = async () => {
+    for (;;) {
+      const entry = await queue.take();
+      if (!entry) return;
+      try {
+        await send(entry.item);
+      } catch {
+        // counted and logged by send()
+      } finally {
+        entry.done();
+      }
+    }
+  };
+
+  return {
+    mutatesData: false,
+    async consume(batch) {
+      if (!queue.offer(batch, sizeOf(batch))) {
+        counters[batch.signal].enqueueFailed.inc(batch.itemCount);
+        throw new RetryableError('sending queue is full', { retryAfterMs: 1000 });
+      }
+    },
+    async start(host) {
+      await impl.start?.(host);
+      for (let i = 0; i < qcfg.num_consumers; i++) consumers.push(runConsumer());
+    },
+    async shutdown() {
+      // Drain: consumers finish what is queued, bounded by the shutdown timeout.
+      queue.close();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), set.shutdownTimeoutMs)));
+      const outcome = await Promise.race([Promise.all(consumers).then(() => 'drained' as const), deadline]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        stop.abort();
+        const left = queue.drain();
+        const items = left.reduce((a, b) => a + b.itemCount, 0);
+        for (const b of left) counters[b.signal].sendFailed.inc(b.itemCount);
+        log.error({ requests: left.length, items }, `shutdown timeout: dropped ${items} queued items`);
+        await Promise.all(consumers);
+      }
+      stop.abort();
+      await impl.shutdown?.();
+      set.metrics.dispose();
+    },
+  };
+}

@@ -1,0 +1,133 @@
+// Builds the running pipelines from a resolved config: exporters (shared between pipelines),
+// processors (one chain per pipeline), receivers (fanned into every pipeline they serve).
+// Starts downstream first, stops upstream first; startup and reload go through the same code.
+import type { Logger } from 'pino';
+import type { CreateSettings, Exporter, Extension, Host, Kind, Lifecycle, Processor, Receiver } from '../component.js';
+import type { Consumer } from '../consumer.js';
+import type { ComponentConfig, ResolvedConfig } from '../config/load.js';
+import type { Signal } from '../pdata/telemetry.js';
+import type { MetricsRegistry } from '../telemetry/metrics.js';
+import { fanout } from './fanout.js';
+
+interface Node {
+  kind: Kind;
+  id: string;
+  component: Lifecycle;
+}
+
+export class Graph implements Host {
+  private readonly extensions = new Map<string, Extension>();
+  /** In start order. */
+  private readonly nodes: Node[] = [];
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    private readonly logger: Logger,
+    private readonly metrics: MetricsRegistry,
+  ) {}
+
+  extension(id: string): Extension | undefined {
+    return this.extensions.get(id);
+  }
+
+  private settings(kind: Kind, id: string, pipeline?: string): CreateSettings {
+    const bindings: Record<string, string> = { kind, id };
+    if (pipeline) bindings.pipeline = pipeline;
+    return {
+      id,
+      kind,
+      logger: this.logger.child(bindings),
+      metrics: this.metrics.scoped(kind, id),
+      shutdownTimeoutMs: this.config.service.shutdownTimeoutMs,
+    };
+  }
+
+  build(): void {
+    const { config } = this;
+    const svc = config.service;
+    for (const id of svc.extensions) {
+      const c = config.extensions.get(id)!;
+      const ext = c.factory.createExtension!(this.settings('extension', id), c.config);
+      this.extensions.set(id, ext);
+      this.nodes.push({ kind: 'extension', id, component: ext });
+    }
+
+    const exporterSignals = new Map<string, Set<Signal>>();
+    for (const p of svc.pipelines) {
+      for (const id of p.exporters) {
+        let s = exporterSignals.get(id);
+        if (!s) exporterSignals.set(id, (s = new Set()));
+        s.add(p.signal);
+      }
+    }
+    const exporters = new Map<string, Exporter>();
+    for (const [id, signals] of exporterSignals) {
+      const c = config.exporters.get(id)!;
+      const exp = c.factory.createExporter!(this.settings('exporter', id), c.config, [...signals]);
+      exporters.set(id, exp);
+      this.nodes.push({ kind: 'exporter', id, component: exp });
+    }
+
+    // Each pipeline: fan-out to its exporters, then its processors built back to front.
+    const entries = new Map<string, Consumer>();
+    for (const p of svc.pipelines) {
+      const plog = this.logger.child({ pipeline: p.id });
+      let next: Consumer = fanout(p.exporters.map((id) => exporters.get(id)!), plog);
+      const chain: Node[] = [];
+      for (let i = p.processors.length - 1; i >= 0; i--) {
+        const id = p.processors[i]!;
+        const c = config.processors.get(id) as ComponentConfig;
+        const proc: Processor = c.factory.createProcessor!(this.settings('processor', id, p.id), c.config, p.signal, next);
+        chain.push({ kind: 'processor', id: `${id} (${p.id})`, component: proc });
+        next = proc;
+      }
+      this.nodes.push(...chain);
+      entries.set(p.id, next);
+    }
+
+    for (const [id, c] of config.receivers) {
+      const next: Partial<Record<Signal, Consumer>> = {};
+      const bySignal = new Map<Signal, Consumer[]>();
+      for (const p of svc.pipelines) {
+        if (!p.receivers.includes(id)) continue;
+        let list = bySignal.get(p.signal);
+        if (!list) bySignal.set(p.signal, (list = []));
+        list.push(entries.get(p.id)!);
+      }
+      if (bySignal.size === 0) continue;
+      for (const [signal, list] of bySignal) next[signal] = fanout(list, this.logger.child({ receiver: id }));
+      const rcv: Receiver = c.factory.createReceiver!(this.settings('receiver', id), c.config, next);
+      this.nodes.push({ kind: 'receiver', id, component: rcv });
+    }
+  }
+
+  /** Starts every component, downstream first. On failure, stops what started and rethrows. */
+  async start(): Promise<void> {
+    const started: Node[] = [];
+    for (const n of this.nodes) {
+      try {
+        await n.component.start(this);
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message, kind: n.kind, id: n.id }, `failed to start ${n.kind} ${n.id}`);
+        await this.stopNodes(started.reverse());
+        throw new Error(`failed to start ${n.kind} "${n.id}": ${(err as Error).message}`, { cause: err });
+      }
+      started.push(n);
+    }
+  }
+
+  /** Stops every component, upstream first: receivers, then processors (which flush), exporters (which drain). */
+  async shutdown(): Promise<void> {
+    await this.stopNodes([...this.nodes].reverse());
+  }
+
+  private async stopNodes(nodes: Node[]): Promise<void> {
+    for (const n of nodes) {
+      try {
+        await n.component.shutdown();
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message, kind: n.kind, id: n.id }, `error stopping ${n.kind} ${n.id}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// The running daemon: own telemetry, the pipeline graph, and reload. A reload builds the new graph
+// from a config that has already validated; if it fails to start, the old config comes back.
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/load.js';
+import { MetricsRegistry } from '../telemetry/metrics.js';
+import { TelemetryServer } from '../telemetry/server.js';
+import { Graph } from './graph.js';
+
+export class Service {
+  readonly metrics = new MetricsRegistry();
+  private graph: Graph | undefined;
+  private telemetry: TelemetryServer | undefined;
+  private config: ResolvedConfig;
+
+  constructor(
+    config: ResolvedConfig,
+    private readonly logger: Logger,
+  ) {
+    this.config = config;
+  }
+
+  async start(): Promise<void> {
+    const address = this.config.service.telemetry.metrics.address;
+    if (this.config.service.telemetry.metrics.level !== 'none') {
+      this.telemetry = new TelemetryServer(address, this.metrics, this.logger.child({ kind: 'telemetry' }));
+      await this.telemetry.start();
+    }
+    await this.startGraph(this.config);
+  }
+
+  private async startGraph(config: ResolvedConfig): Promise<void> {
+    const graph = new Graph(config, this.logger, this.metrics);
+    graph.build();
+    await graph.start();
+    this.graph = graph;
+    if (this.telemetry) this.telemetry.ready = true;
+    const p = config.service.pipelines.map((x) => x.id).join(', ');
+    this.logger.info({ pipelines: config.service.pipelines.map((x) => x.id) }, `fleetcol is running (pipelines: ${p})`);
+  }
+
+  /** Swaps in a new (already valid) config; on failure to start it, restarts the previous one. */
+  async reload(next: ResolvedConfig): Promise<boolean> {
+    const previous = this.config;
+    if (this.telemetry) this.telemetry.ready = false;
+    await this.graph?.shutdown();
+    this.graph = undefined;
+    try {
+      await this.startGraph(next);
+      this.config = next;
+      return true;
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'new config failed to start; going back to the previous one');
+      await this.startGraph(previous);
+      return false;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.telemetry) this.telemetry.ready = false;
+    await this.graph?.shutdown();
+    this.graph = undefined;
+    await this.telemetry?.shutdown();
+  }
+}
