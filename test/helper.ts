@@ -1,0 +1,182 @@
+// Shared test helpers: free loopback ports, a fleetcol child process, an OTLP/gRPC sink.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { Telemetry, type Signal } from '../src/pdata/telemetry.js';
+import { encodeStatusWithRetryInfo } from '../src/pdata/rpc.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempFile(name: string, content: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-test-'));
+  const file = path.join(dir, name);
+  writeFileSync(file, content);
+  return file;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  metricsPort: number;
+  output(): string;
+  metrics(): Promise<string>;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Runs `node dist/src/cli.js` with the given args; resolves with exit code, stdout and stderr. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Starts fleetcol on a YAML config (the string may use {{METRICS_PORT}}, which is filled in) and
+ * waits until /readyz answers 200.
+ */
+export async function startDaemon(yaml: string, opts: { env?: Record<string, string>; extraArgs?: string[] } = {}): Promise<Daemon> {
+  const metricsPort = await freePort();
+  const text = yaml.includes('telemetry:')
+    ? yaml.replaceAll('{{METRICS_PORT}}', String(metricsPort))
+    : `${yaml}\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${metricsPort}\n`;
+  const file = tempFile('fleetcol.yaml', text);
+  const proc = spawn(process.execPath, [CLI, '--config', file, ...(opts.extraArgs ?? [])], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const base = `http://127.0.0.1:${metricsPort}`;
+  await waitFor(async () => {
+    if (dead) throw new Error(`fleetcol exited during startup:\n${out}`);
+    try {
+      const r = await fetch(`${base}/readyz`);
+      return r.status === 200;
+    } catch {
+      return false;
+    }
+  }, 15_000, `fleetcol ready\n${out}`);
+  return {
+    proc,
+    metricsPort,
+    output: () => out,
+    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    stop: async (signal = 'SIGTERM') => {
+      if (!dead) proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+    exited,
+  };
+}
+
+/** Reads one sample's value from Prometheus text: metric name plus a label substring. */
+export function metricValue(text: string, name: string, labelPart = ''): number {
+  for (const line of text.split('\n')) {
+    if (line.startsWith(name + '{') || line.startsWith(name + ' ')) {
+      if (labelPart && !line.includes(labelPart)) continue;
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return 0;
+}
+
+export interface SinkBehaviour {
+  /** Called per request; return a gRPC error to refuse it, undefined to accept. */
+  answer?: (n: number, signal: Signal) => { code: grpc.status; details?: string; retryAfterMs?: number } | undefined;
+}
+
+export interface Sink {
+  port: number;
+  endpoint: string;
+  received: Record<Signal, Telemetry[]>;
+  requests: number;
+  metadata: grpc.Metadata[];
+  items(signal: Signal): number;
+  close(): Promise<void>;
+}
+
+const PATHS: Record<Signal, string> = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+};
+
+/** A second OTLP/gRPC endpoint that records what it is sent (and may refuse on demand). */
+export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
+  const server = new grpc.Server();
+  const id = (b: Buffer) => b;
+  const sink: Sink = {
+    port: 0,
+    endpoint: '',
+    received: { traces: [], metrics: [], logs: [] },
+    requests: 0,
+    metadata: [],
+    items: (s) => sink.received[s].reduce((a, b) => a + b.itemCount, 0),
+    close: () => new Promise((r) => server.tryShutdown(() => r())),
+  };
+  for (const signal of Object.keys(PATHS) as Signal[]) {
+    server.addService(
+      { Export: { path: PATHS[signal], requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+      {
+        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+          const n = sink.requests++;
+          sink.metadata.push(call.metadata);
+          const refuse = behaviour.answer?.(n, signal);
+          if (refuse) {
+            const md = new grpc.Metadata();
+            if (refuse.retryAfterMs !== undefined) md.set('grpc-status-details-bin', Buffer.from(encodeStatusWithRetryInfo(refuse.code, refuse.details ?? '', refuse.retryAfterMs)));
+            return cb({ code: refuse.code, details: refuse.details ?? 'refused by test sink', metadata: md });
+          }
+          sink.received[signal].push(Telemetry.fromProto(signal, new Uint8Array(call.request)));
+          cb(null, Buffer.alloc(0));
+        },
+      },
+    );
+  }
+  sink.port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  sink.endpoint = `127.0.0.1:${sink.port}`;
+  return sink;
+}
