@@ -180,3 +180,13 @@ export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
   sink.endpoint = `127.0.0.1:${sink.port}`;
   return sink;
 }
+
+import { pino } from 'pino';
+import type { CreateSettings, Kind } from '../src/component.js';
+import { MetricsRegistry } from '../src/telemetry/metrics.js';
+
+/** Settings for creating one component in-process, with its own metrics registry. */
+export function settings(kind: Kind, id: string, shutdownTimeoutMs = 5000): CreateSettings & { registry: MetricsRegistry } {
+  const registry = new MetricsRegistry();
+  return { id, kind, logger: pino({ level: 'silent' }), metrics: registry.scoped(kind, id), shutdownTimeoutMs, registry };
+}
