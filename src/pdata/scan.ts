@@ -1,0 +1,79 @@
+// The per-request validation walk. It visits every tag of every message the table knows (down to
+// attribute values), checks wire types and that each length stays inside its parent, and counts the
+// items, without creating any object: input it accepts is guaranteed to decode later.
+import { DecodeError } from './errors.js';
+import { type MessageDesc, WT_I32, WT_I64, WT_LEN, WT_VARINT } from './schema.js';
+import { Reader } from './wire.js';
+
+/** Validates `bytes` as a message of type `d` and returns how many items it holds. */
+export function scanMessage(d: MessageDesc, bytes: Uint8Array): number {
+  const r = new Reader(bytes);
+  return walk(r, d, r.buf.length);
+}
+
+function walk(r: Reader, d: MessageDesc, end: number): number {
+  let items = 0;
+  const byNo = d.byNo;
+  while (r.pos < end) {
+    const start = r.pos;
+    const tag = r.uint32(end);
+    const no = tag >>> 3;
+    const wt = tag & 7;
+    const f = no < byNo.length ? byNo[no] : undefined;
+    if (f === undefined) {
+      if (no === 0) throw new DecodeError(`field number 0 at byte ${start} in ${d.name}`);
+      r.skip(wt, end);
+      continue;
+    }
+    if (wt !== f.wireType) {
+      if (!f.packed || wt !== WT_LEN) {
+        throw new DecodeError(`wrong wire type ${wt} for ${d.name}.${f.name} (field ${f.no}, expects ${f.wireType}) at byte ${start}`);
+      }
+      const n = r.length(end);
+      const e = r.pos + n;
+      if (f.wireType === WT_VARINT) {
+        while (r.pos < e) r.varint64(e);
+      } else {
+        const size = f.wireType === WT_I64 ? 8 : 4;
+        if (n % size !== 0) throw new DecodeError(`packed ${d.name}.${f.name} at byte ${start}: length ${n} is not a multiple of ${size}`);
+        r.pos = e;
+      }
+      continue;
+    }
+    switch (wt) {
+      case WT_LEN: {
+        const n = r.length(end);
+        const m = f.msg;
+        if (m === undefined) { r.pos += n; break; }
+        let c: number;
+        try {
+          c = walk(r, m, r.pos + n);
+        } catch (err) {
+          if (err instanceof DecodeError) err.message += ` in ${d.name}.${f.name}`;
+          throw err;
+        }
+        items += f.item ? 1 : c;
+        break;
+      }
+      case WT_VARINT: r.varint64(end); break;
+      case WT_I64: r.fixedEnd(8, end); break;
+      case WT_I32: r.fixedEnd(4, end); break;
+    }
+  }
+  return items;
+}
+
+/** Items in a decoded tree, following only the fields that lead to them. */
+export function countTree(d: MessageDesc, obj: any): number {
+  let n = 0;
+  const pf = d.pathFields;
+  for (let i = 0; i < pf.length; i++) {
+    const f = pf[i]!;
+    const v = obj[f.name];
+    if (v === undefined || v === null) continue;
+    if (f.item) n += v.length;
+    else if (f.repeated) for (let j = 0; j < v.length; j++) n += countTree(f.msg!, v[j]);
+    else n += countTree(f.msg!, v);
+  }
+  return n;
+}

@@ -1,0 +1,141 @@
+// Telemetry: one batch of one signal, held as protobuf bytes for as long as nobody needs to look
+// inside, and as the decoded object tree once somebody does.
+//
+// Why a hand-written codec: protobufjs drops unknown fields (a collector must pass through what newer
+// senders add), @bufbuild/protobuf's JSON is proto3 JSON (base64 ids) rather than OTLP/JSON (hex
+// ids), and the hot path (receive -> batch -> export) must not decode spans at all: fromProto only
+// validates and counts, merge concatenates bytes, split copies raw item bytes. Everything is driven
+// by one table of message descriptors (schema.ts) and one generic decoder, encoder, scanner,
+// splitter and JSON mapper over it.
+import { decodeMessage } from './decode.js';
+import { encodeMessage } from './encode.js';
+import { messageFromJSON, messageToJSON } from './json.js';
+import type { ExportRequest } from './model.js';
+import { countTree, scanMessage } from './scan.js';
+import { REQUEST_DESC } from './schema.js';
+import { splitBytes } from './split.js';
+import { plain } from './wire.js';
+
+export { DecodeError } from './errors.js';
+export * from './model.js';
+
+export type Signal = 'traces' | 'metrics' | 'logs';
+export const SIGNALS: readonly Signal[] = Object.freeze(['traces', 'metrics', 'logs'] as const);
+
+function descOf(signal: Signal) {
+  const d = REQUEST_DESC[signal];
+  if (d === undefined) throw new TypeError(`unknown signal ${JSON.stringify(signal)}`);
+  return d;
+}
+
+export class Telemetry {
+  readonly signal: Signal;
+  /** protobuf encoding; undefined once the tree was modified (re-encoded lazily) */
+  #bytes: Uint8Array | undefined;
+  /** decoded tree; undefined until someone asks */
+  #req: ExportRequest | undefined;
+  /** item count; -1 when it must be recounted from the tree */
+  #count: number;
+  /** last known encoded size, to size the next encode's buffer */
+  #sizeHint = 1024;
+
+  private constructor(signal: Signal, bytes: Uint8Array | undefined, req: ExportRequest | undefined, count: number) {
+    this.signal = signal;
+    this.#bytes = bytes;
+    this.#req = req;
+    this.#count = count;
+    if (bytes !== undefined) this.#sizeHint = bytes.length + 64;
+  }
+
+  /** Wraps protobuf bytes after one validating, counting walk; nothing is decoded. The bytes are
+   *  kept, not copied: the caller must not change them afterwards. */
+  static fromProto(signal: Signal, bytes: Uint8Array): Telemetry {
+    const b = plain(bytes);
+    return new Telemetry(signal, b, undefined, scanMessage(descOf(signal), b));
+  }
+
+  static fromJSON(signal: Signal, json: string | Uint8Array): Telemetry {
+    const req = messageFromJSON<ExportRequest>(descOf(signal), json);
+    return new Telemetry(signal, undefined, req, -1);
+  }
+
+  /** Wraps an object tree; the Telemetry owns it from now on. */
+  static fromRequest(signal: Signal, req: ExportRequest): Telemetry {
+    descOf(signal);
+    return new Telemetry(signal, undefined, req, -1);
+  }
+
+  /** Concatenation of batches of one signal: a repeated field concatenates, so this joins the
+   *  encodings (encoding only the parts whose tree was modified). */
+  static merge(parts: readonly Telemetry[]): Telemetry {
+    if (parts.length === 0) throw new RangeError('Telemetry.merge: no parts');
+    if (parts.length === 1) return parts[0]!;
+    const signal = parts[0]!.signal;
+    let total = 0, count = 0;
+    const chunks: Uint8Array[] = new Array(parts.length);
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]!;
+      if (p.signal !== signal) throw new TypeError(`Telemetry.merge: ${p.signal} batch among ${signal}`);
+      const b = p.toProto();
+      chunks[i] = b;
+      total += b.length;
+      count += p.itemCount;
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const b of chunks) { out.set(b, at); at += b.length; }
+    return new Telemetry(signal, out, undefined, count);
+  }
+
+  /** Spans, metric data points (every metric type) or log records. */
+  get itemCount(): number {
+    if (this.#count < 0) this.#count = countTree(descOf(this.signal), this.#req);
+    return this.#count;
+  }
+
+  /** Size of the protobuf encoding (encodes once if the tree was modified). */
+  get byteSize(): number {
+    return this.toProto().length;
+  }
+
+  /** The protobuf encoding: the original bytes while unmodified. Treat it as read-only. */
+  toProto(): Uint8Array {
+    if (this.#bytes === undefined) {
+      this.#bytes = encodeMessage(descOf(this.signal), this.#req!, this.#sizeHint);
+      this.#sizeHint = this.#bytes.length + 64;
+    }
+    return this.#bytes;
+  }
+
+  toJSON(): string {
+    return messageToJSON(descOf(this.signal), this.request());
+  }
+
+  /** The decoded tree (decoded on first call, then cached). Call markModified() after changing it. */
+  request(): ExportRequest {
+    if (this.#req === undefined) this.#req = decodeMessage<ExportRequest>(descOf(this.signal), this.#bytes!);
+    return this.#req;
+  }
+
+  /** Drops the cached encoding and count: the tree is now the truth. */
+  markModified(): void {
+    if (this.#req === undefined) this.request();
+    this.#bytes = undefined;
+    this.#count = -1;
+  }
+
+  /** An independent copy. Shares the (immutable) encoding, so it is cheap while unmodified. */
+  clone(): Telemetry {
+    return new Telemetry(this.signal, this.toProto(), undefined, this.itemCount);
+  }
+
+  /** Parts of at most maxItems items each, in order, resource and scope repeated in each part.
+   *  Works on the encoding: items are copied as raw bytes, not decoded. */
+  split(maxItems: number): Telemetry[] {
+    if (!(maxItems >= 1)) throw new RangeError(`Telemetry.split: maxItems must be >= 1, got ${maxItems}`);
+    const max = Math.floor(maxItems);
+    if (this.itemCount <= max) return [this];
+    return splitBytes(descOf(this.signal), this.toProto(), max)
+      .map((p) => new Telemetry(this.signal, p.bytes, undefined, p.count));
+  }
+}
