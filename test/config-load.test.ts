@@ -157,13 +157,13 @@ t.test('odd shapes: connectors, bad ids, non-map values, numbers for durations',
   t.same(r.errors.map((e) => `${e.location?.slice(file.length)} ${e.code} ${e.path}: ${e.message}`), [
     ':1:1 FLEETCOL_CONFIG_UNSUPPORTED connectors: connectors are not supported',
     ':4:3 FLEETCOL_CONFIG_BAD_ID receivers.otlp/: invalid receiver id "otlp/" (use type or type/name; a name is letters, digits, "_", "." or "-")',
-    ':5:8 FLEETCOL_CONFIG_NOT_A_MAP receivers.a2a: must be a map of settings (or empty for the defaults)',
     ':5:3 FLEETCOL_CONFIG_UNUSED receivers.a2a: receiver "a2a" serves no pipeline',
+    ':5:8 FLEETCOL_CONFIG_NOT_A_MAP receivers.a2a: must be a map of settings (or empty for the defaults)',
     ':8:14 FLEETCOL_CONFIG_BAD_DURATION processors.batch.timeout: invalid duration 5 (use e.g. 200ms, 5s, 1m)',
     ':14:16 FLEETCOL_CONFIG_INVALID exporters.debug.verbosity: must be one of "basic", "normal", "detailed", got a list',
     ':16:21 FLEETCOL_CONFIG_BAD_DURATION service.shutdown_timeout: invalid duration "soon" (use e.g. 200ms, 5s, 1m)',
     ':18:25 FLEETCOL_CONFIG_INVALID service.telemetry.metrics.address: must match pattern "^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$", got "nope"',
-    ':18:40 FLEETCOL_CONFIG_INVALID service.telemetry.metrics.level: must be one of "none", "basic", "normal", "detailed", got "loud"',
+    ':18:38 FLEETCOL_CONFIG_INVALID service.telemetry.metrics.level: must be one of "none", "basic", "normal", "detailed", got "loud"',
     ':19:5 FLEETCOL_CONFIG_UNKNOWN_KEY service.telemetry.colour: unknown key "colour" (valid: logs, metrics, traces)',
   ]);
   t.equal(r.warnings.length, 0, 'memory_limiter took 0 and a plain byte count');

@@ -128,7 +128,7 @@ function pipeline(id: string, e: MapEntry, sections: Sections, problems: Problem
 function idList(e: MapEntry, path: string[], section: Section, signal: Signal | undefined, sections: Sections, problems: Problems): string[] {
   if (isNull(e.value)) return [];
   if (e.value.t !== 'seq') {
-    problems.error(Code.Invalid, joinPath(path), e.value.loc, `must be a list of ${section} ids`);
+    problems.error(Code.Invalid, joinPath(path), e.value.loc, `must be a list of ${SINGULAR[section]} ids`);
     return [];
   }
   const ids: string[] = [];

@@ -1,9 +1,9 @@
 // The resolved config: what the service builds its pipelines from. Re-exported by load.ts.
 import type { Factory, Kind } from '../component.js';
+import type { Signal } from '../pdata/telemetry.js';
 
-// Same union as src/pdata/telemetry.ts (not written yet when this was); switch to
-// `import type { Signal } from '../pdata/telemetry.js'` once it exists.
-export type Signal = 'traces' | 'metrics' | 'logs';
+export type { Signal };
+/** In this order in messages. A local copy: config loading need not load the pdata code. */
 export const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 
 export interface ComponentConfig {

@@ -177,10 +177,7 @@ function describe(e: ErrorObject, alternatives: ErrorObject[] | undefined, targe
       return { ...base, message: `must be ${String(e.params['type']).replace(/,/g, ' or ')}, got ${show(e.data)}` };
     case 'enum':
       return { ...base, message: `must be one of ${(e.params['allowedValues'] as unknown[]).map(show).join(', ')}, got ${show(e.data)}` };
-    case 'const':
-    case 'pattern':
-    case 'format':
-      return { ...base, message: `${e.message ?? 'is invalid'}, got ${show(e.data)}` };
+
     case 'oneOf':
     case 'anyOf': {
       const alts = [...new Set((alternatives ?? []).filter((a) => a.keyword !== 'if').map((a) => {
@@ -189,8 +186,11 @@ function describe(e: ErrorObject, alternatives: ErrorObject[] | undefined, targe
       }))];
       return { ...base, message: alts.length ? `${e.message}: ${alts.join(' | ')}` : e.message ?? 'is invalid' };
     }
-    default:
-      return { ...base, message: e.message ?? `fails "${e.keyword}"` };
+    default: {
+      // minimum, pattern, format, minLength, const ...: ajv's words, plus the offending value.
+      const got = e.data === null || typeof e.data !== 'object' ? `, got ${show(e.data)}` : '';
+      return { ...base, message: `${e.message ?? `fails "${e.keyword}"`}${got}` };
+    }
   }
 }
 

@@ -22,9 +22,17 @@ export function parseYamlSource(text: string, source: string, order: number, pro
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, merge: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
+    const errs = doc.errors;
+    for (let i = 0; i < errs.length; i++) {
+      // yaml does not recover: one bad token is followed by an "unexpected token" for every token
+      // after it. Report the first of such a run and how many followed.
+      let run = 0;
+      while (errs[i]!.code === 'UNEXPECTED_TOKEN' && errs[i + run + 1]?.code === 'UNEXPECTED_TOKEN') run++;
+      const e = errs[i]!;
       const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-      problems.error(Code.Yaml, '', { source, order, line: pos.line, col: pos.col }, yamlMessage(e.message));
+      const more = run > 0 ? ` (and ${run} more unexpected tokens after it)` : '';
+      problems.error(Code.Yaml, '', { source, order, line: pos.line, col: pos.col }, yamlMessage(e.message) + more);
+      i += run;
     }
     return undefined;
   }
