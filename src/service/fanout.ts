@@ -7,19 +7,15 @@ import type { Logger } from 'pino';
 export function fanout(consumers: readonly Consumer[], logger: Logger): Consumer {
   if (consumers.length === 1) return consumers[0]!;
   const mutates = consumers.map((c) => c.mutatesData);
+  const anyReadOnly = mutates.includes(false);
+  const lastMutator = mutates.lastIndexOf(true);
   return {
-    mutatesData: false,
+    // Only when the original itself goes to a mutating consumer.
+    mutatesData: !anyReadOnly && lastMutator >= 0,
     async consume(batch: Telemetry) {
-      // The last mutating consumer may take the original; the others get copies.
-      let originalTaken = false;
-      const calls = consumers.map((c, i) => {
-        let b = batch;
-        if (mutates[i]) {
-          if (originalTaken || mutates.slice(i + 1).some(Boolean)) b = batch.clone();
-          else originalTaken = true;
-        }
-        return c.consume(b);
-      });
+      // Read-only consumers share the original; each mutating one gets its own copy, except that
+      // when no consumer only reads, the last mutating one may take the original.
+      const calls = consumers.map((c, i) => c.consume(mutates[i] && (i !== lastMutator || anyReadOnly) ? batch.clone() : batch));
       const results = await Promise.allSettled(calls);
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length === 0) return;
