@@ -90,7 +90,7 @@ export function messageFromJSON<T>(d: MessageDesc, json: string | Uint8Array): T
 }
 
 function fromMsg(d: MessageDesc, o: any): any {
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw problem(`a ${d.name} object`, o);
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw problem(`an object (${d.name})`, o);
   const obj = createMessage(d);
   for (const key in o) {
     const f = d.byJson.get(key);
