@@ -65,14 +65,13 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 }
 
 /**
- * Starts fleetcol on a YAML config (the string may use {{METRICS_PORT}}, which is filled in) and
- * waits until /readyz answers 200.
+ * Starts fleetcol on a YAML config and waits until /readyz answers 200.
  */
 export async function startDaemon(yaml: string, opts: { env?: Record<string, string>; extraArgs?: string[] } = {}): Promise<Daemon> {
-  const metricsPort = await freePort();
-  const text = yaml.includes('telemetry:')
-    ? yaml.replaceAll('{{METRICS_PORT}}', String(metricsPort))
-    : `${yaml}\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${metricsPort}\n`;
+  // A config that sets its own telemetry address keeps it; otherwise one is added.
+  const given = /telemetry:[\s\S]*address:\s*127\.0\.0\.1:(\d+)/.exec(yaml);
+  const metricsPort = given ? Number(given[1]) : await freePort();
+  const text = yaml.includes('telemetry:') ? yaml : `${yaml}\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${metricsPort}\n`;
   const file = tempFile('fleetcol.yaml', text);
   const proc = spawn(process.execPath, [CLI, '--config', file, ...(opts.extraArgs ?? [])], {
     env: { ...process.env, ...opts.env },
