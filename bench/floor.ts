@@ -1,0 +1,30 @@
+// The floor: the cheapest OTLP/gRPC trace endpoint grpc-js allows. It acks every Export with an
+// empty response without looking at the bytes, so the load generator's traffic against it shows
+// what gRPC transport alone costs on this machine; fleetcol's receiver sits on the same stack.
+// Started by otlp-throughput.ts; reports { port } when listening and answers `stats`.
+import * as grpc from '@grpc/grpc-js';
+import { serve } from './lib/ipc.js';
+
+const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const EMPTY = Buffer.alloc(0);
+const raw = (b: Buffer) => b;
+
+let requests = 0;
+let bytes = 0;
+
+// Same limits as fleetcol's OTLP/gRPC receiver (4 MiB in, 4 MiB out).
+const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024, 'grpc.max_send_message_length': 4 * 1024 * 1024 });
+server.addService(
+  { Export: { path: PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+  {
+    Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      requests++;
+      bytes += call.request.length;
+      cb(null, EMPTY);
+    },
+  },
+);
+server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
+  if (err) throw err;
+  serve({ stats: () => ({ requests, bytes }) }, { port });
+});

@@ -1,0 +1,549 @@
+// OTLP/gRPC trace throughput and cost of fleetcol, end to end, against a floor.
+//
+//   node dist/bench/otlp-throughput.js [--runs 3] [--duration 20] [--testbed-duration 60] ...
+//
+// Scenarios (each repeated --runs times, interleaved; medians reported):
+//   floor    the load generator at full load against a bare grpc-js server that acks unread
+//   full     the same load through fleetcol: OTLP/gRPC receiver → batch → OTLP/gRPC exporter → sink
+//            (once per --compression value of the exporter)
+//   testbed  otelcol's testbed case: 10,000 spans/s in requests of 100 spans, 60 s, through fleetcol
+//   testbed-floor  the same rate against the floor server (what grpc-js alone costs at that rate)
+// CPU is utime+stime of the measured process from /proc/<pid>/stat; memory is VmHWM and VmRSS
+// from /proc/<pid>/status. See bench/README.md.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { installCleanup, killAll } from './lib/cleanup.js';
+import { Fleetcol } from './lib/fleetcol.js';
+import { Helper } from './lib/ipc.js';
+import { ProcMonitor, type Usage } from './lib/monitor.js';
+import { median, MiB, percentile, sleep } from './lib/proc.js';
+import { num, pct, table, within } from './lib/report.js';
+import type { LoadStats, StartArgs } from './loadgen.js';
+import type { SinkStats } from './sink.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
+const ROOT = resolve(HERE, '..', '..');
+const CLI = resolve(HERE, '..', 'src', 'cli.js');
+const script = (name: string) => new URL(`./${name}`, import.meta.url);
+
+const TARGET_CPU_PER_MILLION = 10; // CPU-s per million spans, full load
+const TARGET_TESTBED_CPU = 10; // % of one core at 10k spans/s
+const TARGET_TESTBED_RSS = 100; // MiB
+
+const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
+  --runs N                    repeat every scenario N times, report medians (default 3)
+  --scenarios LIST            floor,full,testbed,testbed-floor (default all four)
+  --duration S                full load: measured seconds (default 20)
+  --warmup S                  seconds of load before measuring (default 3)
+  --concurrency N             full load: requests in flight (default 32)
+  --connections N             HTTP/2 connections the load generator spreads requests over (default 1)
+  --spans-per-request N       full load: spans per request (default 100)
+  --compression LIST          full load: fleetcol exporter compression, none,gzip (default both)
+  --testbed-duration S        testbed: measured seconds (default 60)
+  --testbed-rate N            testbed: spans/s (default 10000)
+  --testbed-spans-per-request N  (default 100)
+  --pool N                    distinct pre-encoded requests (default 200)
+  --batch-size N              fleetcol batch.send_batch_size (default 8192)
+  --batch-timeout D           fleetcol batch.timeout (default 200ms)
+  --set key=value             passed to fleetcol as --set (repeatable)
+  --cpu-prof DIR              run fleetcol under node --cpu-prof, profiles in DIR
+  --out FILE                  JSON results (default bench/results/otlp-throughput-<date>.json)
+  --keep                      keep the temp dir with fleetcol's configs and logs
+`;
+
+const { values: opt } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    scenarios: { type: 'string', default: 'floor,full,testbed,testbed-floor' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '32' },
+    connections: { type: 'string', default: '1' },
+    'spans-per-request': { type: 'string', default: '100' },
+    compression: { type: 'string', default: 'none,gzip' },
+    'testbed-duration': { type: 'string', default: '60' },
+    'testbed-rate': { type: 'string', default: '10000' },
+    'testbed-spans-per-request': { type: 'string', default: '100' },
+    pool: { type: 'string', default: '200' },
+    'batch-size': { type: 'string', default: '8192' },
+    'batch-timeout': { type: 'string', default: '200ms' },
+    set: { type: 'string', multiple: true, default: [] },
+    'cpu-prof': { type: 'string' },
+    out: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (opt.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+
+function positive(name: string, v: string | undefined, integer = true): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    process.stderr.write(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${v}"\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const cfg = {
+  runs: positive('runs', opt.runs),
+  scenarios: opt.scenarios!.split(',').map((s) => s.trim()).filter(Boolean),
+  durationS: positive('duration', opt.duration, false),
+  warmupS: Number(opt.warmup),
+  concurrency: positive('concurrency', opt.concurrency),
+  connections: positive('connections', opt.connections),
+  spansPerRequest: positive('spans-per-request', opt['spans-per-request']),
+  compression: opt.compression!.split(',').map((s) => s.trim()).filter(Boolean) as ('none' | 'gzip')[],
+  testbedDurationS: positive('testbed-duration', opt['testbed-duration'], false),
+  testbedRate: positive('testbed-rate', opt['testbed-rate']),
+  testbedSpansPerRequest: positive('testbed-spans-per-request', opt['testbed-spans-per-request']),
+  pool: positive('pool', opt.pool),
+  batchSize: positive('batch-size', opt['batch-size']),
+  batchTimeout: opt['batch-timeout']!,
+  sets: opt.set as string[],
+  cpuProf: opt['cpu-prof'] ? resolve(opt['cpu-prof']) : undefined,
+};
+for (const s of cfg.scenarios) {
+  if (!['floor', 'full', 'testbed', 'testbed-floor'].includes(s)) {
+    process.stderr.write(`unknown scenario "${s}" (valid: floor, full, testbed, testbed-floor)\n`);
+    process.exit(2);
+  }
+}
+for (const c of cfg.compression) {
+  if (c !== 'none' && c !== 'gzip') {
+    process.stderr.write(`unknown compression "${c}" (valid: none, gzip)\n`);
+    process.exit(2);
+  }
+}
+if (!Number.isFinite(cfg.warmupS) || cfg.warmupS < 0) {
+  process.stderr.write(`--warmup must be >= 0\n`);
+  process.exit(2);
+}
+
+installCleanup();
+const tmp = mkdtempSync(join(os.tmpdir(), 'fleetcol-bench-'));
+if (cfg.cpuProf) mkdirSync(cfg.cpuProf, { recursive: true });
+
+// ---------------------------------------------------------------------------------------------
+
+interface FullRun {
+  scenario: string;
+  run: number;
+  /** 1-minute load average when the run started (the machine is shared). */
+  loadavg: number;
+  error?: string;
+  /** Spans/s that reached the end: the sink behind fleetcol, or the floor server itself. */
+  spansPerSec?: number;
+  /** Spans/s the load generator got an OK for (what fleetcol's receiver accepted). */
+  acceptedSpansPerSec?: number;
+  cpuSecPerMillion?: number;
+  cpuPct?: number;
+  peakRssMiB?: number;
+  windowMaxRssMiB?: number;
+  loadgenCpuPct?: number;
+  sinkCpuPct?: number;
+  requestsOk?: number;
+  requestsFailed?: number;
+  failedByCode?: Record<string, number>;
+  lastError?: string;
+  /** fleetcol: spans the sink received / spans fleetcol acknowledged, whole run after draining. */
+  deliveredPct?: number;
+  stop?: { code: number | null; signal: string | null; ms: number; forced: boolean };
+  usage?: Usage;
+  fleetcolMetrics?: string[];
+}
+
+interface TestbedRun {
+  scenario: 'testbed' | 'testbed-floor';
+  run: number;
+  loadavg: number;
+  error?: string;
+  cpuPctAvg?: number;
+  cpuPctP95?: number;
+  cpuPctMax?: number;
+  peakRssMiB?: number;
+  windowMaxRssMiB?: number;
+  sentSpans?: number;
+  deliveredSpans?: number;
+  deliveredPct?: number;
+  achievedSpansPerSec?: number;
+  late?: number;
+  requestsFailed?: number;
+  failedByCode?: Record<string, number>;
+  lastError?: string;
+  stop?: { code: number | null; signal: string | null; ms: number; forced: boolean };
+  usage?: Usage;
+  fleetcolMetrics?: string[];
+}
+
+interface Ready {
+  port: number;
+}
+
+function loadgen(spansPerRequest: number): Helper<{ spansPerRequest: number; pool: number; bytesPerRequest: number; buildMs: number }> {
+  return new Helper('loadgen', script('loadgen.js'), ['--spans-per-request', String(spansPerRequest), '--pool', String(cfg.pool)]);
+}
+
+function startArgs(target: string, over: Partial<StartArgs>): StartArgs {
+  return { target, mode: 'full', concurrency: cfg.concurrency, connections: cfg.connections, rate: 0, maxInflight: 1000, maxMs: 15 * 60_000, failBackoffMs: 50, deadlineMs: 10_000, ...over };
+}
+
+/** Waits until the sink holds `expected` spans, or its count stops moving for 3 s (max 30 s). */
+async function drain(sink: Helper, expected: number): Promise<SinkStats> {
+  const deadline = Date.now() + 30_000;
+  let last = await sink.call<SinkStats>('stats');
+  let since = Date.now();
+  while (last.spans < expected && Date.now() < deadline && Date.now() - since < 3000) {
+    await sleep(200);
+    const s = await sink.call<SinkStats>('stats');
+    if (s.spans !== last.spans) since = Date.now();
+    last = s;
+  }
+  return last;
+}
+
+/** The lines of fleetcol's /metrics worth keeping with the results (item counters). */
+function keepMetrics(text: string): string[] {
+  return text.split('\n').filter((l) => l && !l.startsWith('#') && /(accepted|refused|sent|failed|dropped|enqueue|queue_size|batch_send_size_(sum|count))/.test(l));
+}
+
+const mib = (b: number) => b / MiB;
+const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
+
+let profileSeq = 0;
+function fleetcolNodeArgs(name: string): string[] {
+  if (!cfg.cpuProf) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${cfg.cpuProf}`, `--cpu-prof-name=${name}-${++profileSeq}.cpuprofile`];
+}
+
+async function fullFloor(run: number): Promise<FullRun> {
+  const r: FullRun = { scenario: 'floor', run, loadavg: load1() };
+  const floor = new Helper<Ready>('floor', script('floor.js'), []);
+  const lg = loadgen(cfg.spansPerRequest);
+  try {
+    const { port } = await floor.ready;
+    const info = await lg.ready;
+    await lg.call('start', startArgs(`127.0.0.1:${port}`, { mode: 'full' }));
+    await sleep(cfg.warmupS * 1000);
+    const mon = new ProcMonitor(floor.pid).begin();
+    const lgMon = new ProcMonitor(lg.pid).begin();
+    const a = await lg.call<LoadStats>('stats');
+    await sleep(cfg.durationS * 1000);
+    const b = await lg.call<LoadStats>('stats');
+    const u = mon.end();
+    const lu = lgMon.end();
+    const fin = await lg.call<LoadStats>('stop', undefined, 60_000);
+    const spans = (b.ok - a.ok) * info.spansPerRequest;
+    Object.assign(r, {
+      spansPerSec: spans / u.wallSeconds,
+      acceptedSpansPerSec: spans / u.wallSeconds,
+      cpuSecPerMillion: u.cpuSeconds / (spans / 1e6),
+      cpuPct: u.cpuPct,
+      peakRssMiB: mib(Math.max(u.hwm, u.maxRss)),
+      windowMaxRssMiB: mib(u.maxRss),
+      loadgenCpuPct: lu.cpuPct,
+      requestsOk: fin.ok,
+      requestsFailed: fin.failed,
+      failedByCode: fin.failedByCode,
+      lastError: fin.lastError || undefined,
+      usage: u,
+    });
+  } catch (err) {
+    r.error = (err as Error).message;
+  } finally {
+    await Promise.all([lg.kill(), floor.kill()]);
+  }
+  return r;
+}
+
+async function fullFleetcol(run: number, compression: 'none' | 'gzip'): Promise<FullRun> {
+  const name = `full-${compression}-run${run}`;
+  const r: FullRun = { scenario: `fleetcol/${compression}`, run, loadavg: load1() };
+  const sink = new Helper<Ready>('sink', script('sink.js'), []);
+  const lg = loadgen(cfg.spansPerRequest);
+  let fc: Fleetcol | undefined;
+  try {
+    const { port: sinkPort } = await sink.ready;
+    const info = await lg.ready;
+    fc = await Fleetcol.start({ cli: CLI, dir: tmp, name, sinkPort, compression, batchSize: cfg.batchSize, batchTimeout: cfg.batchTimeout, sets: cfg.sets, nodeArgs: fleetcolNodeArgs(name) });
+    await lg.call('start', startArgs(`127.0.0.1:${fc.receiverPort}`, { mode: 'full' }));
+    await sleep(cfg.warmupS * 1000);
+    const mon = new ProcMonitor(fc.pid).begin();
+    const lgMon = new ProcMonitor(lg.pid).begin();
+    const sinkMon = new ProcMonitor(sink.pid).begin();
+    const [la, sa] = await Promise.all([lg.call<LoadStats>('stats'), sink.call<SinkStats>('stats')]);
+    await sleep(cfg.durationS * 1000);
+    const [lb, sb] = await Promise.all([lg.call<LoadStats>('stats'), sink.call<SinkStats>('stats')]);
+    const u = mon.end();
+    const lu = lgMon.end();
+    const su = sinkMon.end();
+    const fin = await lg.call<LoadStats>('stop', undefined, 60_000);
+    const delivered = sb.spans - sa.spans;
+    const total = await drain(sink, fin.okSpans);
+    r.fleetcolMetrics = keepMetrics(await fc.metrics());
+    Object.assign(r, {
+      spansPerSec: delivered / u.wallSeconds,
+      acceptedSpansPerSec: ((lb.ok - la.ok) * info.spansPerRequest) / u.wallSeconds,
+      cpuSecPerMillion: u.cpuSeconds / (delivered / 1e6),
+      cpuPct: u.cpuPct,
+      peakRssMiB: mib(Math.max(u.hwm, u.maxRss)),
+      windowMaxRssMiB: mib(u.maxRss),
+      loadgenCpuPct: lu.cpuPct,
+      sinkCpuPct: su.cpuPct,
+      requestsOk: fin.ok,
+      requestsFailed: fin.failed,
+      failedByCode: fin.failedByCode,
+      lastError: fin.lastError || undefined,
+      deliveredPct: fin.okSpans > 0 ? (total.spans / fin.okSpans) * 100 : NaN,
+      usage: u,
+    });
+    r.stop = await fc.stop();
+  } catch (err) {
+    r.error = (err as Error).message;
+  } finally {
+    await fc?.kill();
+    await Promise.all([lg.kill(), sink.kill()]);
+  }
+  return r;
+}
+
+/** The testbed rate through fleetcol (`floor` false) or against the floor server (`floor` true). */
+async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
+  const name = `testbed-run${run}`;
+  const r: TestbedRun = { scenario: floor ? 'testbed-floor' : 'testbed', run, loadavg: load1() };
+  const server = new Helper<Ready>(floor ? 'floor' : 'sink', script(floor ? 'floor.js' : 'sink.js'), []);
+  const lg = loadgen(cfg.testbedSpansPerRequest);
+  let fc: Fleetcol | undefined;
+  try {
+    const { port } = await server.ready;
+    const info = await lg.ready;
+    if (!floor) {
+      fc = await Fleetcol.start({ cli: CLI, dir: tmp, name, sinkPort: port, compression: cfg.compression[0] ?? 'none', batchSize: cfg.batchSize, batchTimeout: cfg.batchTimeout, sets: cfg.sets, nodeArgs: fleetcolNodeArgs(name) });
+    }
+    await lg.call('start', startArgs(`127.0.0.1:${fc ? fc.receiverPort : port}`, { mode: 'rate', rate: cfg.testbedRate }));
+    await sleep(cfg.warmupS * 1000);
+    const mon = new ProcMonitor(fc ? fc.pid : server.pid).begin();
+    const a = await lg.call<LoadStats>('stats');
+    await sleep(cfg.testbedDurationS * 1000);
+    const b = await lg.call<LoadStats>('stats');
+    const u = mon.end();
+    const fin = await lg.call<LoadStats>('stop', undefined, 60_000);
+    let delivered: number;
+    if (fc) {
+      delivered = (await drain(server, fin.sentSpans)).spans;
+      r.fleetcolMetrics = keepMetrics(await fc.metrics());
+    } else {
+      delivered = (await server.call<{ requests: number }>('stats')).requests * info.spansPerRequest;
+    }
+    Object.assign(r, {
+      cpuPctAvg: u.cpuPct,
+      cpuPctP95: percentile(u.cpuPctSamples, 95),
+      cpuPctMax: Math.max(...u.cpuPctSamples),
+      peakRssMiB: mib(Math.max(u.hwm, u.maxRss)),
+      windowMaxRssMiB: mib(u.maxRss),
+      sentSpans: fin.sentSpans,
+      deliveredSpans: delivered,
+      deliveredPct: fin.sentSpans > 0 ? (delivered / fin.sentSpans) * 100 : NaN,
+      achievedSpansPerSec: (b.sentSpans - a.sentSpans) / u.wallSeconds,
+      late: fin.late,
+      requestsFailed: fin.failed,
+      failedByCode: fin.failedByCode,
+      lastError: fin.lastError || undefined,
+      usage: u,
+    });
+    if (fc) r.stop = await fc.stop();
+  } catch (err) {
+    r.error = (err as Error).message;
+  } finally {
+    await fc?.kill();
+    await Promise.all([lg.kill(), server.kill()]);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+const command = `node ${relative(process.cwd(), process.argv[1]!) || process.argv[1]} ${process.argv.slice(2).join(' ')}`.trim();
+const machine = {
+  nproc: os.availableParallelism(),
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+  node: process.version,
+  kernel: `${os.type()} ${os.release()}`,
+  loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+};
+const commit = git(['rev-parse', '--short', 'HEAD']);
+const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+
+const log = (s: string) => process.stdout.write(s + '\n');
+log(`fleetcol OTLP/gRPC throughput benchmark`);
+log(`command: ${command}`);
+log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, ${machine.kernel}, load average ${machine.loadavgAtStart.join(' ')}`);
+if (machine.loadavgAtStart[0]! > machine.nproc * 0.5) log(`note: the machine is busy (load average ${machine.loadavgAtStart[0]} on ${machine.nproc} CPUs): throughput figures will be noisy; CPU-s per million spans is the steadier figure`);
+log(`fleetcol: ${commit}${dirty ? ' (with uncommitted changes)' : ''}; temp dir ${tmp}`);
+log(`scenarios: ${cfg.scenarios.join(', ')}; ${cfg.runs} run(s) each; full load ${cfg.durationS} s after ${cfg.warmupS} s warm-up, ${cfg.concurrency} in flight, ${cfg.spansPerRequest} spans/request; testbed ${num(cfg.testbedRate)} spans/s in requests of ${cfg.testbedSpansPerRequest}, ${cfg.testbedDurationS} s`);
+
+const fullRuns: FullRun[] = [];
+const testbedRuns: TestbedRun[] = [];
+const started = Date.now();
+
+function brief(r: FullRun | TestbedRun): string {
+  if (r.error) return `ERROR: ${r.error.split('\n').slice(0, 12).join('\n  ')}`;
+  const la = `; load avg ${r.loadavg}`;
+  const fails = r.requestsFailed ? `, ${r.requestsFailed} failed requests ${JSON.stringify(r.failedByCode)}` : '';
+  if (r.scenario === 'testbed' || r.scenario === 'testbed-floor') {
+    const t = r as TestbedRun;
+    return `CPU ${pct(t.cpuPctAvg)} avg, ${pct(t.cpuPctP95)} p95, RSS ${num(t.peakRssMiB, 1)} MiB, delivered ${num(t.deliveredSpans)}/${num(t.sentSpans)} (${pct(t.deliveredPct, 2)}), ${num(t.achievedSpansPerSec)} spans/s sent${fails}${la}`;
+  }
+  const f = r as FullRun;
+  return `${num(f.spansPerSec)} spans/s, ${num(f.cpuSecPerMillion, 2)} CPU-s/M spans, CPU ${pct(f.cpuPct)}, RSS ${num(f.peakRssMiB, 1)} MiB, loadgen CPU ${pct(f.loadgenCpuPct)}${f.deliveredPct !== undefined ? `, delivered ${pct(f.deliveredPct, 2)} of accepted` : ''}${fails}${la}`;
+}
+
+try {
+  for (let run = 1; run <= cfg.runs; run++) {
+    if (cfg.scenarios.includes('floor')) {
+      const r = await fullFloor(run);
+      fullRuns.push(r);
+      log(`run ${run} floor:            ${brief(r)}`);
+    }
+    if (cfg.scenarios.includes('full')) {
+      for (const c of cfg.compression) {
+        const r = await fullFleetcol(run, c);
+        fullRuns.push(r);
+        log(`run ${run} fleetcol/${c.padEnd(5)}:   ${brief(r)}`);
+      }
+    }
+    if (cfg.scenarios.includes('testbed')) {
+      const r = await testbed(run, false);
+      testbedRuns.push(r);
+      log(`run ${run} testbed:          ${brief(r)}`);
+    }
+    if (cfg.scenarios.includes('testbed-floor')) {
+      const r = await testbed(run, true);
+      testbedRuns.push(r);
+      log(`run ${run} testbed-floor:    ${brief(r)}`);
+    }
+  }
+} finally {
+  killAll();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+type Num<T> = { [K in keyof T]: T[K] extends number | undefined ? K : never }[keyof T];
+function med<T extends { error?: string }>(runs: T[], key: Num<T>): number {
+  return median(runs.filter((r) => !r.error).map((r) => r[key] as unknown as number));
+}
+
+const summary: Record<string, Record<string, number>> = {};
+const fullScenarios = [...new Set(fullRuns.map((r) => r.scenario))];
+const fullKeys = ['spansPerSec', 'acceptedSpansPerSec', 'cpuSecPerMillion', 'cpuPct', 'peakRssMiB', 'windowMaxRssMiB', 'loadgenCpuPct', 'sinkCpuPct', 'deliveredPct', 'requestsFailed'] as const;
+for (const s of fullScenarios) {
+  const runs = fullRuns.filter((r) => r.scenario === s);
+  summary[s] = Object.fromEntries([...fullKeys.map((k) => [k, med(runs, k)]), ['okRuns', runs.filter((r) => !r.error).length]]);
+}
+const testbedKeys = ['cpuPctAvg', 'cpuPctP95', 'cpuPctMax', 'peakRssMiB', 'windowMaxRssMiB', 'deliveredPct', 'achievedSpansPerSec', 'requestsFailed', 'late'] as const;
+for (const s of ['testbed', 'testbed-floor'] as const) {
+  const runs = testbedRuns.filter((r) => r.scenario === s);
+  if (runs.length) summary[s] = Object.fromEntries([...testbedKeys.map((k) => [k, med(runs, k)]), ['okRuns', runs.filter((r) => !r.error).length]]);
+}
+
+log('');
+if (fullScenarios.length) {
+  const cols = fullScenarios.filter((s) => s !== 'floor');
+  const floor = summary.floor;
+  const ref = cols[0] ? summary[cols[0]] : undefined;
+  const ratio = (k: string, d = 2) => (floor && ref ? `${num(ref[k]! / floor[k]!, d)}×` : 'n/a');
+  const row = (label: string, k: string, fmt: (x: number) => string, target = '', withRatio = true): string[] => [
+    label,
+    ...cols.map((c) => fmt(summary[c]![k]!)),
+    ...(floor ? [fmt(floor[k]!), withRatio ? ratio(k) : ''] : []),
+    target,
+  ];
+  const header = ['full load, median', ...cols.map((c) => c.replace('fleetcol/', 'fleetcol, export ')), ...(floor ? ['floor (bare grpc-js)', `ratio ${(cols[0] ?? 'fleetcol').replace('fleetcol/', 'fleetcol ')} / floor`] : []), 'target'];
+  log(`Full load: ${cfg.concurrency} requests in flight, ${cfg.spansPerRequest} spans/request, ${cfg.durationS} s measured after ${cfg.warmupS} s warm-up; median of ${cfg.runs} run(s)`);
+  const cpuTarget = cols.length ? `≤ ${TARGET_CPU_PER_MILLION} (${cols.map((c) => `${c.replace('fleetcol/', '')}: ${within(summary[c]!.cpuSecPerMillion, TARGET_CPU_PER_MILLION)}`).join(', ')})` : '';
+  log(
+    table(header, [
+      row('spans/s delivered', 'spansPerSec', (x) => num(x)),
+      row('spans/s accepted (receiver OK)', 'acceptedSpansPerSec', (x) => num(x)),
+      row('CPU-s per million spans', 'cpuSecPerMillion', (x) => num(x, 2), cpuTarget),
+      row('CPU % of one core', 'cpuPct', (x) => pct(x)),
+      row('peak RSS MiB (VmHWM)', 'peakRssMiB', (x) => num(x, 1)),
+      row('max RSS in window MiB', 'windowMaxRssMiB', (x) => num(x, 1)),
+      row('load generator CPU %', 'loadgenCpuPct', (x) => pct(x), '', false),
+      row('sink CPU %', 'sinkCpuPct', (x) => pct(x), '', false),
+      row('delivered / accepted (after drain)', 'deliveredPct', (x) => pct(x, 2), '100 %', false),
+      row('failed requests (whole run)', 'requestsFailed', (x) => num(x), '', false),
+    ]),
+  );
+  log('');
+}
+const tb = summary.testbed;
+const tf = summary['testbed-floor'];
+if (tb || tf) {
+  const cols = [...(tb ? [tb] : []), ...(tf ? [tf] : [])];
+  const row = (label: string, f: (t: Record<string, number>) => string, target: string) => [label, ...cols.map(f), target];
+  log(`otelcol testbed case: ${num(cfg.testbedRate)} spans/s in requests of ${cfg.testbedSpansPerRequest} spans, ${cfg.testbedDurationS} s measured after ${cfg.warmupS} s warm-up, exporter compression ${cfg.compression[0] ?? 'none'}; median of ${cfg.runs} run(s)`);
+  log(
+    table(
+      ['testbed, median', ...(tb ? ['fleetcol'] : []), ...(tf ? ['floor (bare grpc-js)'] : []), 'target (fleetcol)'],
+      [
+        row('CPU % of one core, average', (t) => pct(t.cpuPctAvg), tb ? `≤ ${TARGET_TESTBED_CPU} % (${within(tb.cpuPctAvg, TARGET_TESTBED_CPU)})` : ''),
+        row('CPU % of one core, p95 of 1-s samples', (t) => pct(t.cpuPctP95), ''),
+        row('CPU % of one core, max 1-s sample', (t) => pct(t.cpuPctMax), ''),
+        row('peak RSS MiB (VmHWM)', (t) => num(t.peakRssMiB, 1), tb ? `≤ ${TARGET_TESTBED_RSS} MiB (${within(tb.peakRssMiB, TARGET_TESTBED_RSS)})` : ''),
+        row('max RSS in window MiB', (t) => num(t.windowMaxRssMiB, 1), ''),
+        row('spans sent/s (achieved)', (t) => num(t.achievedSpansPerSec), num(cfg.testbedRate)),
+        row('delivered / sent spans', (t) => pct(t.deliveredPct, 3), tb ? `100 % (${tb.deliveredPct === 100 ? 'ok' : 'MISSED'})` : ''),
+        row('failed requests', (t) => num(t.requestsFailed), '0'),
+      ],
+    ),
+  );
+  log('');
+}
+
+const errors = [...fullRuns, ...testbedRuns].filter((r) => r.error);
+if (errors.length) log(`${errors.length} run(s) failed; see the errors above and ${tmp}`);
+
+const stamp = new Date().toISOString().replace(/:/g, '').replace(/\.\d+Z$/, 'Z');
+const out = opt.out ? resolve(opt.out) : join(ROOT, 'bench', 'results', `otlp-throughput-${stamp}.json`);
+mkdirSync(dirname(out), { recursive: true });
+const strip = <T extends { usage?: Usage }>(r: T) => ({ ...r, usage: r.usage ? { ...r.usage, cpuPctSamples: r.usage.cpuPctSamples.map((x) => Math.round(x * 10) / 10) } : undefined });
+writeFileSync(
+  out,
+  JSON.stringify(
+    {
+      benchmark: 'otlp-throughput',
+      date: new Date().toISOString(),
+      command,
+      machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+      fleetcol: { commit, dirty },
+      options: cfg,
+      targets: { cpuSecPerMillionSpans: TARGET_CPU_PER_MILLION, testbedCpuPct: TARGET_TESTBED_CPU, testbedRssMiB: TARGET_TESTBED_RSS, testbedDeliveredPct: 100 },
+      medians: summary,
+      runs: { full: fullRuns.map(strip), testbed: testbedRuns.map(strip) },
+      elapsedS: Math.round((Date.now() - started) / 1000),
+    },
+    null,
+    2,
+  ) + '\n',
+);
+log(`results: ${relative(process.cwd(), out)} (${Math.round((Date.now() - started) / 1000)} s)`);
+if (!opt.keep && !cfg.cpuProf && errors.length === 0) rmSync(tmp, { recursive: true, force: true });
+process.exit(errors.length ? 1 : 0);
