@@ -26,7 +26,7 @@ const schema: JsonSchema = {
           type: ['object', 'null'],
           additionalProperties: false,
           properties: {
-            endpoint: { type: 'string', description: 'host:port to listen on (0.0.0.0:4317 for all interfaces).' },
+            endpoint: { type: 'string', description: 'host:port to listen on (default 127.0.0.1:4317; 0.0.0.0:4317 for all interfaces).' },
             max_recv_msg_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted message (default 4MiB).' },
             tls,
           },
@@ -35,7 +35,7 @@ const schema: JsonSchema = {
           type: ['object', 'null'],
           additionalProperties: false,
           properties: {
-            endpoint: { type: 'string', description: 'host:port to listen on (0.0.0.0:4318 for all interfaces).' },
+            endpoint: { type: 'string', description: 'host:port to listen on (default 127.0.0.1:4318; 0.0.0.0:4318 for all interfaces).' },
             max_request_body_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted body, after decompression (default 4MiB).' },
             tls,
           },

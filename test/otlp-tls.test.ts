@@ -1,0 +1,91 @@
+// TLS end to end: an OTLP/gRPC exporter with a CA file talks to a TLS receiver (a second fleetcol),
+// and the HTTPS receiver answers a client that trusts the same CA.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { freePort, startDaemon, startSink, waitFor } from './helper.js';
+import { traceBytes } from './data.js';
+
+function makeCert(): { cert: string; key: string } | undefined {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { cert, key };
+}
+
+const pem = makeCert();
+if (!pem) {
+  t.comment('SKIP: openssl is not installed, so no test certificate can be made (apt-get install openssl)');
+} else {
+  t.test('gRPC and HTTP over TLS', async (t) => {
+    const sink = await startSink();
+    const tlsGrpc = await freePort();
+    const tlsHttp = await freePort();
+    const plainIn = await freePort();
+    const back = await startDaemon(`
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: 127.0.0.1:${tlsGrpc}, tls: { cert_file: ${pem.cert}, key_file: ${pem.key} } }
+      http: { endpoint: 127.0.0.1:${tlsHttp}, tls: { cert_file: ${pem.cert}, key_file: ${pem.key} } }
+exporters:
+  otlp: { endpoint: ${sink.endpoint}, tls: { insecure: true } }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [otlp] }
+`);
+    const front = await startDaemon(`
+receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:${plainIn} } } }
+exporters:
+  otlp: { endpoint: 127.0.0.1:${tlsGrpc}, tls: { ca_file: ${pem.cert} } }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [otlp] }
+`);
+    const client = new grpc.Client(`127.0.0.1:${plainIn}`, grpc.credentials.createInsecure());
+    t.teardown(async () => {
+      client.close();
+      await front.stop();
+      await back.stop();
+      await sink.close();
+    });
+    const err = await new Promise((resolve) =>
+      client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', (b: Buffer) => b, (b: Buffer) => b, traceBytes(12), new grpc.Metadata(), {}, (e) => resolve(e)),
+    );
+    t.equal(err, null, 'accepted by the front daemon');
+    await waitFor(() => sink.items('traces') === 12, 10_000, 'spans through the TLS hop');
+    t.equal(sink.items('traces'), 12, 'front → TLS gRPC → back → sink');
+
+    const body = traceBytes(3);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        { host: '127.0.0.1', port: tlsHttp, path: '/v1/traces', method: 'POST', ca: readFileSync(pem.cert), headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    t.equal(status, 200, 'HTTPS receiver');
+    await waitFor(() => sink.items('traces') === 15, 10_000, 'HTTPS spans at the sink');
+
+    const plain = await fetch(`http://127.0.0.1:${tlsHttp}/v1/traces`, { method: 'POST', body, headers: { 'content-type': 'application/x-protobuf' } }).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    t.equal(plain, 'refused', 'plaintext to the TLS port does not get through');
+  });
+}
