@@ -16,10 +16,7 @@ export function decodeMessage<T>(d: MessageDesc, bytes: Uint8Array): T {
 
 /** A fresh object with proto3 defaults in place and an empty array per repeated field. */
 export function createMessage(d: MessageDesc): any {
-  const o: any = { ...d.template };
-  const rn = d.repeatedNames;
-  for (let i = 0; i < rn.length; i++) o[rn[i]!] = [];
-  return o;
+  return d.create();
 }
 
 function wrongWireType(d: MessageDesc, f: FieldDesc, wt: number, at: number): DecodeError {
@@ -28,8 +25,10 @@ function wrongWireType(d: MessageDesc, f: FieldDesc, wt: number, at: number): De
 
 // `into` is set when a singular message field occurs again: protobuf merges the occurrences.
 function decodeInto(r: Reader, d: MessageDesc, end: number, into: any): any {
-  const obj = into ?? createMessage(d);
+  const obj = into ?? d.create();
   const byNo = d.byNo;
+  let oneofs = into === undefined ? 0 : -1; // oneof groups already holding a member
+  let seen = into === undefined ? 0 : -1; // singular message fields already decoded (by number)
   while (r.pos < end) {
     const start = r.pos;
     const tag = r.uint32(end);
@@ -46,14 +45,26 @@ function decodeInto(r: Reader, d: MessageDesc, end: number, into: any): any {
       if (!f.packed || wt !== WT_LEN) throw wrongWireType(d, f, wt, start);
       const arr = obj[f.name];
       const e = r.length(end) + r.pos;
-      while (r.pos < e) arr.push(readValue(r, f, e, undefined));
+      while (r.pos < e) arr.push(readValue(r, f, e));
       continue;
     }
     if (f.repeated) {
-      obj[f.name].push(readValue(r, f, end, undefined));
+      obj[f.name].push(readValue(r, f, end));
     } else {
-      obj[f.name] = readValue(r, f, end, obj[f.name]);
-      if (f.oneof !== undefined) clearSiblings(obj, f);
+      if (f.kind === K_MESSAGE) {
+        // a repeat of a singular message field merges into the first (looked up only then)
+        const bit = 1 << (f.no & 31);
+        const prev = (seen & bit) !== 0 || f.no > 31 ? obj[f.name] : undefined;
+        seen |= bit;
+        const n = r.length(end);
+        obj[f.name] = decodeInto(r, f.msg!, r.pos + n, prev);
+      } else {
+        obj[f.name] = readValue(r, f, end);
+      }
+      if (f.oneofBit !== 0) {
+        if ((oneofs & f.oneofBit) !== 0) clearSiblings(obj, f);
+        oneofs |= f.oneofBit;
+      }
     }
   }
   return obj;
@@ -64,7 +75,7 @@ function clearSiblings(obj: any, f: FieldDesc): void {
   for (let i = 0; i < s.length; i++) if (obj[s[i]!] !== undefined) delete obj[s[i]!];
 }
 
-function readValue(r: Reader, f: FieldDesc, end: number, prev: any): unknown {
+function readValue(r: Reader, f: FieldDesc, end: number): unknown {
   switch (f.kind) {
     case K_STRING: {
       const n = r.length(end);
@@ -74,7 +85,7 @@ function readValue(r: Reader, f: FieldDesc, end: number, prev: any): unknown {
     }
     case K_MESSAGE: {
       const n = r.length(end);
-      return decodeInto(r, f.msg!, r.pos + n, prev);
+      return decodeInto(r, f.msg!, r.pos + n, undefined);
     }
     case K_BYTES: {
       const n = r.length(end);

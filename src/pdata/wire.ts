@@ -122,18 +122,39 @@ export class Reader {
   }
 
   string(start: number, end: number): string {
-    const b = this.buf;
-    if (end - start <= 16) { // short ASCII is the common case for keys: avoid the native call
-      let s = '';
-      for (let i = start; i < end; i++) {
-        const c = b[i]!;
-        if (c >= 0x80) return this.nb.toString('utf8', start, end);
-        s += String.fromCharCode(c);
-      }
-      return s;
+    if (end - start <= SHORT) {
+      const s = shortAscii(this.buf, start, end);
+      if (s !== undefined) return s;
     }
     return this.nb.toString('utf8', start, end);
   }
+}
+
+// Short ASCII strings (attribute keys, names, enum-like values) repeat across the spans of a batch:
+// a small direct-mapped cache returns the same string instead of building a new one each time.
+const SHORT = 40;
+const CACHE_BITS = 11;
+const cache: string[] = new Array<string>(1 << CACHE_BITS).fill('');
+
+function shortAscii(b: Uint8Array, start: number, end: number): string | undefined {
+  const n = end - start;
+  let h = n;
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c >= 0x80) return undefined;
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  const slot = (h ^ (h >>> CACHE_BITS) ^ (h >>> 22)) & ((1 << CACHE_BITS) - 1);
+  const hit = cache[slot]!;
+  if (hit.length === n) {
+    let i = 0;
+    while (i < n && hit.charCodeAt(i) === b[start + i]) i++;
+    if (i === n) return hit;
+  }
+  let s = '';
+  for (let i = start; i < end; i++) s += String.fromCharCode(b[i]!);
+  cache[slot] = s;
+  return s;
 }
 
 function varintLength(v: number): number {
