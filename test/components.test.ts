@@ -1,0 +1,64 @@
+// Every registered component goes through create → start → shutdown → create again → start →
+// shutdown with its default config (plus the minimum a config must name), so a component that
+// leaks a port, a timer or a handle fails here.
+import t from 'tap';
+import { registry } from '../src/components.js';
+import { consumerOf } from '../src/consumer.js';
+import type { Factory, Kind, Lifecycle } from '../src/component.js';
+import { stringify } from 'yaml';
+import { loadConfig } from '../src/config/load.js';
+import { freePort, settings, tempFile } from './helper.js';
+
+async function minimalConfig(f: Factory): Promise<Record<string, unknown>> {
+  if (f.kind === 'receiver' && f.type === 'otlp') {
+    return { protocols: { grpc: { endpoint: `127.0.0.1:${await freePort()}` }, http: { endpoint: `127.0.0.1:${await freePort()}` } } };
+  }
+  if (f.kind === 'exporter' && (f.type === 'otlp' || f.type === 'tempo')) return { endpoint: `127.0.0.1:${await freePort()}`, tls: { insecure: true } };
+  return {};
+}
+
+function create(f: Factory, cfg: unknown): Lifecycle {
+  const set = settings(f.kind, f.type);
+  const signals = f.signals ?? ['traces'];
+  const sinkConsumer = consumerOf(async () => {});
+  switch (f.kind) {
+    case 'receiver':
+      return f.createReceiver!(set, cfg, Object.fromEntries(signals.map((s) => [s, sinkConsumer])));
+    case 'processor':
+      return f.createProcessor!(set, cfg, signals[0]!, sinkConsumer);
+    case 'exporter':
+      return f.createExporter!(set, cfg, signals);
+    case 'extension':
+      return f.createExtension!(set, cfg);
+  }
+}
+
+const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'extension'];
+for (const kind of kinds) {
+  for (const f of registry.list(kind)) {
+    t.test(`${kind} ${f.type}: lifecycle twice with its default config`, async (t) => {
+      // Through the real config loader, so defaults, schema and units apply as in the daemon.
+      const signal = (f.signals ?? ['traces'])[0]!;
+      const section = `${kind}s`;
+      const doc: Record<string, any> = {
+        receivers: { otlp: { protocols: { grpc: { endpoint: `127.0.0.1:${await freePort()}` } } } },
+        exporters: { debug: {} },
+        service: { pipelines: { [signal]: { receivers: ['otlp'], exporters: ['debug'] } } },
+      };
+      doc[section] = { ...(doc[section] ?? {}), [f.type]: await minimalConfig(f) };
+      const p = doc.service.pipelines[signal];
+      if (kind === 'processor') p.processors = [f.type];
+      if (kind === 'exporter') p.exporters = [f.type];
+      if (kind === 'extension') doc.service.extensions = [f.type];
+      const r = loadConfig({ files: [tempFile('c.yaml', stringify(doc))], registry });
+      t.same(r.errors, [], 'default config (plus required keys) is valid against its schema');
+      const cfg = (r.config as any)[section].get(f.type).config;
+      for (let round = 0; round < 2; round++) {
+        const c = create(f, cfg);
+        await c.start({ extension: () => undefined });
+        await c.shutdown();
+      }
+      t.pass('started and stopped twice');
+    });
+  }
+}
