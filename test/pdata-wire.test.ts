@@ -141,3 +141,21 @@ t.test('malformed structures', async (t) => {
   t.equal(Telemetry.fromProto('traces', Buffer.from(WITH_UNKNOWN)).itemCount, 2, 'a Node Buffer is accepted');
   t.same(varint(300), [0xac, 0x02], 'test wire builder sanity');
 });
+
+t.test('protobuf merge rules: last oneof member wins, a repeated singular message merges', async (t) => {
+  const attr = (...value: number[][]) => ld(9, str(1, 'k'), ld(2, ...value));
+  const req = bytes(ld(1, ld(2, ld(2,
+    str(5, 'first'), str(5, 'second'),
+    attr(str(1, 'text'), vi(3, 5)),
+    ld(15, str(2, 'msg')), ld(15, vi(3, 2)),
+  ))));
+  const s = (Telemetry.fromProto('traces', req).request() as ExportTraceServiceRequest).resourceSpans[0]!.scopeSpans[0]!.spans[0]!;
+  t.equal(s.name, 'second', 'a repeated scalar: last one wins');
+  t.same(s.attributes[0]!.value, { intValue: 5n }, 'oneof: the later member replaces the earlier');
+  t.same(s.status, { message: 'msg', code: 2 }, 'two Status occurrences merge');
+  const metric = bytes(ld(1, ld(2, ld(2, str(1, 'm'), ld(5, ld(1, f64(3, 1n))), ld(7, vi(2, 1))))));
+  const tel = Telemetry.fromProto('metrics', metric);
+  t.equal(tel.itemCount, 1, 'the scan counts what is on the wire');
+  const m = (tel.request() as any).resourceMetrics[0].scopeMetrics[0].metrics[0];
+  t.same([m.gauge, m.sum?.aggregationTemporality], [undefined, 1], 'oneof of messages: the later one wins');
+});

@@ -6,12 +6,12 @@
 // missing field as its default).
 
 /** Raw bytes (tag included) of fields this build does not know; written back on encode. */
-export interface Unknown {
+export interface UnknownFields {
   $unknown?: Uint8Array[];
 }
 
 // common.proto / resource.proto
-export interface AnyValue extends Unknown {
+export interface AnyValue extends UnknownFields {
   stringValue?: string;
   boolValue?: boolean;
   intValue?: bigint;
@@ -22,26 +22,26 @@ export interface AnyValue extends Unknown {
   /** index into a dictionary (profiles); development */
   stringValueStrindex?: number;
 }
-export interface ArrayValue extends Unknown { values: AnyValue[] }
-export interface KeyValueList extends Unknown { values: KeyValue[] }
-export interface KeyValue extends Unknown {
+export interface ArrayValue extends UnknownFields { values: AnyValue[] }
+export interface KeyValueList extends UnknownFields { values: KeyValue[] }
+export interface KeyValue extends UnknownFields {
   key: string;
   value?: AnyValue;
   keyStrindex?: number;
 }
-export interface InstrumentationScope extends Unknown {
+export interface InstrumentationScope extends UnknownFields {
   name: string;
   version: string;
   attributes: KeyValue[];
   droppedAttributesCount: number;
 }
-export interface EntityRef extends Unknown {
+export interface EntityRef extends UnknownFields {
   schemaUrl: string;
   type: string;
   idKeys: string[];
   descriptionKeys: string[];
 }
-export interface Resource extends Unknown {
+export interface Resource extends UnknownFields {
   attributes: KeyValue[];
   droppedAttributesCount: number;
   entityRefs?: EntityRef[];
@@ -51,18 +51,18 @@ export interface Resource extends Unknown {
 export const SpanKind = { UNSPECIFIED: 0, INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
 export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
 
-export interface ExportTraceServiceRequest extends Unknown { resourceSpans: ResourceSpans[] }
-export interface ResourceSpans extends Unknown {
+export interface ExportTraceServiceRequest extends UnknownFields { resourceSpans: ResourceSpans[] }
+export interface ResourceSpans extends UnknownFields {
   resource?: Resource;
   scopeSpans: ScopeSpans[];
   schemaUrl: string;
 }
-export interface ScopeSpans extends Unknown {
+export interface ScopeSpans extends UnknownFields {
   scope?: InstrumentationScope;
   spans: Span[];
   schemaUrl: string;
 }
-export interface Span extends Unknown {
+export interface Span extends UnknownFields {
   traceId: Uint8Array;
   spanId: Uint8Array;
   traceState: string;
@@ -80,13 +80,13 @@ export interface Span extends Unknown {
   droppedLinksCount: number;
   status?: Status;
 }
-export interface Span_Event extends Unknown {
+export interface Span_Event extends UnknownFields {
   timeUnixNano: bigint;
   name: string;
   attributes: KeyValue[];
   droppedAttributesCount: number;
 }
-export interface Span_Link extends Unknown {
+export interface Span_Link extends UnknownFields {
   traceId: Uint8Array;
   spanId: Uint8Array;
   traceState: string;
@@ -94,7 +94,7 @@ export interface Span_Link extends Unknown {
   droppedAttributesCount: number;
   flags: number;
 }
-export interface Status extends Unknown {
+export interface Status extends UnknownFields {
   message: string;
   code: number;
 }
@@ -102,19 +102,19 @@ export interface Status extends Unknown {
 // metrics.proto
 export const AggregationTemporality = { UNSPECIFIED: 0, DELTA: 1, CUMULATIVE: 2 } as const;
 
-export interface ExportMetricsServiceRequest extends Unknown { resourceMetrics: ResourceMetrics[] }
-export interface ResourceMetrics extends Unknown {
+export interface ExportMetricsServiceRequest extends UnknownFields { resourceMetrics: ResourceMetrics[] }
+export interface ResourceMetrics extends UnknownFields {
   resource?: Resource;
   scopeMetrics: ScopeMetrics[];
   schemaUrl: string;
 }
-export interface ScopeMetrics extends Unknown {
+export interface ScopeMetrics extends UnknownFields {
   scope?: InstrumentationScope;
   metrics: Metric[];
   schemaUrl: string;
 }
 /** Exactly one of gauge, sum, histogram, exponentialHistogram, summary is set (oneof `data`). */
-export interface Metric extends Unknown {
+export interface Metric extends UnknownFields {
   name: string;
   description: string;
   unit: string;
@@ -125,22 +125,22 @@ export interface Metric extends Unknown {
   summary?: Summary;
   metadata?: KeyValue[];
 }
-export interface Gauge extends Unknown { dataPoints: NumberDataPoint[] }
-export interface Sum extends Unknown {
+export interface Gauge extends UnknownFields { dataPoints: NumberDataPoint[] }
+export interface Sum extends UnknownFields {
   dataPoints: NumberDataPoint[];
   aggregationTemporality: number;
   isMonotonic: boolean;
 }
-export interface Histogram extends Unknown {
+export interface Histogram extends UnknownFields {
   dataPoints: HistogramDataPoint[];
   aggregationTemporality: number;
 }
-export interface ExponentialHistogram extends Unknown {
+export interface ExponentialHistogram extends UnknownFields {
   dataPoints: ExponentialHistogramDataPoint[];
   aggregationTemporality: number;
 }
-export interface Summary extends Unknown { dataPoints: SummaryDataPoint[] }
-export interface NumberDataPoint extends Unknown {
+export interface Summary extends UnknownFields { dataPoints: SummaryDataPoint[] }
+export interface NumberDataPoint extends UnknownFields {
   attributes: KeyValue[];
   startTimeUnixNano: bigint;
   timeUnixNano: bigint;
@@ -149,7 +149,7 @@ export interface NumberDataPoint extends Unknown {
   exemplars: Exemplar[];
   flags: number;
 }
-export interface HistogramDataPoint extends Unknown {
+export interface HistogramDataPoint extends UnknownFields {
   attributes: KeyValue[];
   startTimeUnixNano: bigint;
   timeUnixNano: bigint;
@@ -162,7 +162,7 @@ export interface HistogramDataPoint extends Unknown {
   min?: number;
   max?: number;
 }
-export interface ExponentialHistogramDataPoint extends Unknown {
+export interface ExponentialHistogramDataPoint extends UnknownFields {
   attributes: KeyValue[];
   startTimeUnixNano: bigint;
   timeUnixNano: bigint;
@@ -178,11 +178,11 @@ export interface ExponentialHistogramDataPoint extends Unknown {
   max?: number;
   zeroThreshold: number;
 }
-export interface ExponentialHistogramDataPoint_Buckets extends Unknown {
+export interface ExponentialHistogramDataPoint_Buckets extends UnknownFields {
   offset: number;
   bucketCounts: bigint[];
 }
-export interface SummaryDataPoint extends Unknown {
+export interface SummaryDataPoint extends UnknownFields {
   attributes: KeyValue[];
   startTimeUnixNano: bigint;
   timeUnixNano: bigint;
@@ -191,11 +191,11 @@ export interface SummaryDataPoint extends Unknown {
   quantileValues: SummaryDataPoint_ValueAtQuantile[];
   flags: number;
 }
-export interface SummaryDataPoint_ValueAtQuantile extends Unknown {
+export interface SummaryDataPoint_ValueAtQuantile extends UnknownFields {
   quantile: number;
   value: number;
 }
-export interface Exemplar extends Unknown {
+export interface Exemplar extends UnknownFields {
   filteredAttributes: KeyValue[];
   timeUnixNano: bigint;
   asDouble?: number;
@@ -205,18 +205,18 @@ export interface Exemplar extends Unknown {
 }
 
 // logs.proto
-export interface ExportLogsServiceRequest extends Unknown { resourceLogs: ResourceLogs[] }
-export interface ResourceLogs extends Unknown {
+export interface ExportLogsServiceRequest extends UnknownFields { resourceLogs: ResourceLogs[] }
+export interface ResourceLogs extends UnknownFields {
   resource?: Resource;
   scopeLogs: ScopeLogs[];
   schemaUrl: string;
 }
-export interface ScopeLogs extends Unknown {
+export interface ScopeLogs extends UnknownFields {
   scope?: InstrumentationScope;
   logRecords: LogRecord[];
   schemaUrl: string;
 }
-export interface LogRecord extends Unknown {
+export interface LogRecord extends UnknownFields {
   timeUnixNano: bigint;
   observedTimeUnixNano: bigint;
   severityNumber: number;

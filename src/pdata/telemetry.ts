@@ -81,7 +81,7 @@ export class Telemetry {
       total += b.length;
       count += p.itemCount;
     }
-    const out = new Uint8Array(total);
+    const out = plain(Buffer.allocUnsafeSlow(total)); // every byte is written below
     let at = 0;
     for (const b of chunks) { out.set(b, at); at += b.length; }
     return new Telemetry(signal, out, undefined, count);
