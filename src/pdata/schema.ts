@@ -293,17 +293,9 @@ for (const d of Object.values(MESSAGES)) {
   }
 }
 
-/** Default value of a scalar field, for "skip proto3 defaults" checks outside the hot path. */
-export function scalarDefault(f: FieldDesc): unknown {
-  return defaultOf(f.kind);
-}
-
 export type SignalName = 'traces' | 'metrics' | 'logs';
 export const REQUEST_DESC: Readonly<Record<SignalName, MessageDesc>> = {
   traces: MESSAGES.ExportTraceServiceRequest!,
   metrics: MESSAGES.ExportMetricsServiceRequest!,
   logs: MESSAGES.ExportLogsServiceRequest!,
 };
-
-/** Proto names of the table, for tools that rebuild the schema elsewhere (see pbjs.ts). */
-export const TABLE_SPECS: Readonly<Record<string, readonly Spec[]>> = TABLE;

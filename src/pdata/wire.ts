@@ -50,12 +50,16 @@ export class Reader {
     throw new DecodeError(`varint longer than 10 bytes at byte ${this.pos}`);
   }
 
-  /** A length prefix: at most 5 bytes and within `end`. */
+  /** A length prefix, which must stay within `end`. */
   length(end: number): number {
     const start = this.pos;
-    const n = this.uint32(end);
-    if (this.pos - start > 5 || n > end - this.pos) {
-      throw new DecodeError(`length ${n} at byte ${start} runs past the end of its message (byte ${end})`);
+    let n: number;
+    if (start < end && this.buf[start]! < 0x80) { n = this.buf[start]!; this.pos = start + 1; } else {
+      this.varint64(end);
+      n = this.hi === 0 ? this.lo : Infinity;
+    }
+    if (n > end - this.pos) {
+      throw new DecodeError(`length ${n === Infinity ? '>= 2^32' : n} at byte ${start} runs past the end of its message (byte ${end})`);
     }
     return n;
   }
