@@ -84,7 +84,7 @@ export async function startDaemon(yaml: string, opts: { env?: Record<string, str
   let dead = false;
   void exited.then(() => (dead = true));
   const base = `http://127.0.0.1:${metricsPort}`;
-  await waitFor(async () => {
+  const ready = waitFor(async () => {
     if (dead) throw new Error(`fleetcol exited during startup:\n${out}`);
     try {
       const r = await fetch(`${base}/readyz`);
@@ -92,7 +92,12 @@ export async function startDaemon(yaml: string, opts: { env?: Record<string, str
     } catch {
       return false;
     }
-  }, 15_000, `fleetcol ready\n${out}`);
+  }, 15_000, 'fleetcol to be ready');
+  // Never leave a daemon behind when it did not come up.
+  await ready.catch((err) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${out}`);
+  });
   return {
     proc,
     metricsPort,
