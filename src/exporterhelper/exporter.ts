@@ -1,5 +1,6 @@
 // The exporter helper: a stack of small senders, queue → retry → timeout → push. An exporter
 // supplies only `push` (one attempt, honouring the abort signal) and its own start/shutdown.
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Exporter, CreateSettings, Host } from '../component.js';
 import { PermanentError, RetryableError, isPermanent } from '../consumer.js';
 import type { Signal, Telemetry } from '../pdata/telemetry.js';
@@ -94,16 +95,22 @@ export function createExporterHelper(
     log.warn({ err: err.message, delay_ms: Math.round(delayMs) }, 'export failed, will retry');
   };
 
+  // A no-op tracer unless service.telemetry.traces is configured (one span per batch, not per item).
+  const tracer = trace.getTracer('fleetcol');
   const send = async (batch: Telemetry): Promise<void> => {
     const c = counters[batch.signal];
     const n = batch.itemCount;
+    const span = tracer.startSpan(`export ${set.id}`, { attributes: { 'fleetcol.exporter': set.id, 'fleetcol.signal': batch.signal, 'fleetcol.items': n } });
     try {
       await sendWithRetry(attempt, batch, cfg.retry_on_failure, stop.signal, onRetry);
       c.sent.inc(n);
     } catch (err) {
       c.sendFailed.inc(n);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       log.error({ err: (err as Error).message, items: n, dropped: true }, `export failed, dropping ${n} ${ITEM_NAME[batch.signal]}`);
       throw err;
+    } finally {
+      span.end();
     }
   };
 

@@ -4,12 +4,14 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { MetricsRegistry } from '../telemetry/metrics.js';
 import { TelemetryServer } from '../telemetry/server.js';
+import { startSelfTracing, type SelfTracing } from '../telemetry/tracing.js';
 import { Graph } from './graph.js';
 
 export class Service {
   readonly metrics = new MetricsRegistry();
   private graph: Graph | undefined;
   private telemetry: TelemetryServer | undefined;
+  private tracing: SelfTracing | undefined;
   private config: ResolvedConfig;
 
   constructor(
@@ -25,6 +27,7 @@ export class Service {
       this.telemetry = new TelemetryServer(address, this.metrics, this.logger.child({ kind: 'telemetry' }));
       await this.telemetry.start();
     }
+    this.tracing = await startSelfTracing(this.config.service.telemetry.traces, this.logger.child({ kind: 'telemetry' }));
     await this.startGraph(this.config);
   }
 
@@ -60,5 +63,6 @@ export class Service {
     await this.graph?.shutdown();
     this.graph = undefined;
     await this.telemetry?.shutdown();
+    await this.tracing?.shutdown();
   }
 }

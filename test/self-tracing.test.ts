@@ -1,0 +1,42 @@
+// service.telemetry.traces: fleetcol traces its own exports to an OTLP endpoint.
+import t from 'tap';
+import * as grpc from '@grpc/grpc-js';
+import type { ExportTraceServiceRequest } from '../src/pdata/telemetry.js';
+import { freePort, startDaemon, startSink, waitFor } from './helper.js';
+import { traceBytes } from './data.js';
+
+t.test('one span per export, with the exporter id and item count', async (t) => {
+  const data = await startSink();
+  const self = await startSink();
+  const port = await freePort();
+  const daemon = await startDaemon(`
+receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:${port} } } }
+exporters:
+  otlp/data: { endpoint: ${data.endpoint}, tls: { insecure: true } }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [otlp/data] }
+  telemetry:
+    metrics: { address: 127.0.0.1:${await freePort()} }
+    traces: { endpoint: ${self.endpoint}, insecure: true }
+`);
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  t.teardown(async () => {
+    client.close();
+    await daemon.stop();
+    await data.close();
+    await self.close();
+  });
+  await new Promise((resolve) =>
+    client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', (b: Buffer) => b, (b: Buffer) => b, traceBytes(7), new grpc.Metadata(), {}, resolve),
+  );
+  await waitFor(() => data.items('traces') === 7, 10_000, 'data delivered');
+  t.equal(await daemon.stop(), 0);
+  const spans = self.received.traces.flatMap((b) => (b.request() as ExportTraceServiceRequest).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+  const span = spans.find((s) => s.name === 'export otlp/data');
+  t.ok(span, `an export span arrived (got: ${spans.map((s) => s.name).join(', ')})`);
+  const attr = (k: string) => span?.attributes.find((a) => a.key === k)?.value;
+  t.equal(attr('fleetcol.items')?.intValue, 7n);
+  t.equal(attr('fleetcol.signal')?.stringValue, 'traces');
+});
