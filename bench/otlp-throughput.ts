@@ -51,6 +51,7 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
   --batch-timeout D           fleetcol batch.timeout (default 200ms)
   --set key=value             passed to fleetcol as --set (repeatable)
   --cpu-prof DIR              run fleetcol under node --cpu-prof, profiles in DIR
+  --node-arg FLAG             extra node flag for fleetcol, e.g. --node-arg=--max-semi-space-size=32 (repeatable)
   --out FILE                  JSON results (default bench/results/otlp-throughput-<date>.json)
   --keep                      keep the temp dir with fleetcol's configs and logs
 `;
@@ -73,6 +74,7 @@ const { values: opt } = parseArgs({
     'batch-timeout': { type: 'string', default: '200ms' },
     set: { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -109,6 +111,7 @@ const cfg = {
   batchTimeout: opt['batch-timeout']!,
   sets: opt.set as string[],
   cpuProf: opt['cpu-prof'] ? resolve(opt['cpu-prof']) : undefined,
+  nodeArgs: opt['node-arg'] as string[],
 };
 for (const s of cfg.scenarios) {
   if (!['floor', 'full', 'testbed', 'testbed-floor'].includes(s)) {
@@ -219,8 +222,8 @@ const load1 = () => Math.round(os.loadavg()[0]! * 100) / 100;
 
 let profileSeq = 0;
 function fleetcolNodeArgs(name: string): string[] {
-  if (!cfg.cpuProf) return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${cfg.cpuProf}`, `--cpu-prof-name=${name}-${++profileSeq}.cpuprofile`];
+  if (!cfg.cpuProf) return cfg.nodeArgs;
+  return [...cfg.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${cfg.cpuProf}`, `--cpu-prof-name=${name}-${++profileSeq}.cpuprofile`];
 }
 
 async function fullFloor(run: number): Promise<FullRun> {
