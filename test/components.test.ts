@@ -2,6 +2,9 @@
 // shutdown with its default config (plus the minimum a config must name), so a component that
 // leaks a port, a timer or a handle fails here.
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { registry } from '../src/components.js';
 import { consumerOf } from '../src/consumer.js';
 import type { Factory, Kind, Lifecycle } from '../src/component.js';
@@ -14,6 +17,11 @@ async function minimalConfig(f: Factory): Promise<Record<string, unknown>> {
     return { protocols: { grpc: { endpoint: `127.0.0.1:${await freePort()}` }, http: { endpoint: `127.0.0.1:${await freePort()}` } } };
   }
   if (f.kind === 'exporter' && (f.type === 'otlp' || f.type === 'tempo')) return { endpoint: `127.0.0.1:${await freePort()}`, tls: { insecure: true } };
+  if (f.kind === 'extension' && f.type === 'file_storage') {
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-storage-'));
+    t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+    return { directory };
+  }
   return {};
 }
 

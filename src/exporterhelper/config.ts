@@ -8,6 +8,8 @@ export interface QueueSettings {
   num_consumers: number;
   queue_size: number;
   sizer: Sizer;
+  /** Id of a storage extension (file_storage): the queue is kept on disk. */
+  storage?: string;
 }
 
 export interface RetrySettings {
@@ -54,6 +56,11 @@ export const helperSchemaProperties: Record<string, JsonSchema> = {
       num_consumers: { type: 'integer', minimum: 1, maximum: 1000, description: 'Concurrent exports.' },
       queue_size: { type: 'integer', minimum: 1, description: 'Capacity, in units of `sizer`.' },
       sizer: { enum: ['requests', 'items', 'bytes'], description: 'What queue_size counts.' },
+      storage: {
+        type: 'string',
+        pattern: '^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_.-]+)?$',
+        description: 'Id of a storage extension (e.g. `file_storage`): a persistent queue that survives restarts and crashes.',
+      },
     },
   },
   retry_on_failure: {

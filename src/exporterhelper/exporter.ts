@@ -9,6 +9,7 @@ import { backoffDelay, sleep } from './backoff.js';
 import type { HelperSettings, RetrySettings } from './config.js';
 import { MemoryQueue } from './memory_queue.js';
 import type { Queue, Sizer } from './queue.js';
+import { isQueueStorage } from './storage.js';
 
 export type PushFn = (batch: Telemetry, signal: AbortSignal) => Promise<void>;
 
@@ -17,6 +18,9 @@ export interface ExporterImpl {
   start?(host: Host): Promise<void>;
   shutdown?(): Promise<void>;
 }
+
+/** A batch not sent because the exporter is stopping, which a persistent queue keeps. */
+class Kept extends Error {}
 
 interface Counters {
   sent: BoundCounter;
@@ -89,6 +93,10 @@ export function createExporterHelper(
   const retries = set.metrics.counter('exporter_retries_total', 'Number of export attempts that will be retried.');
   // Aborted at the shutdown deadline: ends backoff waits and in-flight attempts.
   const stop = new AbortController();
+  // Aborted when shutdown begins with a persistent queue: no more retries (what is unsent stays
+  // on disk), while attempts in flight may still finish until the deadline.
+  const noMoreRetries = new AbortController();
+  const retrySignal = AbortSignal.any([stop.signal, noMoreRetries.signal]);
   const attempt = (b: Telemetry) => pushWithTimeout(impl.push, b, cfg.timeout, stop.signal);
   const onRetry = (err: Error, delayMs: number) => {
     retries.inc();
@@ -97,14 +105,20 @@ export function createExporterHelper(
 
   // A no-op tracer unless service.telemetry.traces is configured (one span per batch, not per item).
   const tracer = trace.getTracer('fleetcol');
-  const send = async (batch: Telemetry): Promise<void> => {
+  /** `keepable`: the batch comes from a persistent queue, which keeps it if the exporter stops
+   *  before it is sent (thrown as Kept, neither counted nor logged as dropped). */
+  const send = async (batch: Telemetry, keepable = false): Promise<void> => {
     const c = counters[batch.signal];
     const n = batch.itemCount;
     const span = tracer.startSpan(`export ${set.id}`, { attributes: { 'fleetcol.exporter': set.id, 'fleetcol.signal': batch.signal, 'fleetcol.items': n } });
     try {
-      await sendWithRetry(attempt, batch, cfg.retry_on_failure, stop.signal, onRetry);
+      await sendWithRetry(attempt, batch, cfg.retry_on_failure, retrySignal, onRetry);
       c.sent.inc(n);
     } catch (err) {
+      if (keepable && retrySignal.aborted && !isPermanent(err)) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: 'not sent before shutdown; kept in the persistent queue' });
+        throw new Kept('kept for the next start', { cause: err });
+      }
       c.sendFailed.inc(n);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       log.error({ err: (err as Error).message, items: n, dropped: true }, `export failed, dropping ${n} ${ITEM_NAME[batch.signal]}`);
@@ -129,21 +143,25 @@ export function createExporterHelper(
 
   const qcfg = cfg.sending_queue;
   const sizeOf = SIZERS[qcfg.sizer];
-  const queue: Queue<Telemetry> = new MemoryQueue<Telemetry>(qcfg.queue_size);
-  set.metrics.gauge('exporter_queue_size', 'Current size of the sending queue.', () => queue.size);
-  set.metrics.gauge('exporter_queue_capacity', 'Capacity of the sending queue.', () => queue.capacity);
+  // In memory now; with `storage`, the storage extension's persistent queue, opened in start().
+  let queue: Queue<Telemetry> | undefined = qcfg.storage === undefined ? new MemoryQueue<Telemetry>(qcfg.queue_size) : undefined;
+  set.metrics.gauge('exporter_queue_size', 'Current size of the sending queue.', () => queue?.size ?? 0);
+  set.metrics.gauge('exporter_queue_capacity', 'Capacity of the sending queue.', () => queue?.capacity ?? qcfg.queue_size);
   const consumers: Promise<void>[] = [];
 
-  const runConsumer = async () => {
+  const runConsumer = async (q: Queue<Telemetry>) => {
     for (;;) {
-      const entry = await queue.take();
+      const entry = await q.take();
       if (!entry) return;
+      let kept = false;
       try {
-        await send(entry.item);
-      } catch {
-        // counted and logged by send()
+        await send(entry.item, entry.release !== undefined);
+      } catch (err) {
+        // counted and logged by send(), unless kept
+        kept = err instanceof Kept;
       } finally {
-        entry.done();
+        if (kept) entry.release!();
+        else entry.done();
       }
     }
   };
@@ -151,31 +169,54 @@ export function createExporterHelper(
   return {
     mutatesData: false,
     async consume(batch) {
+      if (!queue) throw new RetryableError('exporter not started', { retryAfterMs: 1000 });
       if (!queue.offer(batch, sizeOf(batch))) {
         counters[batch.signal].enqueueFailed.inc(batch.itemCount);
         throw new RetryableError('sending queue is full', { retryAfterMs: 1000 });
       }
     },
     async start(host) {
+      if (qcfg.storage !== undefined) {
+        const ext = host.extension(qcfg.storage);
+        if (!ext) {
+          throw new Error(`sending_queue.storage: extension "${qcfg.storage}" is not running (define it under extensions and list it in service.extensions)`);
+        }
+        if (!isQueueStorage(ext)) throw new Error(`sending_queue.storage: extension "${qcfg.storage}" is not a storage extension (use file_storage)`);
+        queue = ext.openQueue({ owner: set.id, signals, sizer: qcfg.sizer, capacity: qcfg.queue_size });
+      }
       await impl.start?.(host);
-      for (let i = 0; i < qcfg.num_consumers; i++) consumers.push(runConsumer());
+      for (let i = 0; i < qcfg.num_consumers; i++) consumers.push(runConsumer(queue!));
     },
     async shutdown() {
-      // Drain: consumers finish what is queued, bounded by the shutdown timeout.
-      queue.close();
+      const q = queue;
+      if (q === undefined || consumers.length === 0) {
+        // never started
+        stop.abort();
+        q?.dispose?.();
+        await impl.shutdown?.();
+        set.metrics.dispose();
+        return;
+      }
+      // Drain: consumers finish what is queued, bounded by the shutdown timeout. A persistent
+      // queue hands out nothing more and retries stop: what is unsent stays on disk.
+      q.close();
+      if (q.persistent) noMoreRetries.abort();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), set.shutdownTimeoutMs)));
       const outcome = await Promise.race([Promise.all(consumers).then(() => 'drained' as const), deadline]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
         stop.abort();
-        const left = queue.drain();
-        const items = left.reduce((a, b) => a + b.itemCount, 0);
-        for (const b of left) counters[b.signal].sendFailed.inc(b.itemCount);
-        log.error({ requests: left.length, items }, `shutdown timeout: dropped ${items} queued items`);
+        const left = q.drain();
+        if (left.length > 0) {
+          const items = left.reduce((a, b) => a + b.itemCount, 0);
+          for (const b of left) counters[b.signal].sendFailed.inc(b.itemCount);
+          log.error({ requests: left.length, items }, `shutdown timeout: dropped ${items} queued items`);
+        }
         await Promise.all(consumers);
       }
       stop.abort();
+      q.dispose?.();
       await impl.shutdown?.();
       set.metrics.dispose();
     },
