@@ -1,11 +1,8 @@
 // The command line: validate, components, exit codes, SIGTERM drain, SIGHUP reload.
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
-import { freePort, runCli, startDaemon, startSink, tempFile, waitFor, metricValue } from './helper.js';
+import { OtlpGrpcClient, freePort, runCli, startDaemon, startSink, tempFile, waitFor, metricValue } from './helper.js';
 import { traceBytes } from './data.js';
-
-const TRACE_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
 t.test('validate: a good config exits 0', async (t) => {
   const r = await runCli(['validate', '--config', 'config/fleetcol.yaml']);
@@ -102,12 +99,9 @@ service:
     await daemon.stop('SIGKILL');
     await sink.close();
   });
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(port);
   t.teardown(() => client.close());
-  const send = (n: number) =>
-    new Promise<grpc.ServiceError | null>((resolve) =>
-      client.makeUnaryRequest(TRACE_PATH, (b: Buffer) => b, (b: Buffer) => b, traceBytes(n), new grpc.Metadata(), {}, (err) => resolve(err)),
-    );
+  const send = async (n: number) => (await client.export('traces', traceBytes(n))).err ?? null;
 
   writeFileSync(file, readFileSync(file, 'utf8').replace('exporters: [debug]', 'exporters: [nope]'));
   daemon.proc.kill('SIGHUP');

@@ -194,3 +194,24 @@ export function settings(kind: Kind, id: string, shutdownTimeoutMs = 5000): Crea
   const registry = new MetricsRegistry();
   return { id, kind, logger: pino({ level: 'silent' }), metrics: registry.scoped(kind, id), shutdownTimeoutMs, registry };
 }
+
+/** A raw OTLP/gRPC client: sends request bytes as they are, returns the error or response bytes. */
+export class OtlpGrpcClient {
+  private readonly client: grpc.Client;
+  constructor(port: number) {
+    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  }
+
+  export(signal: Signal, body: Buffer, metadata = new grpc.Metadata()): Promise<{ err?: grpc.ServiceError; response?: Buffer }> {
+    const raw = (b: Buffer) => b;
+    return new Promise((resolve) =>
+      this.client.makeUnaryRequest(PATHS[signal], raw, raw, body, metadata, { deadline: Date.now() + 10_000 }, (err, response) =>
+        resolve(err ? { err } : { response }),
+      ),
+    );
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -4,17 +4,10 @@ import t from 'tap';
 import { gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { retryDelayFromStatus } from '../src/pdata/rpc.js';
-import { freePort, metricValue, startDaemon, startSink, waitFor } from './helper.js';
+import { OtlpGrpcClient, freePort, metricValue, startDaemon, startSink, waitFor } from './helper.js';
 import { traceBytes } from './data.js';
 
-const TRACE_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-const id = (b: Buffer) => b;
-
-function grpcExport(client: grpc.Client, body: Buffer, md = new grpc.Metadata()): Promise<{ err?: grpc.ServiceError }> {
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(TRACE_PATH, id, id, body, md, { deadline: Date.now() + 10_000 }, (err) => resolve({ err: err ?? undefined }));
-  });
-}
+const grpcExport = (client: OtlpGrpcClient, body: Buffer, md?: grpc.Metadata) => client.export('traces', body, md);
 
 t.test('bad input over gRPC and HTTP', async (t) => {
   const sink = await startSink();
@@ -32,7 +25,7 @@ service:
   pipelines:
     traces: { receivers: [otlp], exporters: [otlp] }
 `);
-  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(grpcPort);
   t.teardown(async () => {
     client.close();
     await daemon.stop();
@@ -121,7 +114,7 @@ service:
   pipelines:
     traces: { receivers: [otlp], exporters: [otlp] }
 `, { env: { TEST_TOKEN: 's3cret-token' } });
-  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(grpcPort);
   t.teardown(async () => {
     client.close();
     await daemon.stop();
@@ -166,7 +159,7 @@ service:
   pipelines:
     traces: { receivers: [otlp], exporters: [otlp] }
 `);
-  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(grpcPort);
   t.teardown(async () => {
     client.close();
     await daemon.stop('SIGKILL');

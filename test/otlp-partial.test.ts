@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { PermanentError, consumerOf } from '../src/consumer.js';
 import { decodeExportResponse } from '../src/pdata/rpc.js';
-import { freePort, metricValue, settings } from './helper.js';
+import { OtlpGrpcClient, freePort, metricValue, settings } from './helper.js';
 import { traceBytes } from './data.js';
 
 t.test('partial success', async (t) => {
@@ -21,15 +21,14 @@ t.test('partial success', async (t) => {
     { traces: next },
   );
   await rcv.start({ extension: () => undefined });
-  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(grpcPort);
   t.teardown(async () => {
     client.close();
     await rcv.shutdown();
   });
-  const res = await new Promise<Buffer>((resolve, reject) =>
-    client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', (b: Buffer) => b, (b: Buffer) => b, traceBytes(10), new grpc.Metadata(), {}, (e, r) => (e ? reject(e) : resolve(r!))),
-  );
-  const partial = decodeExportResponse(res);
+  const res = await client.export('traces', traceBytes(10));
+  t.equal(res.err, undefined, 'answered OK');
+  const partial = decodeExportResponse(res.response!);
   t.equal(partial.rejected, 2n, 'gRPC: rejected_spans = 2');
   t.match(partial.errorMessage, /2 of 10 spans/);
 
@@ -46,13 +45,11 @@ t.test('a receiver without a pipeline for a signal answers UNIMPLEMENTED', async
   const grpcPort = await freePort();
   const rcv = otlpReceiverFactory.createReceiver!(settings('receiver', 'otlp'), { protocols: { grpc: { endpoint: `127.0.0.1:${grpcPort}` } } }, { traces: consumerOf(async () => {}) });
   await rcv.start({ extension: () => undefined });
-  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(grpcPort);
   t.teardown(async () => {
     client.close();
     await rcv.shutdown();
   });
-  const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-    client.makeUnaryRequest('/opentelemetry.proto.collector.logs.v1.LogsService/Export', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), new grpc.Metadata(), {}, (e) => resolve(e)),
-  );
+  const { err } = await client.export('logs', Buffer.alloc(0));
   t.equal(err?.code, grpc.status.UNIMPLEMENTED);
 });

@@ -7,8 +7,7 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
-import { freePort, startDaemon, startSink, waitFor } from './helper.js';
+import { OtlpGrpcClient, freePort, startDaemon, startSink, waitFor } from './helper.js';
 import { traceBytes } from './data.js';
 
 function makeCert(): { cert: string; key: string } | undefined {
@@ -53,17 +52,14 @@ service:
   pipelines:
     traces: { receivers: [otlp], exporters: [otlp] }
 `);
-    const client = new grpc.Client(`127.0.0.1:${plainIn}`, grpc.credentials.createInsecure());
+    const client = new OtlpGrpcClient(plainIn);
     t.teardown(async () => {
       client.close();
       await front.stop();
       await back.stop();
       await sink.close();
     });
-    const err = await new Promise((resolve) =>
-      client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', (b: Buffer) => b, (b: Buffer) => b, traceBytes(12), new grpc.Metadata(), {}, (e) => resolve(e)),
-    );
-    t.equal(err, null, 'accepted by the front daemon');
+    t.equal((await client.export('traces', traceBytes(12))).err, undefined, 'accepted by the front daemon');
     await waitFor(() => sink.items('traces') === 12, 10_000, 'spans through the TLS hop');
     t.equal(sink.items('traces'), 12, 'front → TLS gRPC → back → sink');
 

@@ -1,8 +1,7 @@
 // service.telemetry.traces: fleetcol traces its own exports to an OTLP endpoint.
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
 import type { ExportTraceServiceRequest } from '../src/pdata/telemetry.js';
-import { freePort, startDaemon, startSink, waitFor } from './helper.js';
+import { OtlpGrpcClient, freePort, startDaemon, startSink, waitFor } from './helper.js';
 import { traceBytes } from './data.js';
 
 t.test('one span per export, with the exporter id and item count', async (t) => {
@@ -21,16 +20,14 @@ service:
     metrics: { address: 127.0.0.1:${await freePort()} }
     traces: { endpoint: ${self.endpoint}, insecure: true }
 `);
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const client = new OtlpGrpcClient(port);
   t.teardown(async () => {
     client.close();
     await daemon.stop();
     await data.close();
     await self.close();
   });
-  await new Promise((resolve) =>
-    client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', (b: Buffer) => b, (b: Buffer) => b, traceBytes(7), new grpc.Metadata(), {}, resolve),
-  );
+  await client.export('traces', traceBytes(7));
   await waitFor(() => data.items('traces') === 7, 10_000, 'data delivered');
   t.equal(await daemon.stop(), 0);
   const spans = self.received.traces.flatMap((b) => (b.request() as ExportTraceServiceRequest).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
