@@ -5,6 +5,7 @@ import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
 import { debugExporterFactory } from '../exporters/debug/factory.js';
+import { sseExporterFactory } from '../exporters/sse/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
 
 export const registry = new Registry([
@@ -13,5 +14,6 @@ export const registry = new Registry([
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,
+  sseExporterFactory,
   fileStorageExtensionFactory,
 ]);

@@ -1,0 +1,83 @@
+// A feed event and its wire form. Each event is serialised once, when it is published, to the bytes
+// of one SSE message (`id:`, `event:`, one JSON `data:` line); those bytes are shared by the history
+// and by every connection that receives the event.
+
+/** Low-lane events may be coalesced or dropped for a slow client; high-lane ones never are. */
+export const LOW = 0;
+export const HIGH = 1;
+export type Lane = typeof LOW | typeof HIGH;
+
+export const SEVERITY = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+export type SeverityName = keyof typeof SEVERITY;
+export const SEVERITY_NAME: readonly SeverityName[] = ['debug', 'info', 'warn', 'error'];
+
+const LOW_LANE = new Set(['span', 'progress_update', 'metrics_update', 'heartbeat']);
+
+export const EVENT_TYPES = [
+  'subscription_confirmed', 'agent_online', 'agent_offline', 'status_change',
+  'task_started', 'progress_update', 'task_completed', 'task_failed',
+  'span', 'error', 'alert', 'metrics_update', 'heartbeat', 'auth_expired', 'reset',
+] as const;
+export const KNOWN_TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
+
+export function laneOf(type: string): Lane {
+  return LOW_LANE.has(type) ? LOW : HIGH;
+}
+
+/** What the pipeline side produces; the hub gives it an id and its bytes. */
+export interface FeedEvent {
+  type: string;
+  /** The agent the event is about; undefined for fleet-wide events (metrics_update, ...). */
+  agent: string | undefined;
+  severity: number;
+  data: Record<string, unknown>;
+}
+
+/** A published event: id assigned, serialised once. */
+export interface Prepared {
+  /** Sequence number within this process's epoch; contiguous. */
+  readonly seq: number;
+  readonly type: string;
+  readonly agent: string | undefined;
+  readonly severity: number;
+  readonly lane: Lane;
+  /** Coalescing key for the low lane: type + agent. */
+  readonly key: string;
+  /** ms since the epoch, when published (history ttl). */
+  readonly time: number;
+  readonly bytes: Buffer;
+}
+
+/**
+ * Event ids are `<epoch>-<seq>`: the epoch is the time (ms) this process's feed started, seq counts
+ * from 1. Two processes never share an epoch, so an id from an earlier run is recognised as such
+ * (the client gets a `reset`) and never confused with an id of this run.
+ */
+export class IdSpace {
+  readonly epoch: string;
+  constructor(epochMs = Date.now()) {
+    this.epoch = String(epochMs);
+  }
+  id(seq: number): string {
+    return `${this.epoch}-${seq}`;
+  }
+  /** The seq of an id of this epoch; undefined for another epoch's id or garbage. */
+  seqOf(id: string): number | undefined {
+    const dash = id.lastIndexOf('-');
+    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
+    const s = id.slice(dash + 1);
+    if (!/^\d{1,15}$/.test(s)) return undefined;
+    return Number(s);
+  }
+}
+
+export function encodeEvent(id: string | undefined, type: string, data: unknown): Buffer {
+  const idLine = id === undefined ? '' : `id: ${id}\n`;
+  return Buffer.from(`${idLine}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+export function retryLine(ms: number): Buffer {
+  return Buffer.from(`retry: ${Math.max(0, Math.round(ms))}\n\n`);
+}
+
+export const HEARTBEAT_COMMENT = Buffer.from(':\n\n');

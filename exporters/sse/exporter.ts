@@ -1,0 +1,115 @@
+// The sse exporter: telemetry in (traces, logs, metrics), feed events out over HTTP. Ties the
+// fleet translator (events, agent states, alerts), the hub (ids, history, fan-out) and the server.
+import type { CreateSettings, Exporter } from '../../src/component.js';
+import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
+import type { BoundCounter } from '../../src/telemetry/metrics.js';
+import type { AlertRule } from './alerts.js';
+import { JwtAuth, type JwtConfig } from './auth.js';
+import { retryLine } from './event.js';
+import { Fleet } from './fleet.js';
+import { SseServer, type ServerConfig } from './handler.js';
+import { Hub } from './hub.js';
+
+export interface SseExporterConfig extends ServerConfig {
+  history: { size: number; ttl: number };
+  flush_interval: number;
+  shutdown_retry_spread: number;
+  offline_after: number;
+  max_agents: number;
+  metrics_interval: number;
+  auth?: { jwt?: JwtConfig };
+  alerts: AlertRule[];
+}
+
+export class SseExporter implements Exporter {
+  readonly mutatesData = false;
+  private hub: Hub | undefined;
+  private fleet: Fleet | undefined;
+  private server: SseServer | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private last = { published: 0, dropped: 0, coalesced: 0, slow: 0, connections: 0, authFailures: 0 };
+  private readonly c: Record<'published' | 'deliveries' | 'dropped' | 'coalesced' | 'slow' | 'connections' | 'authFailures', BoundCounter>;
+  /** The port actually bound (endpoint port 0 picks one). */
+  port = 0;
+
+  constructor(
+    private readonly set: CreateSettings,
+    private readonly cfg: SseExporterConfig,
+  ) {
+    const m = set.metrics;
+    this.c = {
+      published: m.counter('exporter_sse_events_published', 'Feed events published (given an id).'),
+      deliveries: m.counter('exporter_sse_deliveries', 'Live feed events handed to connections.'),
+      dropped: m.counter('exporter_sse_low_lane_dropped', 'Low-lane events not sent to a slow connection.'),
+      coalesced: m.counter('exporter_sse_low_lane_coalesced', 'Low-lane events replaced by a later one of the same agent for a slow connection.'),
+      slow: m.counter('exporter_sse_slow_disconnects', 'Connections closed because a high-lane event did not fit their queue.'),
+      connections: m.counter('exporter_sse_connections', 'Streams opened.'),
+      authFailures: m.counter('exporter_sse_auth_failures', 'Requests refused for missing, invalid or expired credentials.'),
+    };
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    const hub = new Hub({ historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval });
+    const fleet = new Fleet({ offlineAfterMs: cfg.offline_after, maxAgents: cfg.max_agents, alerts: cfg.alerts }, (ev) => hub.publish(ev));
+    const auth = cfg.auth?.jwt ? new JwtAuth(cfg.auth.jwt) : undefined;
+    hub.onSlow = () => retryLine(cfg.retry);
+    const server = new SseServer(cfg, hub, fleet, auth, this.set.logger);
+    const { port } = await server.start();
+    this.port = port;
+    this.hub = hub;
+    this.fleet = fleet;
+    this.server = server;
+    const m = this.set.metrics;
+    m.gauge('exporter_sse_clients', 'Open feed streams.', () => hub.clients.size);
+    m.gauge('exporter_sse_history_events', 'Events held for resuming clients.', () => hub.history.length);
+    m.gauge('exporter_sse_history_bytes', 'Bytes of the events held for resuming clients.', () => hub.history.bytes);
+    m.gauge('exporter_sse_agents', 'Agents known to the feed.', () => fleet.agents.byId.size);
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(1000, () => {
+      fleet.tick(Date.now());
+      this.publishCounters();
+    });
+    if (cfg.heartbeat_interval > 0) every(cfg.heartbeat_interval, () => hub.heartbeat());
+    if (cfg.metrics_interval > 0) every(cfg.metrics_interval, () => hub.publish(fleet.metricsUpdate(Date.now(), hub.clients.size)));
+  }
+
+  private publishCounters(): void {
+    const hub = this.hub!;
+    const s = this.server!;
+    const now = { published: hub.counters.published, dropped: hub.counters.dropped, coalesced: hub.counters.coalesced, slow: hub.counters.slowDisconnects, connections: s.counters.connections, authFailures: s.counters.authFailures };
+    for (const k of Object.keys(now) as (keyof typeof now)[]) {
+      const d = now[k] - this.last[k];
+      if (d > 0) this.c[k].inc(d);
+    }
+    this.last = now;
+    const delivered = hub.collectDeliveries();
+    if (delivered > 0) this.c.deliveries.inc(delivered);
+  }
+
+  async consume(batch: Telemetry): Promise<void> {
+    const fleet = this.fleet;
+    if (!fleet) return;
+    const now = Date.now();
+    if (batch.signal === 'traces') fleet.traces(batch.request() as ExportTraceServiceRequest, now);
+    else if (batch.signal === 'logs') fleet.logs(batch.request() as ExportLogsServiceRequest, now);
+    else fleet.metrics(batch.request() as ExportMetricsServiceRequest, now);
+  }
+
+  async shutdown(): Promise<void> {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    if (this.server) {
+      this.publishCounters();
+      await this.server.stop(this.cfg.shutdown_retry_spread, this.set.shutdownTimeoutMs);
+    }
+    this.hub?.stop();
+    this.server = undefined;
+    this.hub = undefined;
+    this.fleet = undefined;
+    this.set.metrics.dispose();
+  }
+}

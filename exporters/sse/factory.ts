@@ -1,0 +1,119 @@
+import type { Factory, JsonSchema } from '../../src/component.js';
+import { SseExporter, type SseExporterConfig } from './exporter.js';
+
+const duration = (description: string): JsonSchema => ({ type: ['string', 'number'], 'x-duration': true, description });
+
+const schema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    endpoint: { type: 'string', description: 'host:port to serve the feed on (default 127.0.0.1:4319).' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert_file', 'key_file'],
+      description: 'Serve HTTPS with this certificate and key (PEM); HTTP/2 is then offered, with HTTP/1.1 fallback.',
+      properties: { cert_file: { type: 'string' }, key_file: { type: 'string' } },
+    },
+    history: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Events kept for clients that resume with Last-Event-ID.',
+      properties: {
+        size: { type: 'integer', minimum: 0, description: 'Most events held (0: no history, no resume).' },
+        ttl: duration('Drop held events older than this (0s: keep until size evicts them).'),
+      },
+    },
+    client_queue_max_bytes: { type: ['string', 'number'], 'x-size': true, description: 'Bytes a connection may have waiting; past half of it low-lane events are coalesced, past all of it dropped, and a high-lane event that does not fit disconnects the client.' },
+    flush_interval: duration('Events are written to connections in one write per connection per tick of this length (0s: on the next event-loop turn).'),
+    heartbeat_interval: duration('`:` comment to idle connections this often (0s: never).'),
+    retry: duration('`retry:` sent on connect and after a slow-client disconnect: how long EventSource waits before reconnecting.'),
+    shutdown_retry_spread: duration('At a planned shutdown each client gets `retry:` between retry and retry plus this, so they do not all come back at once.'),
+    offline_after: duration('An agent with no span, record or metric for this long goes offline (agent_offline).'),
+    max_agents: { type: 'integer', minimum: 1, description: 'Agents tracked at most; past it the longest-offline agent is forgotten, or a new one is not tracked.' },
+    metrics_interval: duration('metrics_update (fleet figures) this often (0s: never).'),
+    max_connections: { type: 'integer', minimum: 0, description: 'Open streams at most (0: no limit); more get 503.' },
+    max_connections_per_client: { type: 'integer', minimum: 0, description: 'Open streams per token subject (or per address without auth) at most (0: no limit); more get 429.' },
+    cors: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Cross-origin access for dashboards served elsewhere.',
+      properties: {
+        allowed_origins: { type: 'array', items: { type: 'string' }, description: 'Origins allowed (exact, or `*`); credentials are allowed for them.' },
+        max_age: duration('How long browsers may cache a preflight answer.'),
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Absent: no auth. `jwt`: every request needs a valid JWT (bearer header, cookie, or a ticket from POST /v1/tickets).',
+      properties: {
+        jwt: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'Exactly one of secret, public_key_file, jwks_url.',
+          properties: {
+            secret: { type: 'string', description: 'HMAC secret (HS256/384/512).' },
+            public_key_file: { type: 'string', description: 'PEM public key (RS*, PS*, ES*, EdDSA).' },
+            jwks_url: { type: 'string', description: 'URL of a JWKS (keys picked by kid).' },
+            algorithms: { type: 'array', items: { type: 'string' }, description: 'Accepted algorithms (default: any the key supports).' },
+            issuer: { type: 'string', description: 'Required `iss`.' },
+            audience: { type: 'string', description: 'Required `aud`.' },
+            cookie_name: { type: 'string', description: 'Cookie read for the token when there is no Authorization header.' },
+            clock_tolerance: duration('Clock skew allowed on exp/nbf.'),
+            ticket_ttl: duration('How long a ticket from POST /v1/tickets may be used (once).'),
+            agents_claim: { type: 'string', description: 'Claim with the glob patterns of agents the holder may see (absent claim: all).' },
+          },
+        },
+      },
+    },
+    alerts: {
+      type: 'array',
+      description: 'Thresholds per agent over a sliding window; each emits `alert` events when crossed (raised) and when no longer (cleared).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'when', 'above'],
+        properties: {
+          name: { type: 'string' },
+          when: { enum: ['error_rate', 'cost', 'tokens_per_min'] },
+          agent: { type: 'string', description: 'Glob of agents the rule applies to (default all).' },
+          above: { type: 'number' },
+          window: { type: ['string', 'number'], 'x-duration': true, default: '1m' },
+        },
+      },
+    },
+  },
+};
+
+export const sseExporterFactory: Factory<SseExporterConfig> = {
+  type: 'sse',
+  kind: 'exporter',
+  description: 'Live Server-Sent-Events feed of agent activity (4319): resumable, authenticated, slow-client safe; agent states, tasks, alerts.',
+  signals: ['traces', 'logs', 'metrics'],
+  schema,
+  createDefaultConfig: () =>
+    ({
+      endpoint: '127.0.0.1:4319',
+      history: { size: 10000, ttl: '0s' },
+      client_queue_max_bytes: '1MiB',
+      flush_interval: '20ms',
+      heartbeat_interval: '15s',
+      retry: '3s',
+      shutdown_retry_spread: '10s',
+      offline_after: '60s',
+      max_agents: 10000,
+      metrics_interval: '5s',
+      max_connections: 20000,
+      max_connections_per_client: 64,
+      cors: { allowed_origins: [], max_age: '10m' },
+      alerts: [],
+    }) as unknown as SseExporterConfig,
+  createExporter: (set, cfg) => {
+    if (cfg.auth?.jwt) {
+      cfg.auth.jwt = { cookie_name: 'fleetcol_token', clock_tolerance: 0, ticket_ttl: 30_000, agents_claim: 'fleetcol_agents', ...(cfg.auth.jwt as Partial<typeof cfg.auth.jwt>) };
+    }
+    for (const a of cfg.alerts) a.window ??= 60_000;
+    return new SseExporter(set, cfg);
+  },
+};

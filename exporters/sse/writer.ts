@@ -1,0 +1,124 @@
+// A client's byte-bounded queue. Everything a client is owed waits here until its transport takes
+// more; what is queued plus what the transport still buffers may not exceed `maxBytes`.
+// Under pressure (past half the budget) a low-lane event replaces the queued one with the same key
+// (type + agent: the latest wins); past the budget, low-lane events are dropped, and a high-lane
+// event first evicts queued low-lane ones; if it still does not fit, the caller must disconnect.
+import type { Sink } from './transport.js';
+
+interface Entry {
+  bytes: Buffer | null; // null: removed (coalesced or evicted)
+  low: boolean;
+  key: string;
+}
+
+export interface LaneStats {
+  dropped: number;
+  coalesced: number;
+}
+
+export const OK = 0;
+export const COALESCED = 1;
+export const DROPPED = 2;
+export const OVERFLOW = 3;
+export type Offer = typeof OK | typeof COALESCED | typeof DROPPED | typeof OVERFLOW;
+
+export class Writer {
+  private q: Entry[] = [];
+  private qBytes = 0;
+  private readonly lowByKey = new Map<string, Entry>();
+  readonly soft: number;
+
+  constructor(
+    readonly sink: Sink,
+    readonly maxBytes: number,
+    /** Shared by every writer of a hub: low-lane events lost (dropped) or replaced by a later one. */
+    private readonly stats: LaneStats,
+  ) {
+    this.soft = Math.max(1, Math.floor(maxBytes / 2));
+  }
+
+  used(): number {
+    return this.qBytes + this.sink.backlog();
+  }
+
+  get empty(): boolean {
+    return this.qBytes === 0;
+  }
+
+  /** Queues unconditionally (connection's own events, paced replay). */
+  push(bytes: Buffer, low = false, key = ''): void {
+    const e: Entry = { bytes, low, key };
+    this.q.push(e);
+    this.qBytes += bytes.length;
+    if (low) this.lowByKey.set(key, e);
+  }
+
+  offerLow(bytes: Buffer, key: string): Offer {
+    const used = this.used();
+    const len = bytes.length;
+    if (used + len <= this.soft) {
+      this.push(bytes, true, key);
+      return OK;
+    }
+    const prev = this.lowByKey.get(key);
+    if (prev) {
+      if (used - prev.bytes!.length + len > this.maxBytes) {
+        this.stats.dropped++;
+        return DROPPED;
+      }
+      this.remove(prev);
+      this.push(bytes, true, key);
+      this.stats.coalesced++;
+      return COALESCED;
+    }
+    if (used + len <= this.maxBytes) {
+      this.push(bytes, true, key);
+      return OK;
+    }
+    this.stats.dropped++;
+    return DROPPED;
+  }
+
+  offerHigh(bytes: Buffer): Offer {
+    const len = bytes.length;
+    if (this.used() + len > this.maxBytes) {
+      for (let i = 0; i < this.q.length && this.used() + len > this.maxBytes; i++) {
+        const e = this.q[i]!;
+        if (e.low && e.bytes) {
+          this.remove(e);
+          this.stats.dropped++;
+        }
+      }
+      if (this.used() + len > this.maxBytes) return OVERFLOW;
+    }
+    this.push(bytes);
+    return OK;
+  }
+
+  private remove(e: Entry): void {
+    this.qBytes -= e.bytes!.length;
+    e.bytes = null;
+    if (this.lowByKey.get(e.key) === e) this.lowByKey.delete(e.key);
+  }
+
+  /** Hands everything queued to the transport in one write, unless it is blocked. */
+  flush(): void {
+    if (this.qBytes === 0 || this.sink.blocked() || this.sink.closed) return;
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < this.q.length; i++) {
+      const b = this.q[i]!.bytes;
+      if (b) chunks.push(b);
+    }
+    this.q = [];
+    this.qBytes = 0;
+    this.lowByKey.clear();
+    this.sink.write(chunks);
+  }
+
+  /** Forgets what is queued (the connection is going away). */
+  clear(): void {
+    this.q = [];
+    this.qBytes = 0;
+    this.lowByKey.clear();
+  }
+}
