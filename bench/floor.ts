@@ -2,6 +2,8 @@
 // empty response without looking at the bytes, so the load generator's traffic against it shows
 // what gRPC transport alone costs on this machine; fleetcol's receiver sits on the same stack.
 // Started by otlp-throughput.ts; reports { port } when listening and answers `stats`.
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { serve } from './lib/ipc.js';
 
@@ -13,6 +15,23 @@ let requests = 0;
 let bytes = 0;
 
 // Same limits as fleetcol's OTLP/gRPC receiver (4 MiB in, 4 MiB out).
+if (process.argv.includes('--http2')) {
+  // The same endpoint on node:http2 alone, gRPC framing written by hand: what HTTP/2 itself costs.
+  const h2 = http2.createServer({ settings: { initialWindowSize: 1 << 20 } });
+  const emptyMessage = Buffer.from([0, 0, 0, 0, 0]);
+  h2.on('stream', (stream) => {
+    let n = 0;
+    stream.on('data', (c: Buffer) => (n += c.length));
+    stream.on('end', () => {
+      requests++;
+      bytes += Math.max(0, n - 5);
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(emptyMessage);
+    });
+  });
+  h2.listen(0, '127.0.0.1', () => serve({ stats: () => ({ requests, bytes }) }, { port: (h2.address() as AddressInfo).port }));
+} else {
 const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024, 'grpc.max_send_message_length': 4 * 1024 * 1024 });
 server.addService(
   { Export: { path: PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
@@ -28,3 +47,4 @@ server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p
   if (err) throw err;
   serve({ stats: () => ({ requests, bytes }) }, { port });
 });
+}

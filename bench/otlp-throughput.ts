@@ -54,6 +54,7 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
   --node-arg FLAG             extra node flag for fleetcol, e.g. --node-arg=--max-semi-space-size=32 (repeatable)
   --out FILE                  JSON results (default bench/results/otlp-throughput-<date>.json)
   --keep                      keep the temp dir with fleetcol's configs and logs
+  --floor-impl grpc-js|http2  the floor server: bare grpc-js (default) or bare node:http2 (gRPC framing by hand)
 `;
 
 const { values: opt } = parseArgs({
@@ -73,6 +74,7 @@ const { values: opt } = parseArgs({
     'batch-size': { type: 'string', default: '8192' },
     'batch-timeout': { type: 'string', default: '200ms' },
     set: { type: 'string', multiple: true, default: [] },
+    'floor-impl': { type: 'string', default: 'grpc-js' },
     'cpu-prof': { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
@@ -226,9 +228,12 @@ function fleetcolNodeArgs(name: string): string[] {
   return [...cfg.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${cfg.cpuProf}`, `--cpu-prof-name=${name}-${++profileSeq}.cpuprofile`];
 }
 
+const floorArgs = opt['floor-impl'] === 'http2' ? ['--http2'] : [];
+const floorName = opt['floor-impl'] === 'http2' ? 'floor (bare node:http2)' : 'floor (bare grpc-js)';
+
 async function fullFloor(run: number): Promise<FullRun> {
   const r: FullRun = { scenario: 'floor', run, loadavg: load1() };
-  const floor = new Helper<Ready>('floor', script('floor.js'), []);
+  const floor = new Helper<Ready>('floor', script('floor.js'), floorArgs);
   const lg = loadgen(cfg.spansPerRequest);
   try {
     const { port } = await floor.ready;
@@ -321,7 +326,7 @@ async function fullFleetcol(run: number, compression: 'none' | 'gzip'): Promise<
 async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
   const name = `testbed-run${run}`;
   const r: TestbedRun = { scenario: floor ? 'testbed-floor' : 'testbed', run, loadavg: load1() };
-  const server = new Helper<Ready>(floor ? 'floor' : 'sink', script(floor ? 'floor.js' : 'sink.js'), []);
+  const server = new Helper<Ready>(floor ? 'floor' : 'sink', script(floor ? 'floor.js' : 'sink.js'), floor ? floorArgs : []);
   const lg = loadgen(cfg.testbedSpansPerRequest);
   let fc: Fleetcol | undefined;
   try {
@@ -478,7 +483,7 @@ if (fullScenarios.length) {
     ...(floor ? [fmt(floor[k]!), withRatio ? ratio(k) : ''] : []),
     target,
   ];
-  const header = ['full load, median', ...cols.map((c) => c.replace('fleetcol/', 'fleetcol, export ')), ...(floor ? ['floor (bare grpc-js)', `ratio ${(cols[0] ?? 'fleetcol').replace('fleetcol/', 'fleetcol ')} / floor`] : []), 'target'];
+  const header = ['full load, median', ...cols.map((c) => c.replace('fleetcol/', 'fleetcol, export ')), ...(floor ? [floorName, `ratio ${(cols[0] ?? 'fleetcol').replace('fleetcol/', 'fleetcol ')} / floor`] : []), 'target'];
   log(`Full load: ${cfg.concurrency} requests in flight, ${cfg.spansPerRequest} spans/request, ${cfg.durationS} s measured after ${cfg.warmupS} s warm-up; median of ${cfg.runs} run(s)`);
   const cpuTarget = cols.length ? `≤ ${TARGET_CPU_PER_MILLION} (${cols.map((c) => `${c.replace('fleetcol/', '')}: ${within(summary[c]!.cpuSecPerMillion, TARGET_CPU_PER_MILLION)}`).join(', ')})` : '';
   log(
@@ -505,7 +510,7 @@ if (tb || tf) {
   log(`otelcol testbed case: ${num(cfg.testbedRate)} spans/s in requests of ${cfg.testbedSpansPerRequest} spans, ${cfg.testbedDurationS} s measured after ${cfg.warmupS} s warm-up, exporter compression ${cfg.compression[0] ?? 'none'}; median of ${cfg.runs} run(s)`);
   log(
     table(
-      ['testbed, median', ...(tb ? ['fleetcol'] : []), ...(tf ? ['floor (bare grpc-js)'] : []), 'target (fleetcol)'],
+      ['testbed, median', ...(tb ? ['fleetcol'] : []), ...(tf ? [floorName] : []), 'target (fleetcol)'],
       [
         row('CPU % of one core, average', (t) => pct(t.cpuPctAvg), tb ? `≤ ${TARGET_TESTBED_CPU} % (${within(tb.cpuPctAvg, TARGET_TESTBED_CPU)})` : ''),
         row('CPU % of one core, p95 of 1-s samples', (t) => pct(t.cpuPctP95), ''),
