@@ -13,6 +13,7 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-slim
 ENV NODE_ENV=production \
+    MALLOC_ARENA_MAX=2 \
     FLEETCOL_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     FLEETCOL_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
     FLEETCOL_METRICS_ADDRESS=0.0.0.0:8888
