@@ -128,6 +128,8 @@ export function metricValue(text: string, name: string, labelPart = ''): number 
 export interface SinkBehaviour {
   /** Called per request; return a gRPC error to refuse it, undefined to accept. */
   answer?: (n: number, signal: Signal) => { code: grpc.status; details?: string; retryAfterMs?: number } | undefined;
+  /** Delay every answer by this many ms (a slow backend); what it accepts is recorded on arrival. */
+  delayMs?: number;
 }
 
 export interface Sink {
@@ -167,13 +169,16 @@ export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
           const n = sink.requests++;
           sink.metadata.push(call.metadata);
           const refuse = behaviour.answer?.(n, signal);
-          if (refuse) {
-            const md = new grpc.Metadata();
-            if (refuse.retryAfterMs !== undefined) md.set('grpc-status-details-bin', Buffer.from(encodeStatusWithRetryInfo(refuse.code, refuse.details ?? '', refuse.retryAfterMs)));
-            return cb({ code: refuse.code, details: refuse.details ?? 'refused by test sink', metadata: md });
-          }
-          sink.received[signal].push(Telemetry.fromProto(signal, new Uint8Array(call.request)));
-          cb(null, Buffer.alloc(0));
+          const reply: () => void = refuse
+            ? () => {
+                const md = new grpc.Metadata();
+                if (refuse.retryAfterMs !== undefined) md.set('grpc-status-details-bin', Buffer.from(encodeStatusWithRetryInfo(refuse.code, refuse.details ?? '', refuse.retryAfterMs)));
+                cb({ code: refuse.code, details: refuse.details ?? 'refused by test sink', metadata: md });
+              }
+            : () => cb(null, Buffer.alloc(0));
+          if (!refuse) sink.received[signal].push(Telemetry.fromProto(signal, new Uint8Array(call.request)));
+          if (behaviour.delayMs) setTimeout(reply, behaviour.delayMs);
+          else reply();
         },
       },
     );

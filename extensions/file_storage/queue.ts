@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Queue, QueueEntry, Sizer } from '../../src/exporterhelper/queue.js';
+import { SpaceListeners, type Queue, type QueueEntry, type Sizer } from '../../src/exporterhelper/queue.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter, SelfMetrics } from '../../src/telemetry/metrics.js';
 import { formatSize } from '../../src/config/units.js';
@@ -94,6 +94,8 @@ export class PersistentQueue implements Queue<Telemetry> {
   private refusedSinceLog = 0;
   private lastRefuseLog = 0;
   private readonly scratch = { offset: 0, seq: 0, units: 0 };
+  /** onSpace listeners: told when a record is handed out (queue_size) or acked (max_size). */
+  private readonly space = new SpaceListeners();
 
   constructor(opts: PersistentQueueOptions) {
     this.o = opts;
@@ -284,6 +286,11 @@ export class PersistentQueue implements Queue<Telemetry> {
   close(): void {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w(undefined);
+    this.space.notify();
+  }
+
+  onSpace(listener: () => void): () => void {
+    return this.space.subscribe(listener);
   }
 
   drain(): Telemetry[] {
@@ -397,7 +404,10 @@ export class PersistentQueue implements Queue<Telemetry> {
             why = `undecodable: ${(err as Error).message}`;
           }
         }
-        if (item) return this.entry({ seg, seq, bytes: HEADER_SIZE + item.byteSize, item });
+        if (item) {
+          this.space.notify();
+          return this.entry({ seg, seq, bytes: HEADER_SIZE + item.byteSize, item });
+        }
         this.lose(seg, seq, why, offset);
         // lose() may have deleted the segment: look at the same index again.
         if (this.segments[i] !== seg) {
@@ -442,6 +452,7 @@ export class PersistentQueue implements Queue<Telemetry> {
     else this.ackLog.ack(seq);
     if (this.ackLog.size > ACKLOG_REWRITE_BYTES) this.rewriteAckLog();
     this.maybeDelete(seg);
+    this.space.notify();
   }
 
   private rewriteAckLog(): void {

@@ -10,6 +10,10 @@ export interface QueueSettings {
   sizer: Sizer;
   /** Id of a storage extension (file_storage): the queue is kept on disk. */
   storage?: string;
+  /** When full, make consume() wait for room (back-pressure) instead of refusing at once. */
+  block_on_overflow?: boolean;
+  /** How long consume() waits for room with block_on_overflow, ms. */
+  block_timeout?: number;
 }
 
 export interface RetrySettings {
@@ -31,7 +35,7 @@ export interface HelperSettings {
 export function defaultHelperSettings() {
   return {
     timeout: '5s',
-    sending_queue: { enabled: true, num_consumers: 10, queue_size: 1000, sizer: 'requests' as Sizer },
+    sending_queue: { enabled: true, num_consumers: 10, queue_size: 1000, sizer: 'requests' as Sizer, block_on_overflow: false, block_timeout: '1s' },
     retry_on_failure: {
       enabled: true,
       initial_interval: '5s',
@@ -56,6 +60,11 @@ export const helperSchemaProperties: Record<string, JsonSchema> = {
       num_consumers: { type: 'integer', minimum: 1, maximum: 1000, description: 'Concurrent exports.' },
       queue_size: { type: 'integer', minimum: 1, description: 'Capacity, in units of `sizer`.' },
       sizer: { enum: ['requests', 'items', 'bytes'], description: 'What queue_size counts.' },
+      block_on_overflow: {
+        type: 'boolean',
+        description: 'When the queue is full, wait up to block_timeout for room instead of refusing at once; then refuse as back-pressure (the receiver answers UNAVAILABLE / 503 with a retry delay; not counted as enqueue_failed).',
+      },
+      block_timeout: { ...duration, description: 'With block_on_overflow: longest wait for room; keep it well under clients\' deadlines (SDKs default to 10s).' },
       storage: {
         type: 'string',
         pattern: '^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_.-]+)?$',

@@ -8,8 +8,10 @@ import { ITEM_NAME, type BoundCounter } from '../telemetry/metrics.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { HelperSettings, RetrySettings } from './config.js';
 import { MemoryQueue } from './memory_queue.js';
+import { BlockingOffer } from './overflow.js';
 import type { Queue, Sizer } from './queue.js';
 import { isQueueStorage } from './storage.js';
+import { memoryAccounting } from '../memory.js';
 
 export type PushFn = (batch: Telemetry, signal: AbortSignal) => Promise<void>;
 
@@ -27,6 +29,11 @@ interface Counters {
   sendFailed: BoundCounter;
   enqueueFailed: BoundCounter;
 }
+
+/** The delay suggested to clients refused because the queue is full. */
+const QUEUE_FULL_RETRY_MS = 1000;
+/** block_on_overflow: how long consume() waits for room when block_timeout is not set. */
+export const DEFAULT_BLOCK_TIMEOUT_MS = 1000;
 
 const SIZERS: Record<Sizer, (b: Telemetry) => number> = {
   requests: () => 1,
@@ -145,14 +152,29 @@ export function createExporterHelper(
   const sizeOf = SIZERS[qcfg.sizer];
   // In memory now; with `storage`, the storage extension's persistent queue, opened in start().
   let queue: Queue<Telemetry> | undefined = qcfg.storage === undefined ? new MemoryQueue<Telemetry>(qcfg.queue_size) : undefined;
+  let blocking: BlockingOffer<Telemetry> | undefined;
+  const blockTimeout = qcfg.block_timeout ?? DEFAULT_BLOCK_TIMEOUT_MS;
   set.metrics.gauge('exporter_queue_size', 'Current size of the sending queue.', () => queue?.size ?? 0);
   set.metrics.gauge('exporter_queue_capacity', 'Capacity of the sending queue.', () => queue?.capacity ?? qcfg.queue_size);
+  // Bytes of batches this exporter holds in memory: queued (in-memory queue), in flight, or
+  // waiting for room (block_on_overflow). A persistent queue's waiting batches are on disk.
+  let heldBytes = 0;
+  set.metrics.gauge('exporter_queue_bytes', 'Bytes of batches the exporter holds in memory: queued, in flight or waiting for room.', () => heldBytes);
+  const unregisterMemory = memoryAccounting.register('exporter', set.id, () => heldBytes);
+  const blocked = qcfg.block_on_overflow
+    ? {
+        accepted: set.metrics.counter('exporter_queue_blocked_total', 'Requests that found the sending queue full and waited for room (block_on_overflow), by outcome.', { outcome: 'accepted' }),
+        refused: set.metrics.counter('exporter_queue_blocked_total', '', { outcome: 'refused' }),
+      }
+    : undefined;
   const consumers: Promise<void>[] = [];
 
   const runConsumer = async (q: Queue<Telemetry>) => {
     for (;;) {
       const entry = await q.take();
       if (!entry) return;
+      const bytes = entry.item.byteSize;
+      if (q.persistent) heldBytes += bytes; // read back from disk (or handed over) into memory
       let kept = false;
       try {
         await send(entry.item, entry.release !== undefined);
@@ -160,19 +182,56 @@ export function createExporterHelper(
         // counted and logged by send(), unless kept
         kept = err instanceof Kept;
       } finally {
+        heldBytes -= bytes;
         if (kept) entry.release!();
         else entry.done();
       }
     }
   };
 
+  /** Refused for lack of room: dropped here, the sender may retry. */
+  const queueFull = (batch: Telemetry): never => {
+    counters[batch.signal].enqueueFailed.inc(batch.itemCount);
+    throw new RetryableError('sending queue is full', { retryAfterMs: QUEUE_FULL_RETRY_MS });
+  };
+
   return {
     mutatesData: false,
     async consume(batch) {
-      if (!queue) throw new RetryableError('exporter not started', { retryAfterMs: 1000 });
-      if (!queue.offer(batch, sizeOf(batch))) {
-        counters[batch.signal].enqueueFailed.inc(batch.itemCount);
-        throw new RetryableError('sending queue is full', { retryAfterMs: 1000 });
+      const q = queue;
+      if (!q) throw new RetryableError('exporter not started', { retryAfterMs: 1000 });
+      const size = sizeOf(batch);
+      const bytes = batch.byteSize;
+      heldBytes += bytes;
+      let accepted = false;
+      try {
+        if (!blocking) {
+          if (!q.offer(batch, size)) queueFull(batch);
+          accepted = true;
+          return;
+        }
+        const r = blocking.offer(batch, size);
+        if (r === true) {
+          accepted = true;
+          return;
+        }
+        const outcome = await r;
+        if (outcome === 'accepted') {
+          accepted = true;
+          blocked!.accepted.inc();
+          return;
+        }
+        // Back-pressure, not a drop: the receiver answers UNAVAILABLE / 503 and the client sends
+        // this batch again, so it is not counted in enqueue_failed.
+        blocked!.refused.inc();
+        const why =
+          outcome === 'timeout' ? `sending queue is full (waited ${blockTimeout} ms for room)`
+          : outcome === 'full' ? 'sending queue is full and other requests are already waiting for room'
+          : 'exporter is stopping';
+        throw new RetryableError(why, { retryAfterMs: QUEUE_FULL_RETRY_MS });
+      } finally {
+        // An accepted batch stays counted while the in-memory queue holds it; on disk it does not.
+        if (!accepted || q.persistent) heldBytes -= bytes;
       }
     },
     async start(host) {
@@ -184,6 +243,8 @@ export function createExporterHelper(
         if (!isQueueStorage(ext)) throw new Error(`sending_queue.storage: extension "${qcfg.storage}" is not a storage extension (use file_storage)`);
         queue = ext.openQueue({ owner: set.id, signals, sizer: qcfg.sizer, capacity: qcfg.queue_size });
       }
+      // Up to one more queue's worth may wait for room; beyond that, refused at once.
+      if (qcfg.block_on_overflow) blocking = new BlockingOffer(queue!, blockTimeout, qcfg.queue_size);
       await impl.start?.(host);
       for (let i = 0; i < qcfg.num_consumers; i++) consumers.push(runConsumer(queue!));
     },
@@ -194,9 +255,12 @@ export function createExporterHelper(
         stop.abort();
         q?.dispose?.();
         await impl.shutdown?.();
+        unregisterMemory();
         set.metrics.dispose();
         return;
       }
+      // Requests waiting for room are refused (the receiver answers UNAVAILABLE; nothing is lost).
+      blocking?.close();
       // Drain: consumers finish what is queued, bounded by the shutdown timeout. A persistent
       // queue hands out nothing more and retries stop: what is unsent stays on disk.
       q.close();
@@ -208,6 +272,7 @@ export function createExporterHelper(
       if (outcome === 'timeout') {
         stop.abort();
         const left = q.drain();
+        for (const b of left) heldBytes -= b.byteSize;
         if (left.length > 0) {
           const items = left.reduce((a, b) => a + b.itemCount, 0);
           for (const b of left) counters[b.signal].sendFailed.inc(b.itemCount);
@@ -218,6 +283,7 @@ export function createExporterHelper(
       stop.abort();
       q.dispose?.();
       await impl.shutdown?.();
+      unregisterMemory();
       set.metrics.dispose();
     },
   };

@@ -1,4 +1,4 @@
-import type { Queue, QueueEntry } from './queue.js';
+import { SpaceListeners, type Queue, type QueueEntry } from './queue.js';
 
 /** A bounded FIFO in memory. Size is counted in the sizer's unit (requests, items or bytes). */
 export class MemoryQueue<T> implements Queue<T> {
@@ -7,6 +7,7 @@ export class MemoryQueue<T> implements Queue<T> {
   private used = 0;
   private closed = false;
   private waiters: Array<(e: QueueEntry<T> | undefined) => void> = [];
+  private readonly space = new SpaceListeners();
 
   constructor(readonly capacity: number) {}
 
@@ -37,6 +38,7 @@ export class MemoryQueue<T> implements Queue<T> {
         this.head = 0;
       }
       this.used -= size;
+      this.space.notify();
       return Promise.resolve(this.entry(item, size));
     }
     if (this.closed) return Promise.resolve(undefined);
@@ -46,6 +48,7 @@ export class MemoryQueue<T> implements Queue<T> {
   close(): void {
     this.closed = true;
     if (this.head >= this.items.length) for (const w of this.waiters.splice(0)) w(undefined);
+    this.space.notify();
   }
 
   drain(): T[] {
@@ -54,7 +57,12 @@ export class MemoryQueue<T> implements Queue<T> {
     this.head = 0;
     this.used = 0;
     for (const w of this.waiters.splice(0)) w(undefined);
+    this.space.notify();
     return rest;
+  }
+
+  onSpace(listener: () => void): () => void {
+    return this.space.subscribe(listener);
   }
 
   private entry(item: T, _size: number): QueueEntry<T> {

@@ -22,6 +22,11 @@ export interface Queue<T> {
   drain(): T[];
   /** Releases what the queue holds open (files), once no entry is out any more. */
   dispose?(): void;
+  /** Calls `listener` whenever room may have been made (an entry was taken or acknowledged, or the
+   *  queue closed), always from a microtask, never inside a call into the queue, so the listener
+   *  may offer() at once. Returns the unsubscribe function. `block_on_overflow` waits on this; a
+   *  queue without it is polled. */
+  onSpace?(listener: () => void): () => void;
   /** True if what the queue holds survives a restart. */
   readonly persistent?: boolean;
   readonly size: number;
@@ -29,3 +34,28 @@ export interface Queue<T> {
 }
 
 export type Sizer = 'requests' | 'items' | 'bytes';
+
+/** The listeners of Queue.onSpace: any number of notify() calls in one turn make one callback
+ *  round, run from a microtask. */
+export class SpaceListeners {
+  private readonly listeners = new Set<() => void>();
+  private scheduled = false;
+
+  subscribe(listener: () => void): () => void {
+    // Wrapped, so one listener subscribed twice gets two independent subscriptions.
+    const l = () => listener();
+    this.listeners.add(l);
+    return () => void this.listeners.delete(l);
+  }
+
+  notify(): void {
+    if (this.scheduled || this.listeners.size === 0) return;
+    this.scheduled = true;
+    queueMicrotask(this.run);
+  }
+
+  private readonly run = (): void => {
+    this.scheduled = false;
+    for (const l of [...this.listeners]) l();
+  };
+}
