@@ -130,6 +130,8 @@ export interface SinkBehaviour {
   answer?: (n: number, signal: Signal) => { code: grpc.status; details?: string; retryAfterMs?: number } | undefined;
   /** Delay every answer by this many ms (a slow backend); what it accepts is recorded on arrival. */
   delayMs?: number;
+  /** Listen on this loopback port (e.g. one an exporter already points at); default: any free one. */
+  port?: number;
 }
 
 export interface Sink {
@@ -184,7 +186,7 @@ export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
     );
   }
   sink.port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    server.bindAsync(`127.0.0.1:${behaviour.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
   );
   sink.endpoint = `127.0.0.1:${sink.port}`;
   return sink;
