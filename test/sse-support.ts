@@ -136,3 +136,64 @@ export function waitEvent(st: RawStream, pred: (e: ParsedEvent) => boolean, what
 }
 
 export const types = (st: RawStream) => st.events.map((e) => e.type);
+
+import net from 'node:net';
+import { SseParser } from '../exporters/sse/parser.js';
+
+export interface SlowClient {
+  socket: net.Socket;
+  events: ParsedEvent[];
+  retries: number[];
+  /** Starts reading (it reads nothing until then). */
+  read(): void;
+  closed: Promise<void>;
+  isClosed(): boolean;
+}
+
+/** A raw HTTP/1.1 client that sends its GET and then reads nothing until read() is called. */
+export function slowClient(port: number, path: string, headers: Record<string, string> = {}): Promise<SlowClient> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('error', reject);
+    socket.pause();
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => {});
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+      let head = true;
+      let text = '';
+      let closedFlag = false;
+      const c: SlowClient = {
+        socket,
+        events: [],
+        retries: [],
+        read: () => socket.resume(),
+        closed: new Promise((r) => socket.once('close', () => { closedFlag = true; r(); })),
+        isClosed: () => closedFlag,
+      };
+      const parser = new SseParser(
+        (m) => c.events.push({ id: m.id, lastEventId: m.lastEventId, type: m.event, data: JSON.parse(m.data), at: Date.now() }),
+        (ms) => c.retries.push(ms),
+      );
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        if (head) {
+          text += d;
+          const end = text.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          head = false;
+          parser.push(text.slice(end + 4));
+          return;
+        }
+        parser.push(d);
+      });
+      resolve(c);
+    });
+  });
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}

@@ -136,3 +136,28 @@ t.test('ids are monotonic and unique; a new run has a new epoch', async (t) => {
   t.not(conf.id!.split('-')[0], epoch1, 'new epoch');
   t.ok(Number(conf.id!.split('-')[0]) > Number(epoch1), 'later epoch');
 });
+
+t.test('planned shutdown: each client gets a retry: within [retry, retry + spread], then the close', async (t) => {
+  const f = await startFeed({ retry: '1s', shutdown_retry_spread: '4s' });
+  const streams = await Promise.all(Array.from({ length: 8 }, () => openStream(`${f.base}/v1/events`)));
+  await Promise.all(streams.map((s) => waitEvent(s, (e) => e.type === 'subscription_confirmed')));
+  await f.stop();
+  await Promise.all(streams.map((s) => s.ended));
+  const finals = streams.map((s) => s.retries.at(-1)!);
+  t.ok(streams.every((s) => s.retries.length === 2), 'retry on connect and before the close');
+  t.ok(finals.every((r) => r >= 1000 && r <= 5000), `spread: ${finals.join(', ')}`);
+  t.ok(new Set(finals).size > 1, 'not all the same');
+});
+
+t.test('connection limit per client: 429, and the slot frees when a stream closes', async (t) => {
+  const f = await startFeed({ max_connections_per_client: 2, max_connections: 3 });
+  t.teardown(() => f.stop());
+  const a = await openStream(`${f.base}/v1/events`);
+  const b = await openStream(`${f.base}/v1/events`);
+  t.teardown(() => [a, b].forEach((s) => s.close()));
+  const c = await openStream(`${f.base}/v1/events`);
+  t.equal(c.status, 429);
+  t.match(JSON.parse(c.body || (await c.ended, c.body)), { error: { code: 'FLEETCOL_SSE_TOO_MANY_CONNECTIONS' } });
+  a.close();
+  await waitFor(async () => (await openStream(`${f.base}/v1/events`).then((s) => { const ok = s.status === 200; s.close(); return ok; })), 3000, 'slot freed');
+});

@@ -66,6 +66,7 @@ export class Client {
     this.all = followsAll(filter);
     this.lastSeq = startSeq;
     this.catchingUp = catchingUp;
+    this.writer.onRoom = () => this.pump();
     sink.onDrain(() => this.pump());
     sink.onClose(() => this.gone(this.closing ?? 'client'));
   }

@@ -24,7 +24,7 @@ const schema: JsonSchema = {
         ttl: duration('Drop held events older than this (0s: keep until size evicts them).'),
       },
     },
-    client_queue_max_bytes: { type: ['string', 'number'], 'x-size': true, description: 'Bytes a connection may have waiting; past half of it low-lane events are coalesced, past all of it dropped, and a high-lane event that does not fit disconnects the client.' },
+    client_queue_max_bytes: { type: ['string', 'number'], 'x-size': true, description: 'Bytes a connection may have waiting; past half of it low-lane events are coalesced, past all of it dropped, and a high-lane event that does not fit disconnects the client (at least 32KiB).' },
     flush_interval: duration('Events are written to connections in one write per connection per tick of this length (0s: on the next event-loop turn).'),
     heartbeat_interval: duration('`:` comment to idle connections this often (0s: never).'),
     retry: duration('`retry:` sent on connect and after a slow-client disconnect: how long EventSource waits before reconnecting.'),
@@ -114,6 +114,7 @@ export const sseExporterFactory: Factory<SseExporterConfig> = {
       cfg.auth.jwt = { cookie_name: 'fleetcol_token', clock_tolerance: 0, ticket_ttl: 30_000, agents_claim: 'fleetcol_agents', ...(cfg.auth.jwt as Partial<typeof cfg.auth.jwt>) };
     }
     for (const a of cfg.alerts) a.window ??= 60_000;
+    cfg.client_queue_max_bytes = Math.max(32 * 1024, cfg.client_queue_max_bytes);
     return new SseExporter(set, cfg);
   },
 };

@@ -1,8 +1,11 @@
 // A client's byte-bounded queue. Everything a client is owed waits here until its transport takes
-// more; what is queued plus what the transport still buffers may not exceed `maxBytes`.
+// more; what is queued plus what the transport still buffers may not exceed `maxBytes`, and the
+// transport is never handed more than half of it (the other half stays here, where low-lane
+// events can still be replaced or evicted to make room for high-lane ones).
 // Under pressure (past half the budget) a low-lane event replaces the queued one with the same key
-// (type + agent: the latest wins); past the budget, low-lane events are dropped, and a high-lane
-// event first evicts queued low-lane ones; if it still does not fit, the caller must disconnect.
+// (type + agent: the latest wins, moved to the end so ids stay in order); past the budget low-lane
+// events are dropped, and a high-lane event first evicts queued low-lane ones; if it still does
+// not fit, the caller must disconnect the client.
 import type { Sink } from './transport.js';
 
 interface Entry {
@@ -24,9 +27,13 @@ export type Offer = typeof OK | typeof COALESCED | typeof DROPPED | typeof OVERF
 
 export class Writer {
   private q: Entry[] = [];
+  private start = 0;
   private qBytes = 0;
   private readonly lowByKey = new Map<string, Entry>();
+  private again: NodeJS.Immediate | undefined;
   readonly soft: number;
+  /** Called when queued bytes remain and the transport could take more (next turn of the loop). */
+  onRoom: () => void = () => this.flush();
 
   constructor(
     readonly sink: Sink,
@@ -45,7 +52,7 @@ export class Writer {
     return this.qBytes === 0;
   }
 
-  /** Queues unconditionally (connection's own events, paced replay). */
+  /** Queues unconditionally (the connection's own events, paced replay). */
   push(bytes: Buffer, low = false, key = ''): void {
     const e: Entry = { bytes, low, key };
     this.q.push(e);
@@ -82,7 +89,7 @@ export class Writer {
   offerHigh(bytes: Buffer): Offer {
     const len = bytes.length;
     if (this.used() + len > this.maxBytes) {
-      for (let i = 0; i < this.q.length && this.used() + len > this.maxBytes; i++) {
+      for (let i = this.start; i < this.q.length && this.used() + len > this.maxBytes; i++) {
         const e = this.q[i]!;
         if (e.low && e.bytes) {
           this.remove(e);
@@ -101,24 +108,46 @@ export class Writer {
     if (this.lowByKey.get(e.key) === e) this.lowByKey.delete(e.key);
   }
 
-  /** Hands everything queued to the transport in one write, unless it is blocked. */
+  /** Hands what is queued to the transport in one write (up to half the budget in flight). */
   flush(): void {
-    if (this.qBytes === 0 || this.sink.blocked() || this.sink.closed) return;
+    if (this.qBytes === 0 || this.sink.closed || this.sink.blocked()) return;
+    let room = this.soft - this.sink.backlog();
     const chunks: Buffer[] = [];
-    for (let i = 0; i < this.q.length; i++) {
-      const b = this.q[i]!.bytes;
-      if (b) chunks.push(b);
+    const q = this.q;
+    let i = this.start;
+    for (; i < q.length; i++) {
+      const e = q[i]!;
+      const b = e.bytes;
+      if (b === null) continue;
+      if (b.length > room && (chunks.length > 0 || this.sink.backlog() > 0)) break;
+      chunks.push(b);
+      room -= b.length;
+      this.qBytes -= b.length;
+      if (e.low && this.lowByKey.get(e.key) === e) this.lowByKey.delete(e.key);
     }
-    this.q = [];
-    this.qBytes = 0;
-    this.lowByKey.clear();
-    this.sink.write(chunks);
+    if (i >= q.length) {
+      this.q = [];
+      this.start = 0;
+    } else if (i > 1024 && i * 2 > q.length) {
+      this.q = q.slice(i);
+      this.start = 0;
+    } else this.start = i;
+    if (chunks.length > 0) this.sink.write(chunks);
+    if (this.qBytes > 0 && !this.sink.blocked() && this.again === undefined) {
+      this.again = setImmediate(() => {
+        this.again = undefined;
+        this.onRoom();
+      });
+    }
   }
 
   /** Forgets what is queued (the connection is going away). */
   clear(): void {
     this.q = [];
+    this.start = 0;
     this.qBytes = 0;
     this.lowByKey.clear();
+    if (this.again) clearImmediate(this.again);
+    this.again = undefined;
   }
 }
