@@ -30,10 +30,11 @@ export interface Feed {
   stop(): Promise<void>;
 }
 
-export async function startFeed(over: Record<string, unknown> = {}): Promise<Feed> {
+export async function startFeed(over: Record<string, unknown> = {}, opts: { logger?: import('pino').Logger } = {}): Promise<Feed> {
   const port = await freePort();
   const cfg = sseConfig({ endpoint: `127.0.0.1:${port}`, heartbeat_interval: '0s', metrics_interval: '0s', flush_interval: '5ms', ...over });
   const set = settings('exporter', 'sse');
+  if (opts.logger) set.logger = opts.logger;
   const exp = sseExporterFactory.createExporter!(set, cfg, ['traces', 'logs']) as SseExporter;
   await exp.start({ extension: () => undefined });
   let stopped = false;
