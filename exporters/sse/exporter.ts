@@ -1,6 +1,6 @@
 // The sse exporter: telemetry in (traces, logs, metrics), feed events out over HTTP. Ties the
 // fleet translator (events, agent states, alerts), the hub (ids, history, fan-out) and the server.
-import type { CreateSettings, Exporter } from '../../src/component.js';
+import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import type { AlertRule } from './alerts.js';
@@ -48,7 +48,7 @@ export class SseExporter implements Exporter {
     };
   }
 
-  async start(): Promise<void> {
+  async start(_host?: Host): Promise<void> {
     const cfg = this.cfg;
     const hub = new Hub({ historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval });
     const fleet = new Fleet({ offlineAfterMs: cfg.offline_after, maxAgents: cfg.max_agents, alerts: cfg.alerts }, (ev) => hub.publish(ev));
