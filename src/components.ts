@@ -2,6 +2,7 @@
 import { Registry } from './registry.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
+import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
 import { debugExporterFactory } from '../exporters/debug/factory.js';
@@ -11,6 +12,7 @@ import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.
 export const registry = new Registry([
   otlpReceiverFactory,
   batchProcessorFactory,
+  coalesceProcessorFactory,
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,
