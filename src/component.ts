@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Consumer } from './consumer.js';
 import type { Signal } from './pdata/telemetry.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
+import type { Decoder } from './workers/pool.js';
 
 export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension';
 
@@ -37,6 +38,8 @@ export interface CreateSettings {
   metrics: SelfMetrics;
   /** service.shutdown_timeout, in ms. */
   shutdownTimeoutMs: number;
+  /** Request decoding on the worker-thread pool (service.workers); absent: decode inline. */
+  workers?: Decoder;
 }
 
 /**

@@ -8,7 +8,8 @@ import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
-import { DecodeError, Telemetry, type Signal } from '../../src/pdata/telemetry.js';
+import { RetryableError } from '../../src/consumer.js';
+import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/telemetry.js';
 import { encodeExportResponse, encodeStatusWithRetryInfo } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
@@ -159,8 +160,12 @@ export class GrpcServer {
     }
     let batch: Telemetry;
     try {
-      batch = Telemetry.fromProto(signal, message);
+      batch = await this.ingest[signal].decode('proto', message);
     } catch (err) {
+      if (err instanceof RetryableError) {
+        const ms = err.retryAfterMs ?? 1000;
+        return fail(stream, Code.UNAVAILABLE, err.message, encodeStatusWithRetryInfo(Code.UNAVAILABLE, err.message, ms));
+      }
       const msg = err instanceof DecodeError ? err.message : String(err);
       return fail(stream, Code.INVALID_ARGUMENT, `malformed ${signal} request: ${msg}`);
     }

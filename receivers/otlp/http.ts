@@ -3,7 +3,8 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
-import { DecodeError, Telemetry, type Signal } from '../../src/pdata/telemetry.js';
+import { RetryableError } from '../../src/consumer.js';
+import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/telemetry.js';
 import { encodeExportResponse, encodeStatus, exportResponseJSON } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
@@ -79,11 +80,14 @@ export class HttpServer {
       }
       const ingest = this.ingest[signal];
       if (!ingest.enabled) throw new HttpError(404, 12, `no ${signal} pipeline uses this receiver`);
-      const body = await readBody(req, this.cfg.max_request_body_size);
+      const { body, owned } = await readBody(req, this.cfg.max_request_body_size);
       let batch: Telemetry;
       try {
-        batch = asJson ? Telemetry.fromJSON(signal, body) : Telemetry.fromProto(signal, body);
+        batch = await ingest.decode(asJson ? 'json' : 'proto', body, owned);
       } catch (err) {
+        if (err instanceof RetryableError) {
+          throw new HttpError(503, 14, err.message, { 'retry-after': String(Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000))) });
+        }
         const msg = err instanceof DecodeError ? err.message : String(err);
         throw new HttpError(400, 3, `malformed ${signal} request: ${msg}`);
       }
@@ -126,8 +130,9 @@ export class HttpServer {
   }
 }
 
-/** Reads the body, gunzipping if asked, refusing (413) past `limit` bytes after decompression. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** Reads the body, gunzipping if asked, refusing (413) past `limit` bytes after decompression.
+ *  `owned`: the body is a buffer of its own (joined here), which may be moved to a worker thread. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<{ body: Buffer; owned: boolean }> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (encoding === 'identity' && declared > limit) {
@@ -155,7 +160,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
     source.on('end', () => {
       if (done) return;
       done = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      // Buffer.concat allocates a buffer of its own from 4 KiB up (below, a slice of Node's pool).
+      if (chunks.length === 1) resolve({ body: chunks[0]!, owned: false });
+      else resolve({ body: Buffer.concat(chunks, size), owned: size >= Buffer.poolSize >>> 1 });
     });
     source.on('error', (e: Error) => fail(new HttpError(400, 3, `cannot read body: ${e.message}`)));
     req.on('aborted', () => fail(new HttpError(400, 3, 'request aborted')));

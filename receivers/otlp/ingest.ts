@@ -4,6 +4,7 @@ import { PermanentError, RetryableError, type Consumer } from '../../src/consume
 import type { CreateSettings } from '../../src/component.js';
 import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
 import { ITEM_NAME, type BoundCounter } from '../../src/telemetry/metrics.js';
+import { inlineDecoder, type Decoder, type Format } from '../../src/workers/pool.js';
 
 export type Outcome =
   | { kind: 'ok'; rejected: number; message: string }
@@ -17,6 +18,7 @@ const DEFAULT_RETRY_MS = 1000;
 export class Ingest {
   private readonly accepted: BoundCounter;
   private readonly refused: BoundCounter;
+  private readonly decoder: Decoder;
 
   constructor(
     set: CreateSettings,
@@ -27,6 +29,14 @@ export class Ingest {
     const item = ITEM_NAME[signal];
     this.accepted = set.metrics.counter(`receiver_accepted_${item}`, `Number of ${item} successfully pushed into the pipeline.`, { transport });
     this.refused = set.metrics.counter(`receiver_refused_${item}`, `Number of ${item} that could not be pushed into the pipeline.`, { transport });
+    this.decoder = set.workers ?? inlineDecoder;
+  }
+
+  /** The request body as a batch, decoded inline or on a worker thread (service.workers). Throws
+   *  DecodeError when malformed, RetryableError when the worker pool is saturated. `owned`: the
+   *  body's memory may be moved to a thread; the caller must not read it afterwards. */
+  decode(format: Format, body: Uint8Array, owned = false): Promise<Telemetry> {
+    return this.decoder.decode(this.signal, format, body, owned);
   }
 
   get enabled(): boolean {

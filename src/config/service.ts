@@ -1,9 +1,10 @@
 // The `service` section: extensions to start, pipelines (the graph), own telemetry, shutdown
 // timeout; and the checks that tie the graph to the components defined above it.
+import { availableParallelism } from 'node:os';
 import type { Factory, JsonSchema } from '../component.js';
 import { Code, type Loc, type Problems } from './errors.js';
 import { isNull, joinPath, toPlain, type MapEntry, type Node } from './tree.js';
-import { SIGNALS, type PipelineConfig, type ServiceConfig, type Signal, type TelemetryConfig } from './types.js';
+import { SIGNALS, type PipelineConfig, type ServiceConfig, type Signal, type TelemetryConfig, type WorkersConfig } from './types.js';
 import { parseDuration } from './units.js';
 import { compile, createAjv, runValidator } from './validate.js';
 
@@ -50,8 +51,25 @@ const TELEMETRY_SCHEMA: JsonSchema = {
 };
 let telemetryValidator: ReturnType<typeof compile> | undefined;
 
+const WORKERS_SCHEMA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    threads: { type: 'integer', minimum: 0, maximum: 256, description: 'Worker threads for decoding requests (default: CPU cores - 1, at least 1; 0: all on the main thread).' },
+    max_queue: { type: 'integer', minimum: 1, default: 256, description: 'Requests waiting for a thread; past it the receiver answers UNAVAILABLE / 503.' },
+    proto_min_size: { type: ['string', 'number'], 'x-size': true, default: '256KiB', description: 'Protobuf requests at least this large are validated in a thread; smaller ones inline.' },
+    json_min_size: { type: ['string', 'number'], 'x-size': true, default: '4KiB', description: 'OTLP/JSON requests at least this large are decoded in a thread.' },
+  },
+};
+let workersValidator: ReturnType<typeof compile> | undefined;
+
+/** service.workers with every default filled in. */
+export function defaultWorkers(): WorkersConfig {
+  return { threads: Math.max(1, availableParallelism() - 1), max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4 * 1024 };
+}
+
 export function resolveService(entry: MapEntry | undefined, sections: Sections, rootLoc: Loc, problems: Problems): ServiceConfig {
-  const svc: ServiceConfig = { extensions: [], pipelines: [], telemetry: telemetry(undefined, rootLoc, problems), shutdownTimeoutMs: DEFAULT_SHUTDOWN_MS };
+  const svc: ServiceConfig = { extensions: [], pipelines: [], telemetry: telemetry(undefined, rootLoc, problems), shutdownTimeoutMs: DEFAULT_SHUTDOWN_MS, workers: defaultWorkers() };
   if (!entry || isNull(entry.value)) {
     problems.error(Code.NoService, 'service', entry?.keyLoc ?? rootLoc, 'no service section: define service.pipelines');
     return svc;
@@ -62,14 +80,16 @@ export function resolveService(entry: MapEntry | undefined, sections: Sections, 
   }
   const m = entry.value.entries;
   for (const [k, e] of m) {
-    if (!['extensions', 'pipelines', 'telemetry', 'shutdown_timeout'].includes(k)) {
-      problems.error(Code.UnknownKey, `service.${k}`, e.keyLoc, `unknown key "${k}" (valid: extensions, pipelines, shutdown_timeout, telemetry)`);
+    if (!['extensions', 'pipelines', 'telemetry', 'shutdown_timeout', 'workers'].includes(k)) {
+      problems.error(Code.UnknownKey, `service.${k}`, e.keyLoc, `unknown key "${k}" (valid: extensions, pipelines, shutdown_timeout, telemetry, workers)`);
     }
   }
   const ext = m.get('extensions');
   if (ext) svc.extensions = idList(ext, ['service', 'extensions'], 'extensions', undefined, sections, problems);
   const tel = m.get('telemetry');
   if (tel) svc.telemetry = telemetry(tel, rootLoc, problems);
+  const wk = m.get('workers');
+  if (wk) svc.workers = workers(wk, problems);
   const st = m.get('shutdown_timeout');
   if (st && !isNull(st.value)) svc.shutdownTimeoutMs = shutdownTimeout(st, problems);
 
@@ -192,6 +212,15 @@ function telemetry(e: MapEntry | undefined, rootLoc: Loc, problems: Problems): T
   const logs = { level: 'info', encoding: 'auto', ...(t.logs ?? {}) } as TelemetryConfig['logs'];
   const metrics = { level: 'normal', address: '127.0.0.1:8888', ...(t.metrics ?? {}) } as TelemetryConfig['metrics'];
   return { logs, metrics, traces: t.traces ?? undefined };
+}
+
+function workers(e: MapEntry, problems: Problems): WorkersConfig {
+  workersValidator ??= compile(createAjv(), WORKERS_SCHEMA);
+  const fn = workersValidator;
+  if (typeof fn === 'string') throw new Error(`workers schema: ${fn}`); // ours: a bug, not a config error
+  const data = isNull(e.value) ? {} : toPlain(e.value);
+  if (!runValidator(fn, data, { prefix: ['service', 'workers'], node: e.value, keyLoc: e.keyLoc }, problems)) return defaultWorkers();
+  return { ...defaultWorkers(), ...(data as Partial<WorkersConfig>) };
 }
 
 function shutdownTimeout(e: MapEntry, problems: Problems): number {

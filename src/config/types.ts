@@ -1,8 +1,9 @@
 // The resolved config: what the service builds its pipelines from. Re-exported by load.ts.
 import type { Factory, Kind } from '../component.js';
 import type { Signal } from '../pdata/telemetry.js';
+import type { WorkersConfig } from '../workers/pool.js';
 
-export type { Signal };
+export type { Signal, WorkersConfig };
 /** In this order in messages. A local copy: config loading need not load the pdata code. */
 export const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
 
@@ -39,6 +40,8 @@ export interface ServiceConfig {
   telemetry: TelemetryConfig;
   /** service.shutdown_timeout in ms; default 30s. */
   shutdownTimeoutMs: number;
+  /** service.workers: the worker-thread pool for request decoding. */
+  workers: WorkersConfig;
 }
 
 export interface ResolvedConfig {

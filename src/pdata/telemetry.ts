@@ -54,6 +54,13 @@ export class Telemetry {
     return new Telemetry(signal, b, undefined, scanMessage(descOf(signal), b));
   }
 
+  /** Wraps protobuf bytes that were already validated and counted elsewhere (by fromProto or
+   *  toProto in a worker thread, see src/workers): fromProto without the walk. */
+  static fromValidated(signal: Signal, bytes: Uint8Array, itemCount: number): Telemetry {
+    descOf(signal);
+    return new Telemetry(signal, plain(bytes), undefined, itemCount);
+  }
+
   static fromJSON(signal: Signal, json: string | Uint8Array): Telemetry {
     const req = messageFromJSON<ExportRequest>(descOf(signal), json);
     return new Telemetry(signal, undefined, req, -1);

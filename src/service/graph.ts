@@ -7,6 +7,7 @@ import type { Consumer } from '../consumer.js';
 import type { ComponentConfig, ResolvedConfig } from '../config/load.js';
 import type { Signal } from '../pdata/telemetry.js';
 import type { MetricsRegistry } from '../telemetry/metrics.js';
+import type { Decoder } from '../workers/pool.js';
 import { fanout } from './fanout.js';
 
 interface Node {
@@ -24,6 +25,7 @@ export class Graph implements Host {
     private readonly config: ResolvedConfig,
     private readonly logger: Logger,
     private readonly metrics: MetricsRegistry,
+    private readonly workers?: Decoder,
   ) {}
 
   extension(id: string): Extension | undefined {
@@ -39,6 +41,7 @@ export class Graph implements Host {
       logger: this.logger.child(bindings),
       metrics: this.metrics.scoped(kind, id),
       shutdownTimeoutMs: this.config.service.shutdownTimeoutMs,
+      workers: this.workers,
     };
   }
 

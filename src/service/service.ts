@@ -5,11 +5,14 @@ import type { ResolvedConfig } from '../config/load.js';
 import { MetricsRegistry } from '../telemetry/metrics.js';
 import { TelemetryServer } from '../telemetry/server.js';
 import { startSelfTracing, type SelfTracing } from '../telemetry/tracing.js';
+import { WorkerPool } from '../workers/pool.js';
 import { Graph } from './graph.js';
 
 export class Service {
   readonly metrics = new MetricsRegistry();
   private graph: Graph | undefined;
+  /** The worker threads of the running graph (one pool per graph: a reload may resize it). */
+  private workers: WorkerPool | undefined;
   private telemetry: TelemetryServer | undefined;
   private tracing: SelfTracing | undefined;
   private config: ResolvedConfig;
@@ -32,10 +35,17 @@ export class Service {
   }
 
   private async startGraph(config: ResolvedConfig): Promise<void> {
-    const graph = new Graph(config, this.logger, this.metrics);
-    graph.build();
-    await graph.start();
+    const workers = new WorkerPool(config.service.workers, this.logger.child({ kind: 'workers' }), this.metrics);
+    const graph = new Graph(config, this.logger, this.metrics, workers);
+    try {
+      graph.build();
+      await graph.start();
+    } catch (err) {
+      await workers.close();
+      throw err;
+    }
     this.graph = graph;
+    this.workers = workers;
     if (this.telemetry) this.telemetry.ready = true;
     const p = config.service.pipelines.map((x) => x.id).join(', ');
     this.logger.info({ pipelines: config.service.pipelines.map((x) => x.id) }, `fleetcol is running (pipelines: ${p})`);
@@ -45,8 +55,7 @@ export class Service {
   async reload(next: ResolvedConfig): Promise<boolean> {
     const previous = this.config;
     if (this.telemetry) this.telemetry.ready = false;
-    await this.graph?.shutdown();
-    this.graph = undefined;
+    await this.stopGraph();
     try {
       await this.startGraph(next);
       this.config = next;
@@ -58,10 +67,16 @@ export class Service {
     }
   }
 
-  async shutdown(): Promise<void> {
-    if (this.telemetry) this.telemetry.ready = false;
+  private async stopGraph(): Promise<void> {
     await this.graph?.shutdown();
     this.graph = undefined;
+    await this.workers?.close();
+    this.workers = undefined;
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.telemetry) this.telemetry.ready = false;
+    await this.stopGraph();
     await this.telemetry?.shutdown();
     await this.tracing?.shutdown();
   }

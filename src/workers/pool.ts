@@ -1,0 +1,163 @@
+// The worker-thread pool (piscina) for the CPU-heavy steps of ingest, and the one decode entry
+// point receivers use: it runs a request inline when that is cheaper than the hop to a thread and
+// in the pool otherwise. The code that runs in the threads is all in tasks.ts.
+//
+// What goes to a thread (measured with bench/pdata.ts: the validating protobuf scan costs ~1.6 µs
+// per span, ~2.6 ns per byte; OTLP/JSON decode + encode ~46 µs per span; a round trip to a thread
+// with a transferred buffer ~50-100 µs):
+// - OTLP/JSON bodies of json_min_size and more (default 4 KiB, a handful of spans);
+// - protobuf bodies of proto_min_size and more (default 256 KiB, ~0.6 ms of scanning); smaller
+//   ones are scanned inline, where the hop would cost more than it saves.
+// Not sent to threads: gzip. The receivers gunzip and grpc-js gzips export requests with zlib's
+// asynchronous API, which already runs on libuv's thread pool, off the event loop; and grpc-js has
+// no way to send a message compressed by someone else (it sets the compressed flag only on what it
+// compressed itself). Re-encoding for export happens only when a processor changed a batch, and
+// the tree it would encode cannot reach a thread without a structured clone that costs more.
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { RetryableError } from '../consumer.js';
+import { memoryAccounting } from '../memory.js';
+import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
+import type { BoundCounter, MetricsRegistry } from '../telemetry/metrics.js';
+import type { DecodeResult, DecodeTask } from './tasks.js';
+
+export interface WorkersConfig {
+  /** Threads in the pool; 0 runs everything on the main thread. */
+  threads: number;
+  /** Requests waiting for a thread; past it, refused as retryable (UNAVAILABLE / 503). */
+  max_queue: number;
+  /** Protobuf bodies at least this large (bytes) are validated in a thread. */
+  proto_min_size: number;
+  /** OTLP/JSON bodies at least this large (bytes) are decoded in a thread. */
+  json_min_size: number;
+}
+
+export type Format = 'proto' | 'json';
+
+/** What receivers call to turn a request body into a batch. */
+export interface Decoder {
+  /**
+   * The body as a Telemetry. Throws DecodeError when it is malformed (INVALID_ARGUMENT / 400) and
+   * RetryableError when the pool is saturated or failed (UNAVAILABLE / 503). `owned`: the caller
+   * hands the body over, so its memory may be moved to a thread instead of copied; the caller
+   * must not read it afterwards.
+   */
+  decode(signal: Signal, format: Format, body: Uint8Array, owned?: boolean): Promise<Telemetry>;
+}
+
+function decodeInline(signal: Signal, format: Format, body: Uint8Array): Telemetry {
+  return format === 'json' ? Telemetry.fromJSON(signal, body) : Telemetry.fromProto(signal, body);
+}
+
+/** Everything on the calling thread (no pool configured, and in component tests). */
+export const inlineDecoder: Decoder = {
+  decode: async (signal, format, body) => decodeInline(signal, format, body),
+};
+
+// tasks.js next to this file once compiled; tasks.ts when running from source (tests), where the
+// worker threads inherit the TypeScript loader through execArgv.
+const TASKS = new URL(import.meta.url.endsWith('.ts') ? './tasks.ts' : './tasks.js', import.meta.url).href;
+
+const RETRY_MS = 200;
+
+export class WorkerPool implements Decoder {
+  private readonly pool: Piscina | undefined;
+  private readonly cfg: WorkersConfig;
+  private inFlightBytes = 0;
+  private readonly unregister: () => void;
+  private readonly counts: Record<Format, Record<'worker' | 'main', BoundCounter>>;
+  private readonly refused: BoundCounter;
+  private readonly failed: BoundCounter;
+  private lastFailureLog = 0;
+  private readonly disposers: Array<() => void> = [];
+
+  constructor(
+    cfg: WorkersConfig,
+    private readonly logger: Logger,
+    metrics: MetricsRegistry,
+  ) {
+    this.cfg = cfg;
+    if (cfg.threads > 0) {
+      this.pool = new Piscina({
+        filename: TASKS,
+        name: 'decode',
+        // Threads start when there is work and stop after a minute without: a daemon that only
+        // gets small protobuf requests (all inline) pays nothing for the pool, ~10 MiB RSS a thread.
+        minThreads: 0,
+        maxThreads: cfg.threads,
+        maxQueue: cfg.max_queue,
+        idleTimeout: 60_000,
+        // The threads only ever wait for the next task; async atomics keep their event loops free.
+        atomics: 'async',
+      });
+      // A thread that dies is replaced by piscina; its task rejects and is answered as retryable.
+      this.pool.on('error', (err: Error) => this.logger.error({ err: err.message }, 'worker thread failed'));
+    }
+    const tasks = (format: Format, thread: 'worker' | 'main') =>
+      metrics.counter('fleetcol_workers_tasks_total', 'Request bodies decoded, by format and by thread (worker pool or main thread).', { format, thread });
+    this.counts = { proto: { worker: tasks('proto', 'worker'), main: tasks('proto', 'main') }, json: { worker: tasks('json', 'worker'), main: tasks('json', 'main') } };
+    this.refused = metrics.counter('fleetcol_workers_refused_total', 'Requests refused because max_queue requests already waited for a thread.', {});
+    this.failed = metrics.counter('fleetcol_workers_failed_total', 'Requests whose worker task failed (not malformed input: a thread error).', {});
+    this.disposers.push(
+      metrics.gauge('fleetcol_workers_threads', 'Threads in the worker pool (0: everything on the main thread).', {}, () => this.pool?.threads.length ?? 0),
+      metrics.gauge('fleetcol_workers_queue_size', 'Requests waiting for a worker thread.', {}, () => this.pool?.queueSize ?? 0),
+      metrics.gauge('fleetcol_workers_utilization', 'Share of the pool\'s capacity used since it started (0..1).', {}, () => this.pool?.utilization ?? 0),
+      metrics.gauge('fleetcol_workers_bytes', 'Bytes of request bodies waiting for or in a worker thread.', {}, () => this.inFlightBytes),
+    );
+    this.unregister = memoryAccounting.register('workers', 'pool', () => this.inFlightBytes);
+  }
+
+  get threads(): number {
+    return this.pool?.threads.length ?? 0;
+  }
+
+  async decode(signal: Signal, format: Format, body: Uint8Array, owned = false): Promise<Telemetry> {
+    const min = format === 'json' ? this.cfg.json_min_size : this.cfg.proto_min_size;
+    const pool = this.pool;
+    if (pool === undefined || body.byteLength < min) {
+      this.counts[format].main.inc();
+      return decodeInline(signal, format, body);
+    }
+    if (pool.queueSize >= this.cfg.max_queue) {
+      this.refused.inc();
+      throw new RetryableError(`worker pool is busy (${pool.queueSize} requests wait for a thread)`, { retryAfterMs: RETRY_MS });
+    }
+    // Move the bytes: the whole buffer when the body is all of a buffer the caller gave up,
+    // otherwise a copy (a Buffer may share its memory with others, e.g. Node's 8 KiB pool).
+    const whole = owned && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && !(body.buffer instanceof SharedArrayBuffer);
+    // (new Uint8Array(x) copies; a Buffer's slice() would alias.)
+    const buffer = whole ? (body.buffer as ArrayBuffer) : (new Uint8Array(body).buffer as ArrayBuffer);
+    const task: DecodeTask = { signal, format, buffer, offset: 0, length: body.byteLength };
+    const size = body.byteLength;
+    this.inFlightBytes += size;
+    let r: DecodeResult;
+    try {
+      r = (await pool.run(task, { name: 'decode', transferList: [buffer] })) as DecodeResult;
+    } catch (err) {
+      const e = err as Error;
+      if (/queue is at limit/i.test(e.message)) {
+        this.refused.inc();
+        throw new RetryableError('worker pool is busy', { retryAfterMs: RETRY_MS, cause: err });
+      }
+      this.failed.inc();
+      const now = Date.now();
+      if (now - this.lastFailureLog > 10_000) {
+        this.lastFailureLog = now;
+        this.logger.error({ err: e.message, format, bytes: size }, 'worker task failed; the request is refused as retryable');
+      }
+      throw new RetryableError(`worker failed: ${e.message}`, { retryAfterMs: RETRY_MS, cause: err });
+    } finally {
+      this.inFlightBytes -= size;
+    }
+    this.counts[format].worker.inc();
+    if (!r.ok) throw new DecodeError(r.error);
+    return Telemetry.fromValidated(signal, new Uint8Array(r.buffer, r.offset, r.length), r.count);
+  }
+
+  /** Waits for the tasks in flight, then stops the threads. */
+  async close(): Promise<void> {
+    this.unregister();
+    for (const d of this.disposers.splice(0)) d();
+    await this.pool?.close();
+  }
+}

@@ -1,0 +1,56 @@
+// Everything that runs inside the worker threads (piscina loads this module in each of them): the
+// CPU-heavy steps of ingest. Bytes in, bytes out: the request body arrives as a transferred
+// ArrayBuffer, and what comes back is protobuf bytes (transferred, not copied) plus the item
+// count, never a decoded object tree (structured-cloning one costs about three times its decode).
+//
+//   decode  OTLP/JSON body        → protobuf bytes + item count (fromJSON, then toProto)
+//           large protobuf body   → the same bytes back + item count (the validating scan)
+//
+// A malformed request is an answer, not a failure: { error } carries the DecodeError's message so
+// the receiver answers INVALID_ARGUMENT / 400 as it would inline. A thrown error means the worker
+// itself failed (the pool rejects the task) and is answered as retryable.
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
+
+export interface DecodeTask {
+  signal: Signal;
+  format: 'proto' | 'json';
+  /** The body is bytes [offset, offset + length) of this (transferred) buffer. */
+  buffer: ArrayBuffer;
+  offset: number;
+  length: number;
+}
+
+export type DecodeResult =
+  | { ok: true; buffer: ArrayBuffer; offset: number; length: number; count: number }
+  | { ok: false; error: string };
+
+/** The result with its buffer in the transfer list. */
+function moved(result: DecodeResult & { ok: true }): unknown {
+  return move({
+    get [transferableSymbol]() {
+      return [result.buffer];
+    },
+    get [valueSymbol]() {
+      return result;
+    },
+  });
+}
+
+export function decode(task: DecodeTask): unknown {
+  const body = new Uint8Array(task.buffer, task.offset, task.length);
+  try {
+    if (task.format === 'proto') {
+      const count = Telemetry.fromProto(task.signal, body).itemCount;
+      return moved({ ok: true, buffer: task.buffer, offset: task.offset, length: task.length, count });
+    }
+    const t = Telemetry.fromJSON(task.signal, body);
+    const count = t.itemCount;
+    const bytes = t.toProto();
+    // toProto's buffer is its own (a fresh encode), so it can be moved whole.
+    return moved({ ok: true, buffer: bytes.buffer as ArrayBuffer, offset: bytes.byteOffset, length: bytes.byteLength, count });
+  } catch (err) {
+    if (err instanceof DecodeError) return { ok: false, error: err.message };
+    throw err;
+  }
+}
