@@ -8,6 +8,7 @@ COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors
 COPY exporters ./exporters
+COPY extensions ./extensions
 COPY bench ./bench
 RUN npm run build && npm prune --omit=dev
 
