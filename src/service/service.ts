@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { MetricsRegistry } from '../telemetry/metrics.js';
+import { ProcessMetrics } from '../telemetry/process.js';
 import { TelemetryServer } from '../telemetry/server.js';
 import { startSelfTracing, type SelfTracing } from '../telemetry/tracing.js';
 import { WorkerPool } from '../workers/pool.js';
@@ -15,6 +16,7 @@ export class Service {
   private workers: WorkerPool | undefined;
   private telemetry: TelemetryServer | undefined;
   private tracing: SelfTracing | undefined;
+  private processMetrics: ProcessMetrics | undefined;
   private config: ResolvedConfig;
 
   constructor(
@@ -29,6 +31,7 @@ export class Service {
     if (this.config.service.telemetry.metrics.level !== 'none') {
       this.telemetry = new TelemetryServer(address, this.metrics, this.logger.child({ kind: 'telemetry' }));
       await this.telemetry.start();
+      this.processMetrics = new ProcessMetrics(this.metrics);
     }
     this.tracing = await startSelfTracing(this.config.service.telemetry.traces, this.logger.child({ kind: 'telemetry' }));
     await this.startGraph(this.config);
@@ -77,6 +80,7 @@ export class Service {
   async shutdown(): Promise<void> {
     if (this.telemetry) this.telemetry.ready = false;
     await this.stopGraph();
+    this.processMetrics?.stop();
     await this.telemetry?.shutdown();
     await this.tracing?.shutdown();
   }
