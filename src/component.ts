@@ -36,8 +36,9 @@ export interface CreateSettings {
   /** Child logger tagged with kind and id. */
   logger: Logger;
   metrics: SelfMetrics;
-  /** service.shutdown_timeout, in ms. */
-  shutdownTimeoutMs: number;
+  /** service.shutdown_timeout in ms; read during shutdown, what is left of it (the budget is
+   *  shared: the receivers and processors that stopped first used part of it). */
+  readonly shutdownTimeoutMs: number;
   /** Request decoding on the worker-thread pool (service.workers); absent: decode inline. */
   workers?: Decoder;
 }

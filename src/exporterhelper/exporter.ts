@@ -43,6 +43,8 @@ const SIZERS: Record<Sizer, (b: Telemetry) => number> = {
 
 /** One attempt with a deadline. A timeout is retryable (DEADLINE_EXCEEDED). */
 async function pushWithTimeout(push: PushFn, batch: Telemetry, timeoutMs: number, stop: AbortSignal): Promise<void> {
+  // An attempt never starts after the deadline (a push cannot see an abort that already happened).
+  if (stop.aborted) throw new RetryableError('exporter is stopping');
   const signals = [stop];
   if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
   const signal = AbortSignal.any(signals);
@@ -56,12 +58,14 @@ async function pushWithTimeout(push: PushFn, batch: Telemetry, timeoutMs: number
   }
 }
 
-/** Retries retryable failures with jittered backoff, honouring throttle delays; stops on `stop`. */
+/** Retries retryable failures with jittered backoff, honouring throttle delays. Once
+ *  `noMoreRetries` aborts (shutdown), a failed attempt is final, and a batch waiting for its next
+ *  attempt gets one last attempt at once rather than being given up unsent. */
 export async function sendWithRetry(
   attempt: (b: Telemetry) => Promise<void>,
   batch: Telemetry,
   cfg: RetrySettings,
-  stop: AbortSignal,
+  noMoreRetries: AbortSignal,
   onRetry: (err: Error, delayMs: number) => void,
 ): Promise<void> {
   const started = Date.now();
@@ -69,14 +73,14 @@ export async function sendWithRetry(
     try {
       return await attempt(batch);
     } catch (err) {
-      if (!cfg.enabled || isPermanent(err) || stop.aborted) throw err;
+      if (!cfg.enabled || isPermanent(err) || noMoreRetries.aborted) throw err;
       const throttle = err instanceof RetryableError ? err.retryAfterMs : undefined;
       const delay = throttle ?? backoffDelay(cfg, n);
       if (cfg.max_elapsed_time > 0 && Date.now() - started + delay > cfg.max_elapsed_time) {
         throw new PermanentError(`no more retries after ${Date.now() - started}ms: ${(err as Error).message}`, { cause: err });
       }
       onRetry(err as Error, delay);
-      if (!(await sleep(delay, stop))) throw err;
+      if (!(await sleep(delay, noMoreRetries))) return attempt(batch);
     }
   }
 }
@@ -100,10 +104,13 @@ export function createExporterHelper(
   const retries = set.metrics.counter('exporter_retries_total', 'Number of export attempts that will be retried.');
   // Aborted at the shutdown deadline: ends backoff waits and in-flight attempts.
   const stop = new AbortController();
-  // Aborted when shutdown begins with a persistent queue: no more retries (what is unsent stays
-  // on disk), while attempts in flight may still finish until the deadline.
+  // Aborted when shutdown begins: retries stop. The queue still drains (each batch gets its
+  // attempt, a batch waiting to retry gets one more at once) until the deadline; what is not sent
+  // by then is kept by a persistent queue, or dropped and logged with its count.
   const noMoreRetries = new AbortController();
   const retrySignal = AbortSignal.any([stop.signal, noMoreRetries.signal]);
+  /** What shutdown could not send (in-memory): counted for its summary log line. */
+  const lost = { requests: 0, items: 0 };
   const attempt = (b: Telemetry) => pushWithTimeout(impl.push, b, cfg.timeout, stop.signal);
   const onRetry = (err: Error, delayMs: number) => {
     retries.inc();
@@ -128,6 +135,10 @@ export function createExporterHelper(
       }
       c.sendFailed.inc(n);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      if (noMoreRetries.signal.aborted) {
+        lost.requests++;
+        lost.items += n;
+      }
       log.error({ err: (err as Error).message, items: n, dropped: true }, `export failed, dropping ${n} ${ITEM_NAME[batch.signal]}`);
       throw err;
     } finally {
@@ -261,24 +272,38 @@ export function createExporterHelper(
       }
       // Requests waiting for room are refused (the receiver answers UNAVAILABLE; nothing is lost).
       blocking?.close();
-      // Drain: consumers finish what is queued, bounded by the shutdown timeout. A persistent
-      // queue hands out nothing more and retries stop: what is unsent stays on disk.
+      // Drain, bounded by what is left of service.shutdown_timeout: retries stop; the consumers
+      // send what the in-memory queue holds (one attempt per batch). A persistent queue hands out
+      // nothing more: what is unsent stays on disk.
+      const startedAt = Date.now();
+      const budget = set.shutdownTimeoutMs;
+      const queued = q.persistent ? 0 : q.size;
       q.close();
-      if (q.persistent) noMoreRetries.abort();
+      noMoreRetries.abort();
       let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), set.shutdownTimeoutMs)));
+      const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), budget)));
       const outcome = await Promise.race([Promise.all(consumers).then(() => 'drained' as const), deadline]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
         stop.abort();
         const left = q.drain();
-        for (const b of left) heldBytes -= b.byteSize;
-        if (left.length > 0) {
-          const items = left.reduce((a, b) => a + b.itemCount, 0);
-          for (const b of left) counters[b.signal].sendFailed.inc(b.itemCount);
-          log.error({ requests: left.length, items }, `shutdown timeout: dropped ${items} queued items`);
+        for (const b of left) {
+          heldBytes -= b.byteSize;
+          counters[b.signal].sendFailed.inc(b.itemCount);
+          lost.requests++;
+          lost.items += b.itemCount;
         }
+        // Attempts in flight end now (aborted), counted by send() as they fail.
         await Promise.all(consumers);
+      }
+      const ms = Date.now() - startedAt;
+      if (lost.items > 0) {
+        log.error(
+          { requests: lost.requests, items: lost.items, ms, shutdown_timeout_ms: budget, timed_out: outcome === 'timeout' },
+          `shutdown: ${lost.items} items (${lost.requests} requests) could not be sent before stopping and were dropped`,
+        );
+      } else if (!q.persistent && queued > 0) {
+        log.info({ ms, queue_size: queued }, `shutdown: sending queue drained in ${ms} ms`);
       }
       stop.abort();
       q.dispose?.();

@@ -20,6 +20,8 @@ export class Graph implements Host {
   private readonly extensions = new Map<string, Extension>();
   /** In start order. */
   private readonly nodes: Node[] = [];
+  /** When shutdown must be over (ms since the epoch), once it has begun. */
+  private shutdownDeadline: number | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -35,14 +37,24 @@ export class Graph implements Host {
   private settings(kind: Kind, id: string, pipeline?: string): CreateSettings {
     const bindings: Record<string, string> = { kind, id };
     if (pipeline) bindings.pipeline = pipeline;
+    const graph = this;
     return {
       id,
       kind,
       logger: this.logger.child(bindings),
       metrics: this.metrics.scoped(kind, id),
-      shutdownTimeoutMs: this.config.service.shutdownTimeoutMs,
+      // One budget for the whole shutdown: what upstream components used is gone for the rest.
+      get shutdownTimeoutMs() {
+        return graph.shutdownBudgetMs();
+      },
       workers: this.workers,
     };
+  }
+
+  /** service.shutdown_timeout; once shutdown has begun, what is left of it. */
+  shutdownBudgetMs(): number {
+    const total = this.config.service.shutdownTimeoutMs;
+    return this.shutdownDeadline === undefined ? total : Math.max(0, this.shutdownDeadline - Date.now());
   }
 
   build(): void {
@@ -121,6 +133,7 @@ export class Graph implements Host {
 
   /** Stops every component, upstream first: receivers, then processors (which flush), exporters (which drain). */
   async shutdown(): Promise<void> {
+    this.shutdownDeadline ??= Date.now() + this.config.service.shutdownTimeoutMs;
     await this.stopNodes([...this.nodes].reverse());
   }
 

@@ -7,7 +7,11 @@ import { ProcessMetrics } from '../telemetry/process.js';
 import { TelemetryServer } from '../telemetry/server.js';
 import { startSelfTracing, type SelfTracing } from '../telemetry/tracing.js';
 import { WorkerPool } from '../workers/pool.js';
+import { memoryAccounting } from '../memory.js';
 import { Graph } from './graph.js';
+
+/** How long past service.shutdown_timeout shutdown may take before it is cut short. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export class Service {
   readonly metrics = new MetricsRegistry();
@@ -79,7 +83,17 @@ export class Service {
 
   async shutdown(): Promise<void> {
     if (this.telemetry) this.telemetry.ready = false;
-    await this.stopGraph();
+    // Components share service.shutdown_timeout (see Graph); receivers may add up to 5 s for calls
+    // in flight. Past that and a grace period, something hangs: say what was still held and go.
+    const limit = this.config.service.shutdownTimeoutMs + SHUTDOWN_GRACE_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), limit)));
+    const outcome = await Promise.race([this.stopGraph().then(() => 'stopped' as const), hung]);
+    clearTimeout(timer);
+    if (outcome === 'hung') {
+      const held = memoryAccounting.snapshot().filter((h) => h.bytes > 0);
+      this.logger.error({ after_ms: limit, held }, `shutdown did not finish within shutdown_timeout + ${SHUTDOWN_GRACE_MS / 1000} s; stopping anyway (data still held in memory is lost: ${held.map((h) => `${h.kind} ${h.id}: ${h.bytes} bytes`).join(', ') || 'none'})`);
+    }
     this.processMetrics?.stop();
     await this.telemetry?.shutdown();
     await this.tracing?.shutdown();
