@@ -7,6 +7,7 @@ import { RetryableError, type Consumer } from '../../src/consumer.js';
 import { Telemetry } from '../../src/pdata/telemetry.js';
 import { sleep } from '../../src/exporterhelper/backoff.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
+import { memoryAccounting } from '../../src/memory.js';
 
 export interface BatchConfig {
   send_batch_size: number;
@@ -24,6 +25,10 @@ export class BatchProcessor implements Processor {
   private readonly ready: Telemetry[] = [];
   /** Items in buffer + ready: everything accepted and not yet passed on. */
   private held = 0;
+  /** Bytes of the same (protobuf encoding), for the process-wide memory accounting. */
+  private heldBytes = 0;
+  private bufferBytes = 0;
+  private readonly unregister: () => void;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
   private readonly maxHeld: number;
@@ -45,6 +50,8 @@ export class BatchProcessor implements Processor {
     this.dropped = m.counter('processor_batch_dropped_items', 'Items dropped because the next stage refused them permanently or at shutdown.');
     this.sendSize = m.histogram('processor_batch_batch_send_size', 'Items per batch sent.', [10, 100, 500, 1000, 2000, 5000, 8192, 10000, 20000, 50000]);
     m.gauge('processor_batch_pending_items', 'Items held by the batch processor.', () => this.held);
+    m.gauge('processor_batch_pending_bytes', 'Bytes of the batches held by the batch processor.', () => this.heldBytes);
+    this.unregister = memoryAccounting.register('processor', set.id, () => this.heldBytes);
   }
 
   async start(): Promise<void> {}
@@ -54,9 +61,12 @@ export class BatchProcessor implements Processor {
     if (this.held > 0 && this.held + n > this.maxHeld) {
       throw new RetryableError(`batch processor holds ${this.held} items waiting for the next stage (max_pending_items ${this.maxHeld})`, { retryAfterMs: DEFAULT_RETRY_MS });
     }
+    const bytes = batch.byteSize;
     this.buffer.push(batch);
     this.bufferItems += n;
+    this.bufferBytes += bytes;
     this.held += n;
+    this.heldBytes += bytes;
     if (this.bufferItems >= this.cfg.send_batch_size || this.cfg.timeout === 0) this.cut(this.sizeTrigger);
     else this.timer ??= setTimeout(() => this.cut(this.timeoutTrigger), this.cfg.timeout);
   }
@@ -69,8 +79,11 @@ export class BatchProcessor implements Processor {
     this.buffer = [];
     this.bufferItems = 0;
     const max = this.cfg.send_batch_max_size;
-    if (max > 0 && merged.itemCount > max) this.ready.push(...merged.split(max));
-    else this.ready.push(merged);
+    const parts = max > 0 && merged.itemCount > max ? merged.split(max) : [merged];
+    this.ready.push(...parts);
+    // Split parts repeat their resource and scope: count what is held now.
+    this.heldBytes += parts.reduce((a, p) => a + p.byteSize, 0) - this.bufferBytes;
+    this.bufferBytes = 0;
     trigger.inc();
     this.sending ??= this.sendReady().finally(() => (this.sending = undefined));
   }
@@ -92,6 +105,7 @@ export class BatchProcessor implements Processor {
       }
       this.ready.shift();
       this.held -= n;
+      this.heldBytes -= b.byteSize;
       this.sendSize.observe(n);
     }
   }
@@ -101,6 +115,7 @@ export class BatchProcessor implements Processor {
     const deadline = setTimeout(() => this.stop.abort(), this.set.shutdownTimeoutMs);
     while (this.sending) await this.sending;
     clearTimeout(deadline);
+    this.unregister();
     this.set.metrics.dispose();
   }
 }

@@ -42,6 +42,11 @@ const schema: JsonSchema = {
         },
       },
     },
+    max_inflight_bytes: {
+      type: ['string', 'number'],
+      'x-size': true,
+      description: 'Request bytes held at once across all connections (being read, decoded, or waiting for the pipeline); past it, requests are refused with UNAVAILABLE / 503 while being read.',
+    },
     auth: {
       type: 'object',
       additionalProperties: false,
@@ -60,6 +65,6 @@ export const otlpReceiverFactory: Factory<OtlpReceiverConfig> = {
   description: 'OTLP over gRPC (4317) and HTTP (4318: protobuf and JSON), gzip, bearer auth, TLS.',
   signals: ['traces', 'metrics', 'logs'],
   schema,
-  createDefaultConfig: () => ({ protocols: {} }) as OtlpReceiverConfig,
+  createDefaultConfig: () => ({ protocols: {}, max_inflight_bytes: '64MiB' }) as unknown as OtlpReceiverConfig,
   createReceiver: (set, cfg, next) => new OtlpReceiver(set, cfg, next),
 };

@@ -13,6 +13,7 @@ import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/teleme
 import { encodeExportResponse, encodeStatusWithRetryInfo } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
+import type { InflightBytes } from './inflight.js';
 import type { Ingest } from './ingest.js';
 
 export interface GrpcConfig {
@@ -31,6 +32,8 @@ const PATHS: Record<string, Signal> = {
 const Code = { OK: 0, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+/** Retry delay suggested when max_inflight_bytes is reached: requests in flight end quickly. */
+const INFLIGHT_RETRY_MS = 200;
 const OK_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
 const OK_TRAILERS = { 'grpc-status': '0' };
 
@@ -69,6 +72,7 @@ export class GrpcServer {
     private readonly ingest: Record<Signal, Ingest>,
     private readonly auth: BearerAuth | undefined,
     private readonly logger: Logger,
+    private readonly inflight: InflightBytes,
   ) {}
 
   async start(): Promise<void> {
@@ -122,8 +126,18 @@ export class GrpcServer {
     let size = 0;
     let declared = -1;
     let refused = false;
+    // Held from the first byte read until the stream closes (answered, failed or cancelled).
+    const held = this.inflight.request();
+    stream.once('close', held.release);
     stream.on('data', (chunk: Buffer) => {
       if (refused) return;
+      if (!held.take(chunk.length)) {
+        refused = true;
+        chunks.length = 0;
+        held.release();
+        const why = `receiver holds max_inflight_bytes (${this.inflight.limit}) of requests; retry later`;
+        return fail(stream, Code.UNAVAILABLE, why, encodeStatusWithRetryInfo(Code.UNAVAILABLE, why, INFLIGHT_RETRY_MS));
+      }
       size += chunk.length;
       // Refuse as soon as the declared or received length is past the limit, without buffering it.
       if (declared < 0 && size >= 5) declared = (chunks.length === 0 ? chunk : Buffer.concat([...chunks, chunk])).readUInt32BE(1);
@@ -137,11 +151,11 @@ export class GrpcServer {
     stream.on('end', () => {
       if (refused) return;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-      void this.onMessage(stream, signal, body, encoding, max);
+      void this.onMessage(stream, signal, body, encoding, max, held.add);
     });
   }
 
-  private async onMessage(stream: http2.ServerHttp2Stream, signal: Signal, body: Buffer, encoding: string, max: number): Promise<void> {
+  private async onMessage(stream: http2.ServerHttp2Stream, signal: Signal, body: Buffer, encoding: string, max: number, hold: (n: number) => void): Promise<void> {
     if (body.length < 5) return fail(stream, Code.INTERNAL, 'expected one length-prefixed message');
     const length = body.readUInt32BE(1);
     if (body.length !== 5 + length) return fail(stream, Code.INTERNAL, `message length ${length} does not match the ${body.length - 5} bytes received`);
@@ -152,6 +166,7 @@ export class GrpcServer {
         message = await new Promise<Buffer>((resolve, reject) =>
           (encoding === 'gzip' ? zlib.gunzip : zlib.inflate)(message, { maxOutputLength: max }, (err, out) => (err ? reject(err) : resolve(out))),
         );
+        hold(message.length); // bounded by max_recv_msg_size
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         if (e.code === 'ERR_BUFFER_TOO_LARGE') return fail(stream, Code.RESOURCE_EXHAUSTED, `Received message larger than max once decompressed (limit ${max})`);

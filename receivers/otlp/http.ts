@@ -8,6 +8,7 @@ import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/teleme
 import { encodeExportResponse, encodeStatus, exportResponseJSON } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
+import type { InflightBytes } from './inflight.js';
 import type { Ingest } from './ingest.js';
 
 export interface HttpConfig {
@@ -40,6 +41,7 @@ export class HttpServer {
     private readonly ingest: Record<Signal, Ingest>,
     private readonly auth: BearerAuth | undefined,
     private readonly logger: Logger,
+    private readonly inflight: InflightBytes,
   ) {}
 
   async start(): Promise<void> {
@@ -80,7 +82,10 @@ export class HttpServer {
       }
       const ingest = this.ingest[signal];
       if (!ingest.enabled) throw new HttpError(404, 12, `no ${signal} pipeline uses this receiver`);
-      const { body, owned } = await readBody(req, this.cfg.max_request_body_size);
+      // Held from the first byte read until the response is done or the connection gone.
+      const held = this.inflight.request();
+      res.once('close', held.release);
+      const { body, owned } = await readBody(req, this.cfg.max_request_body_size, held.take, this.inflight.limit);
       let batch: Telemetry;
       try {
         batch = await ingest.decode(asJson ? 'json' : 'proto', body, owned);
@@ -132,7 +137,7 @@ export class HttpServer {
 
 /** Reads the body, gunzipping if asked, refusing (413) past `limit` bytes after decompression.
  *  `owned`: the body is a buffer of its own (joined here), which may be moved to a worker thread. */
-function readBody(req: http.IncomingMessage, limit: number): Promise<{ body: Buffer; owned: boolean }> {
+function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflightLimit: number): Promise<{ body: Buffer; owned: boolean }> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (encoding === 'identity' && declared > limit) {
@@ -155,6 +160,9 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<{ body: Buf
     source.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) return fail(tooLarge(limit));
+      if (!hold(c.length)) {
+        return fail(new HttpError(503, 14, `receiver holds max_inflight_bytes (${inflightLimit}) of requests; retry later`, { 'retry-after': '1' }));
+      }
       chunks.push(c);
     });
     source.on('end', () => {

@@ -4,17 +4,23 @@ import { SIGNALS, type Signal } from '../../src/pdata/telemetry.js';
 import { BearerAuth } from './auth.js';
 import { GrpcServer, type GrpcConfig } from './grpc.js';
 import { HttpServer, type HttpConfig } from './http.js';
+import { InflightBytes } from './inflight.js';
 import { Ingest } from './ingest.js';
+import { memoryAccounting } from '../../src/memory.js';
 
 export interface OtlpReceiverConfig {
   protocols: { grpc?: Partial<GrpcConfig> | null; http?: Partial<HttpConfig> | null };
   auth?: { bearer_tokens?: string[]; bearer_tokens_file?: string };
+  /** Request bytes held at once across both protocols (bytes). */
+  max_inflight_bytes: number;
 }
 
 const MiB = 1024 * 1024;
+const DEFAULT_INFLIGHT = 64 * MiB;
 
 export class OtlpReceiver implements Receiver {
   private readonly servers: Array<GrpcServer | HttpServer> = [];
+  private unregister: (() => void) | undefined;
 
   constructor(
     private readonly set: CreateSettings,
@@ -35,15 +41,18 @@ export class OtlpReceiver implements Receiver {
     }
     const auth = await BearerAuth.load(this.cfg.auth);
     const log = this.set.logger;
+    const inflight = new InflightBytes(this.cfg.max_inflight_bytes ?? DEFAULT_INFLIGHT);
+    this.set.metrics.gauge('receiver_inflight_bytes', 'Bytes of requests the receiver holds: being read, decoded or waiting for the pipeline.', () => inflight.bytes);
+    this.unregister = memoryAccounting.register('receiver', this.set.id, () => inflight.bytes);
     if ('grpc' in protocols) {
       const g = protocols.grpc ?? {};
       const cfg: GrpcConfig = { endpoint: g.endpoint ?? '127.0.0.1:4317', max_recv_msg_size: g.max_recv_msg_size ?? 4 * MiB, tls: g.tls };
-      this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log));
+      this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log, inflight));
     }
     if ('http' in protocols) {
       const h = protocols.http ?? {};
       const cfg: HttpConfig = { endpoint: h.endpoint ?? '127.0.0.1:4318', max_request_body_size: h.max_request_body_size ?? 4 * MiB, tls: h.tls };
-      this.servers.push(new HttpServer(cfg, this.ingest('http'), auth, log));
+      this.servers.push(new HttpServer(cfg, this.ingest('http'), auth, log, inflight));
     }
     try {
       for (const s of this.servers) await s.start();
@@ -55,6 +64,8 @@ export class OtlpReceiver implements Receiver {
 
   async shutdown(): Promise<void> {
     await Promise.all(this.servers.splice(0).map((s) => s.shutdown()));
+    this.unregister?.();
+    this.unregister = undefined;
     this.set.metrics.dispose();
   }
 }
