@@ -252,6 +252,7 @@ export class SseServer {
 
     // Resume point.
     const hub = this.hub;
+    hub.history.prune(now);
     const lastSeq = hub.lastSeq();
     const headerId = req.headers['last-event-id'];
     const lastId = typeof headerId === 'string' && headerId !== '' ? headerId : url.searchParams.get('last_event_id') ?? undefined;

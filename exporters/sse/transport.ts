@@ -21,6 +21,7 @@ export class SocketSink implements Sink {
   private timer: NodeJS.Timeout | undefined;
   closed = false;
   constructor(private readonly socket: Socket) {
+    if (socket.destroyed) this.closed = true; // the client left while it was being authenticated
     socket.once('close', () => {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);
@@ -64,6 +65,7 @@ export class StreamSink implements Sink {
   private timer: NodeJS.Timeout | undefined;
   closed = false;
   constructor(private readonly stream: ServerHttp2Stream) {
+    if (stream.destroyed || stream.closed) this.closed = true;
     stream.once('close', () => {
       this.closed = true;
       if (this.timer) clearTimeout(this.timer);

@@ -31,6 +31,7 @@ export class Writer {
   private qBytes = 0;
   private readonly lowByKey = new Map<string, Entry>();
   private again: NodeJS.Immediate | undefined;
+  private later: NodeJS.Timeout | undefined;
   readonly soft: number;
   /** Called when queued bytes remain and the transport could take more (next turn of the loop). */
   onRoom: () => void = () => this.flush();
@@ -133,11 +134,20 @@ export class Writer {
       this.start = 0;
     } else this.start = i;
     if (chunks.length > 0) this.sink.write(chunks);
-    if (this.qBytes > 0 && !this.sink.blocked() && this.again === undefined) {
-      this.again = setImmediate(() => {
-        this.again = undefined;
-        this.onRoom();
-      });
+    if (this.qBytes > 0 && !this.sink.blocked()) {
+      // Bytes remain and no 'drain' will come: try again on the next turn if this one made
+      // progress, else shortly (the transport is still handing its backlog to the kernel).
+      if (chunks.length > 0) {
+        this.again ??= setImmediate(() => {
+          this.again = undefined;
+          this.onRoom();
+        });
+      } else {
+        this.later ??= setTimeout(() => {
+          this.later = undefined;
+          this.onRoom();
+        }, 10);
+      }
     }
   }
 
@@ -148,6 +158,8 @@ export class Writer {
     this.qBytes = 0;
     this.lowByKey.clear();
     if (this.again) clearImmediate(this.again);
+    if (this.later) clearTimeout(this.later);
     this.again = undefined;
+    this.later = undefined;
   }
 }
