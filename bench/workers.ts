@@ -40,6 +40,7 @@ const USAGE = `usage: node dist/bench/workers.js [options]
   --spans-per-request N  (default 100)
   --pool N               distinct pre-encoded requests (default 50)
   --set key=value        passed to fleetcol as --set (repeatable)
+  --node-arg FLAG        extra node flag for fleetcol, e.g. --node-arg=--cpu-prof (repeatable)
   --out FILE             JSON results (default bench/results/workers-<date>.json)
   --keep                 keep the temp dir with fleetcol's configs and logs
 `;
@@ -54,6 +55,7 @@ const { values: opt } = parseArgs({
     'spans-per-request': { type: 'string', default: '100' },
     pool: { type: 'string', default: '50' },
     set: { type: 'string', multiple: true, default: [] },
+    'node-arg': { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -80,6 +82,7 @@ const cfg = {
   spansPerRequest: positive('spans-per-request', opt['spans-per-request']),
   pool: positive('pool', opt.pool),
   sets: opt.set as string[],
+  nodeArgs: opt['node-arg'] as string[],
 };
 if (cfg.threads.some((n) => !Number.isInteger(n) || n < 0)) {
   process.stderr.write(`--threads must be a list of integers >= 0\n`);
@@ -153,7 +156,7 @@ async function oneRun(threads: number, run: number): Promise<Run> {
     await lg.ready;
     const httpPort = await freePort();
     const sets = [`receivers.otlp.protocols.http.endpoint=127.0.0.1:${httpPort}`, `service.workers.threads=${threads}`, ...cfg.sets];
-    fc = await Fleetcol.start({ cli: CLI, dir: tmp, name, sinkPort, compression: 'none', batchSize: 8192, batchTimeout: '200ms', sets, nodeArgs: [] });
+    fc = await Fleetcol.start({ cli: CLI, dir: tmp, name, sinkPort, compression: 'none', batchSize: 8192, batchTimeout: '200ms', sets, nodeArgs: cfg.nodeArgs });
     const args: HttpStartArgs = { port: httpPort, concurrency: cfg.concurrency, maxMs: 10 * 60_000 };
     await lg.call('start', args);
     await sleep(cfg.warmupS * 1000);

@@ -1,5 +1,6 @@
 // The main event loop's delay (perf_hooks.monitorEventLoopDelay): how late a timer fires, which is
-// how long every connection waits while the loop is busy. Published per window (10 s): the p99 and
+// how long every connection waits while the loop is busy (the busy loop itself, or a thread that
+// waits for a CPU on a loaded machine). Published per window (10 s): the p99 and
 // the max of that window, so a scrape at any moment sees the last whole window, not a mean since
 // the start. Also the process-wide bytes held for the pipeline (src/memory.ts).
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -7,6 +8,8 @@ import { memoryAccounting } from '../memory.js';
 import type { MetricsRegistry } from './metrics.js';
 
 const WINDOW_MS = 10_000;
+/** The histogram samples a timer of this period (ms); what it records is period + delay. */
+const RESOLUTION_MS = 10;
 
 export class ProcessMetrics {
   private readonly histogram: IntervalHistogram;
@@ -16,7 +19,7 @@ export class ProcessMetrics {
   private readonly disposers: Array<() => void>;
 
   constructor(registry: MetricsRegistry, windowMs = WINDOW_MS) {
-    this.histogram = monitorEventLoopDelay({ resolution: 10 });
+    this.histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     this.histogram.enable();
     this.timer = setInterval(() => this.roll(), windowMs);
     this.timer.unref();
@@ -30,9 +33,11 @@ export class ProcessMetrics {
 
   private roll(): void {
     const h = this.histogram;
-    // The histogram is in ns; an empty window (no samples yet) reads as NaN or 0.
-    this.p99 = h.count > 0 ? h.percentile(99) / 1e9 : 0;
-    this.max = h.count > 0 ? h.max / 1e9 : 0;
+    // In ns, and each sample is the timer's period plus its delay (an idle loop reads ~10 ms at
+    // resolution 10): the period is taken off, so an idle loop reads ~0. No samples: 0.
+    const delay = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS) / 1000;
+    this.p99 = h.count > 0 ? delay(h.percentile(99)) : 0;
+    this.max = h.count > 0 ? delay(h.max) : 0;
     h.reset();
   }
 
