@@ -5,7 +5,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { listen, parseEndpoint } from '../../src/net.js';
 import { Agents } from './agents.js';
@@ -16,7 +16,8 @@ import { encodeEvent, KNOWN_TYPES, retryLine, SEVERITY, SEVERITY_NAME, type Seve
 import { SseCode, SseError } from './errors.js';
 import type { Fleet } from './fleet.js';
 import type { Hub } from './hub.js';
-import { SocketSink, StreamSink, type Sink } from './transport.js';
+import { StreamSink, type Sink } from './transport.js';
+import { accept, rawFail, rawOpen } from './accept.js';
 
 export interface ServerConfig {
   endpoint: string;
@@ -42,6 +43,7 @@ const MAX_FILTER_VALUES = 256;
 
 export class SseServer {
   private server: http.Server | http2.Http2SecureServer | undefined;
+  private front: net.Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly perPrincipal = new Map<string, number>();
   private connecting = 0;
@@ -82,9 +84,20 @@ export class SseServer {
       s.once('close', () => this.sockets.delete(s));
     });
     const { host, port } = parseEndpoint(this.cfg.endpoint, 4319);
-    await listen(server as unknown as import('node:net').Server, host, port);
+    let listening: net.Server | http.Server | http2.Http2SecureServer = server;
+    if (server instanceof http.Server) {
+      // Plain HTTP: streams are taken off the socket by the front door (see accept.ts).
+      const front = net.createServer({ noDelay: true }, (s) => {
+        this.sockets.add(s);
+        s.once('close', () => this.sockets.delete(s));
+        accept(s, server, (sock, req) => void this.rawStream(sock, req));
+      });
+      this.front = front;
+      listening = front;
+    }
+    await listen(listening as net.Server, host, port);
     this.server = server;
-    const addr = server.address();
+    const addr = listening.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
     this.logger.info({ endpoint: `${host}:${bound}`, tls: !!this.cfg.tls, auth: this.auth ? 'jwt' : 'none' }, 'SSE feed listening');
     return { host, port: bound };
@@ -96,7 +109,11 @@ export class SseServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const front = this.front;
+    this.front = undefined;
+    const closed = front
+      ? new Promise<void>((resolve) => front.close(() => resolve()))
+      : new Promise<void>((resolve) => server.close(() => resolve()));
     this.hub.closeAll('shutdown', () => retryLine(this.cfg.retry + Math.random() * spreadMs), 1000);
     if (server instanceof http.Server) server.closeIdleConnections();
     const t = setTimeout(() => {
@@ -107,13 +124,14 @@ export class SseServer {
     this.auth?.clear();
   }
 
+  private corsHeaders(origin: string | string[] | undefined): Record<string, string> {
+    if (typeof origin !== 'string' || origin === '') return {};
+    if (!this.allowAnyOrigin && !this.origins.has(origin)) return {};
+    return { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };
+  }
+
   private cors(req: Req, res: Res): void {
-    const origin = req.headers.origin;
-    if (typeof origin !== 'string' || origin === '') return;
-    if (!this.allowAnyOrigin && !this.origins.has(origin)) return;
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('access-control-allow-credentials', 'true');
-    res.setHeader('vary', 'Origin');
+    for (const [k, v] of Object.entries(this.corsHeaders(req.headers.origin))) res.setHeader(k, v);
   }
 
   private async handle(req: Req, res: Res): Promise<void> {
@@ -131,7 +149,7 @@ export class SseServer {
       switch (path) {
         case '/v1/events':
           if (req.method !== 'GET') throw new SseError(405, SseCode.MethodNotAllowed, 'use GET', { allow: 'GET' });
-          return await this.events(req, res, url);
+          return await this.events(req.headers, req.socket.remoteAddress, url, () => this.open(req, res));
         case '/v1/agents':
           if (req.method !== 'GET') throw new SseError(405, SseCode.MethodNotAllowed, 'use GET', { allow: 'GET' });
           return await this.agents(req, res, url);
@@ -226,12 +244,12 @@ export class SseServer {
     return { agents, types, minSeverity, scope };
   }
 
-  private async events(req: Req, res: Res, url: URL): Promise<void> {
+  private async events(headers: http.IncomingHttpHeaders, remote: string | undefined, url: URL, open: () => Sink): Promise<void> {
     this.connecting++;
     let p: Principal | undefined;
     let filter: Filter;
     try {
-      p = await this.principal(req, url, true);
+      p = this.auth ? await this.auth.authenticate(headers, url.searchParams, true) : undefined;
       filter = this.filter(url, p);
     } finally {
       this.connecting--;
@@ -239,7 +257,7 @@ export class SseServer {
     if (this.stopping) throw new SseError(503, SseCode.ShuttingDown, 'shutting down', { 'retry-after': '5' });
     const now = Date.now();
     if (p && p.expMs <= now) throw new SseError(401, SseCode.AuthExpired, 'token expired', { 'www-authenticate': 'Bearer' });
-    const who = p ? `sub:${p.subject}` : `addr:${req.socket.remoteAddress ?? ''}`;
+    const who = p ? `sub:${p.subject}` : `addr:${remote ?? ''}`;
     if (this.cfg.max_connections > 0 && this.hub.clients.size >= this.cfg.max_connections) {
       this.counters.rejected++;
       throw new SseError(503, SseCode.TooManyConnections, 'too many connections to the feed', { 'retry-after': '10' });
@@ -254,7 +272,7 @@ export class SseServer {
     const hub = this.hub;
     hub.history.prune(now);
     const lastSeq = hub.lastSeq();
-    const headerId = req.headers['last-event-id'];
+    const headerId = headers['last-event-id'];
     const lastId = typeof headerId === 'string' && headerId !== '' ? headerId : url.searchParams.get('last_event_id') ?? undefined;
     let start = lastSeq;
     let catchingUp = false;
@@ -276,7 +294,7 @@ export class SseServer {
       }
     }
 
-    const sink = this.open(req, res);
+    const sink = open();
     const client = new Client(sink, filter, this.cfg.client_queue_max_bytes, hub, start, catchingUp, who);
     this.counters.connections++;
     this.perPrincipal.set(who, held + 1);
@@ -313,13 +331,32 @@ export class SseServer {
     this.logger.debug({ who: p ? 'token' : who, resume: !!lastId }, 'SSE stream opened');
   }
 
+  /** GET /v1/events read by the front door: same checks and stream, answered on the socket. */
+  private async rawStream(socket: Socket, req: { target: string; headers: http.IncomingHttpHeaders }): Promise<void> {
+    const cors = this.corsHeaders(req.headers.origin);
+    let url: URL;
+    try {
+      url = new URL(req.target, 'http://feed');
+    } catch {
+      return rawFail(socket, new SseError(400, SseCode.BadRequest, 'bad request target'), cors);
+    }
+    try {
+      if (this.stopping) throw new SseError(503, SseCode.ShuttingDown, 'shutting down', { 'retry-after': '5' });
+      await this.events(req.headers, socket.remoteAddress, url, () => rawOpen(socket, cors));
+    } catch (err) {
+      if (err instanceof SseError) {
+        if (err.status === 401) this.counters.authFailures++;
+        this.logger.debug({ path: '/v1/events', status: err.status, code: err.code }, 'SSE request refused');
+        return rawFail(socket, err, cors);
+      }
+      this.logger.error({ path: '/v1/events', err: (err as Error).message }, 'SSE request failed');
+      rawFail(socket, new SseError(500, 'FLEETCOL_SSE_INTERNAL', 'internal error'), cors);
+    }
+  }
+
   /** Sends the response head and returns where the stream's bytes go. */
   private open(req: Req, res: Res): Sink {
-    const cors: Record<string, string> = {};
-    for (const h of ['access-control-allow-origin', 'access-control-allow-credentials', 'vary']) {
-      const v = res.getHeader(h);
-      if (typeof v === 'string') cors[h] = v;
-    }
+    const cors = this.corsHeaders(req.headers.origin);
     if (req instanceof http2.Http2ServerRequest) {
       const r = res as http2.Http2ServerResponse;
       r.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', ...cors });
@@ -328,14 +365,7 @@ export class SseServer {
     // HTTP/1.1: our own head on the socket, then raw SSE bytes until either side closes (no
     // chunked framing, no per-write bookkeeping in ServerResponse). The response object is left
     // unfinished and is dropped with the socket.
-    const socket = req.socket;
-    socket.setNoDelay(true);
-    socket.setTimeout(0);
-    let head = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-store\r\nx-accel-buffering: no\r\nconnection: close\r\n';
-    for (const [k, v] of Object.entries(cors)) head += `${k}: ${v}\r\n`;
-    head += '\r\n';
-    socket.write(head);
-    return new SocketSink(socket);
+    return rawOpen(req.socket, cors);
   }
 }
 
