@@ -29,7 +29,8 @@ export class Writer {
   private q: Entry[] = [];
   private start = 0;
   private qBytes = 0;
-  private readonly lowByKey = new Map<string, Entry>();
+  /** Queued low-lane entries by key; made on first use (most connections never need it). */
+  private lowByKey: Map<string, Entry> | undefined;
   private again: NodeJS.Immediate | undefined;
   private later: NodeJS.Timeout | undefined;
   readonly soft: number;
@@ -58,7 +59,7 @@ export class Writer {
     const e: Entry = { bytes, low, key };
     this.q.push(e);
     this.qBytes += bytes.length;
-    if (low) this.lowByKey.set(key, e);
+    if (low) (this.lowByKey ??= new Map()).set(key, e);
   }
 
   offerLow(bytes: Buffer, key: string): Offer {
@@ -68,7 +69,7 @@ export class Writer {
       this.push(bytes, true, key);
       return OK;
     }
-    const prev = this.lowByKey.get(key);
+    const prev = this.lowByKey?.get(key);
     if (prev) {
       if (used - prev.bytes!.length + len > this.maxBytes) {
         this.stats.dropped++;
@@ -106,7 +107,7 @@ export class Writer {
   private remove(e: Entry): void {
     this.qBytes -= e.bytes!.length;
     e.bytes = null;
-    if (this.lowByKey.get(e.key) === e) this.lowByKey.delete(e.key);
+    if (this.lowByKey?.get(e.key) === e) this.lowByKey.delete(e.key);
   }
 
   /** Hands what is queued to the transport in one write (up to half the budget in flight). */
@@ -124,7 +125,7 @@ export class Writer {
       chunks.push(b);
       room -= b.length;
       this.qBytes -= b.length;
-      if (e.low && this.lowByKey.get(e.key) === e) this.lowByKey.delete(e.key);
+      if (e.low && this.lowByKey?.get(e.key) === e) this.lowByKey.delete(e.key);
     }
     if (i >= q.length) {
       this.q = [];
@@ -156,7 +157,7 @@ export class Writer {
     this.q = [];
     this.start = 0;
     this.qBytes = 0;
-    this.lowByKey.clear();
+    this.lowByKey = undefined;
     if (this.again) clearImmediate(this.again);
     if (this.later) clearTimeout(this.later);
     this.again = undefined;
