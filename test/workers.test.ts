@@ -8,6 +8,8 @@ import { DecodeError, Telemetry, type Signal } from '../src/pdata/telemetry.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
 import { WorkerPool, inlineDecoder, type Format } from '../src/workers/pool.js';
 import { loadConfig } from '../src/config/load.js';
+import { usableCpus } from '../src/config/service.js';
+import { availableParallelism } from 'node:os';
 import { registry } from '../src/components.js';
 import { freePort, metricValue, OtlpGrpcClient, startDaemon, startSink, tempFile, waitFor } from './helper.js';
 import { sdkLogs, sdkMetrics, sdkTraces } from './pdata-sdk-fixtures.js';
@@ -123,6 +125,20 @@ t.test('service.workers in the config: defaults, validation', async (t) => {
   t.match(set.config!.service.workers, { threads: 0, json_min_size: 1024, max_queue: 256 });
   const bad = loadConfig({ files: [tempFile('c.yaml', `${base}  workers: { threads: -1, speed: 3 }\n`)], registry, env: {} });
   t.same(bad.errors.map((e) => e.path).sort(), ['service.workers.speed', 'service.workers.threads']);
+});
+
+t.test('default thread count follows a container CPU limit (cgroup quota)', async (t) => {
+  const files = (m: Record<string, string>) => (p: string) => {
+    if (p in m) return m[p]!;
+    throw new Error('ENOENT');
+  };
+  const cpus = availableParallelism();
+  t.equal(usableCpus(files({})), cpus, 'no cgroup files: the CPU count');
+  t.equal(usableCpus(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' })), cpus, 'v2 without a quota');
+  t.equal(usableCpus(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' })), 1, 'v2: half a CPU counts as one');
+  t.equal(usableCpus(files({ '/sys/fs/cgroup/cpu.max': `${150000 * cpus} 100000\n` })), cpus, 'never more than the CPUs there are');
+  t.equal(usableCpus(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '100000', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' })), 1, 'v1: one CPU');
+  t.equal(usableCpus(files({ '/sys/fs/cgroup/cpu/cpu.cfs_quota_us': '-1', '/sys/fs/cgroup/cpu/cpu.cfs_period_us': '100000' })), cpus, 'v1 without a quota');
 });
 
 // ---------------------------------------------------------------------------------------------

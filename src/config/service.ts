@@ -1,5 +1,6 @@
 // The `service` section: extensions to start, pipelines (the graph), own telemetry, shutdown
 // timeout; and the checks that tie the graph to the components defined above it.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Factory, JsonSchema } from '../component.js';
 import { Code, type Loc, type Problems } from './errors.js';
@@ -63,9 +64,40 @@ const WORKERS_SCHEMA: JsonSchema = {
 };
 let workersValidator: ReturnType<typeof compile> | undefined;
 
-/** service.workers with every default filled in. */
+/** service.workers with every default filled in: threads = usable CPUs - 1, at least 1. */
 export function defaultWorkers(): WorkersConfig {
-  return { threads: Math.max(1, availableParallelism() - 1), max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4 * 1024 };
+  return { threads: Math.max(1, usableCpus() - 1), max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4 * 1024 };
+}
+
+/** The CPUs this process may use: the CPU affinity (availableParallelism), capped by a cgroup CPU
+ *  quota (a container's CPU limit, which Node 20's libuv does not see: with `limits.cpu: 1` on a
+ *  16-core node it would say 16). */
+export function usableCpus(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): number {
+  const cpus = availableParallelism();
+  const quota = cgroupCpuQuota(read);
+  return quota === undefined ? cpus : Math.max(1, Math.min(cpus, Math.ceil(quota)));
+}
+
+/** CPUs allowed by the cgroup's quota (v2 cpu.max, else v1 cfs_quota/cfs_period); undefined: none. */
+function cgroupCpuQuota(read: (path: string) => string): number | undefined {
+  const attempt = (f: () => number | undefined) => {
+    try {
+      return f();
+    } catch {
+      return undefined;
+    }
+  };
+  const v2 = attempt(() => {
+    const [quota, period] = read('/sys/fs/cgroup/cpu.max').trim().split(/\s+/);
+    return quota === 'max' || !period ? undefined : Number(quota) / Number(period);
+  });
+  if (v2 !== undefined) return Number.isFinite(v2) && v2 > 0 ? v2 : undefined;
+  const v1 = attempt(() => {
+    const quota = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').trim());
+    const period = Number(read('/sys/fs/cgroup/cpu/cpu.cfs_period_us').trim());
+    return quota > 0 && period > 0 ? quota / period : undefined;
+  });
+  return v1 !== undefined && Number.isFinite(v1) && v1 > 0 ? v1 : undefined;
 }
 
 export function resolveService(entry: MapEntry | undefined, sections: Sections, rootLoc: Loc, problems: Problems): ServiceConfig {
