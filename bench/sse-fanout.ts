@@ -11,7 +11,10 @@
 // deliveries/s, server CPU-µs per delivery (from /proc), and RSS per idle connection.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/sse-fanout.js [--clients 1000,5000,10000]
-//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 20ms]
+//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 20ms] [--lazy-read 250]
+// --lazy-read N: connections other than the probes read every N ms instead of as data comes (the
+// server's work is the same; the client processes' is much less, which matters when they share
+// two cores with the server).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, closeSync, writeFileSync } from 'node:fs';
@@ -31,12 +34,25 @@ const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 const PER_PROC = 2500;
 const PROBES_PER_PROC = 10;
 const AGENTS = 100;
+/** Non-probe connections read every LAZY_MS (0: as data comes); set by --lazy-read. */
+let LAZY_MS = 0;
 
 // ---------------------------------------------------------------------------------------------
 // role: client process. Holds many SSE connections; counts events; probes measure latency.
 
-function clientRole(): void {
+function clientRole(lazyMs: number): void {
   const socks: net.Socket[] = [];
+  const lazy: net.Socket[] = [];
+  if (lazyMs > 0) {
+    // Non-probe connections read in bursts every lazyMs (the kernel holds the bytes meanwhile), so
+    // that on a small machine the client processes cost less than the server they measure.
+    setInterval(() => {
+      for (const s of lazy) s.resume();
+      setImmediate(() => {
+        for (const s of lazy) s.pause();
+      });
+    }, lazyMs).unref();
+  }
   let events = 0;
   let lat: number[] = [];
   let closed = 0;
@@ -58,6 +74,10 @@ function clientRole(): void {
           s.off('error', reject);
           s.on('error', () => {});
           from = end + 4;
+          if (!probe && lazyMs > 0) {
+            lazy.push(s);
+            s.pause();
+          }
           resolve();
         }
         // count "\n\n" (one per event), also across chunk boundaries
@@ -263,7 +283,7 @@ class ClientProc {
     proc.on('message', (m) => this.waiting.shift()?.(m));
   }
   static async start(): Promise<ClientProc> {
-    const proc = fork(fileURLToPath(import.meta.url), ['client'], { stdio: 'inherit' });
+    const proc = fork(fileURLToPath(import.meta.url), ['client', String(LAZY_MS)], { stdio: 'inherit' });
     const c = new ClientProc(proc);
     await c.next();
     return c;
@@ -434,8 +454,9 @@ async function main(): Promise<void> {
   const warmup = Number(arg('warmup', '3'));
   const idleN = Number(arg('idle', '5000'));
   const flush = arg('flush', '20ms');
+  LAZY_MS = Number(arg('lazy-read', '0'));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-sse-bench-'));
-  console.log(`== sse-fanout: ${os.cpus().length} CPUs, node ${process.version}; ${AGENTS} agents; clients ${clientsList.join('/')}; updates/s per agent ${rates.join('/')}; ${duration}s measured after ${warmup}s; flush_interval ${flush}`);
+  console.log(`== sse-fanout: ${os.cpus().length} CPUs, node ${process.version}; ${AGENTS} agents; clients ${clientsList.join('/')}; updates/s per agent ${rates.join('/')}; ${duration}s measured after ${warmup}s; flush_interval ${flush}; non-probe clients read ${LAZY_MS > 0 ? `every ${LAZY_MS} ms` : 'as data comes'}`);
   const rows: Row[] = [];
   for (const clients of clientsList) {
     for (const rate of rates) {
@@ -461,11 +482,11 @@ async function main(): Promise<void> {
   const out = path.join(ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   const file = path.join(out, `sse-fanout-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}Z.json`);
-  writeFileSync(file, JSON.stringify({ cpus: os.cpus().length, node: process.version, flush, duration, warmup, rows, idle }, null, 2));
+  writeFileSync(file, JSON.stringify({ cpus: os.cpus().length, node: process.version, flush, lazyReadMs: LAZY_MS, duration, warmup, rows, idle }, null, 2));
   console.log(`\nwrote ${path.relative(ROOT, file)}`);
 }
 
 const role = process.argv[2];
-if (role === 'client') clientRole();
+if (role === 'client') clientRole(Number(process.argv[3] ?? 0));
 else if (role === 'naive') naiveRole(Number(process.argv[3]));
 else void main();
