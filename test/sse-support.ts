@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/load.js';
 import { Telemetry, type KeyValue } from '../src/pdata/telemetry.js';
 import { sseExporterFactory } from '../exporters/sse/factory.js';
 import type { SseExporter, SseExporterConfig } from '../exporters/sse/exporter.js';
-import { openStream, type ParsedEvent, type RawStream } from '../exporters/sse/parser.js';
+import { openStream, type ParsedEvent, type RawStream } from './sse-stream.js';
 import { freePort, settings, tempFile, waitFor } from './helper.js';
 
 export { openStream, type ParsedEvent, type RawStream };
@@ -139,7 +139,7 @@ export function waitEvent(st: RawStream, pred: (e: ParsedEvent) => boolean, what
 export const types = (st: RawStream) => st.events.map((e) => e.type);
 
 import net from 'node:net';
-import { SseParser } from '../exporters/sse/parser.js';
+import { SseParser } from './sse-stream.js';
 
 export interface SlowClient {
   socket: net.Socket;

@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { SseParser } from '../exporters/sse/parser.js';
+import { SseParser } from './sse-stream.js';
 import { spans, startFeed } from './sse-support.js';
 import { waitFor } from './helper.js';
 

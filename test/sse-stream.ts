@@ -1,6 +1,7 @@
-// A Server-Sent-Events stream parser and a minimal HTTP/1.1 client over it: what `fleetcol tail`
-// and the tests use to follow a feed without a browser.
+// A minimal HTTP/1.1 client for Server-Sent-Events feeds, parsing with eventsource-parser: how the
+// tests follow a feed without a browser (and what `fleetcol tail` can reuse).
 import http from 'node:http';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 export interface SseMessage {
   /** The id field of this message, if it had one. */
@@ -11,61 +12,29 @@ export interface SseMessage {
   data: string;
 }
 
+/** Follows an event stream with `eventsource-parser`, tracking EventSource's lastEventId. */
 export class SseParser {
-  private buf = '';
-  private id: string | undefined;
-  private event = '';
-  private data: string[] = [];
-  private sawField = false;
+  private readonly parser: EventSourceParser;
   lastEventId = '';
   retry: number | undefined;
   comments = 0;
 
-  constructor(private readonly onMessage: (m: SseMessage) => void, private readonly onRetry?: (ms: number) => void) {}
-
-  push(chunk: string): void {
-    this.buf += chunk;
-    let nl: number;
-    while ((nl = this.buf.search(/\r\n|\r|\n/)) >= 0) {
-      const line = this.buf.slice(0, nl);
-      const len = this.buf[nl] === '\r' && this.buf[nl + 1] === '\n' ? 2 : 1;
-      if (this.buf[nl] === '\r' && nl + 1 === this.buf.length) break; // maybe a CRLF split across chunks
-      this.buf = this.buf.slice(nl + len);
-      this.line(line);
-    }
+  constructor(onMessage: (m: SseMessage) => void, onRetry?: (ms: number) => void) {
+    this.parser = createParser({
+      onEvent: (e) => {
+        if (e.id !== undefined) this.lastEventId = e.id;
+        onMessage({ id: e.id, lastEventId: this.lastEventId, event: e.event || 'message', data: e.data });
+      },
+      onRetry: (ms) => {
+        this.retry = ms;
+        onRetry?.(ms);
+      },
+      onComment: () => void this.comments++,
+    });
   }
 
-  private line(line: string): void {
-    if (line === '') {
-      if (this.sawField && this.data.length > 0) {
-        this.onMessage({ id: this.id, lastEventId: this.lastEventId, event: this.event || 'message', data: this.data.join('\n') });
-      }
-      this.id = undefined;
-      this.event = '';
-      this.data = [];
-      this.sawField = false;
-      return;
-    }
-    if (line.startsWith(':')) {
-      this.comments++;
-      return;
-    }
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    this.sawField = true;
-    if (field === 'data') this.data.push(value);
-    else if (field === 'event') this.event = value;
-    else if (field === 'id') {
-      if (!value.includes('\0')) {
-        this.id = value;
-        this.lastEventId = value;
-      }
-    } else if (field === 'retry' && /^\d+$/.test(value)) {
-      this.retry = Number(value);
-      this.onRetry?.(this.retry);
-    }
+  push(chunk: string): void {
+    this.parser.feed(chunk);
   }
 }
 
