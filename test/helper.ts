@@ -1,5 +1,5 @@
 // Shared test helpers: free loopback ports, a fleetcol child process, an OTLP/gRPC sink.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { Telemetry, type Signal } from '../src/pdata/telemetry.js';
 import { encodeStatusWithRetryInfo } from '../src/pdata/rpc.js';
+import { pino } from 'pino';
+import type { CreateSettings, Kind } from '../src/component.js';
+import { MetricsRegistry } from '../src/telemetry/metrics.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
@@ -192,9 +195,6 @@ export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
   return sink;
 }
 
-import { pino } from 'pino';
-import type { CreateSettings, Kind } from '../src/component.js';
-import { MetricsRegistry } from '../src/telemetry/metrics.js';
 
 /** Settings for creating one component in-process, with its own metrics registry. */
 export function settings(kind: Kind, id: string, shutdownTimeoutMs = 5000): CreateSettings & { registry: MetricsRegistry } {
@@ -221,4 +221,17 @@ export class OtlpGrpcClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** A self-signed certificate for 127.0.0.1/localhost made with openssl; undefined without openssl. */
+export function makeCert(): { cert: string; key: string } | undefined {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-tls-'));
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { cert, key };
 }

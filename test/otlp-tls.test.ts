@@ -1,26 +1,10 @@
 // TLS end to end: an OTLP/gRPC exporter with a CA file talks to a TLS receiver (a second fleetcol),
 // and the HTTPS receiver answers a client that trusts the same CA.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { OtlpGrpcClient, freePort, startDaemon, startSink, waitFor } from './helper.js';
+import { OtlpGrpcClient, freePort, makeCert, startDaemon, startSink, waitFor } from './helper.js';
 import { traceBytes } from './data.js';
-
-function makeCert(): { cert: string; key: string } | undefined {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-tls-'));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
-  return { cert, key };
-}
 
 const pem = makeCert();
 if (!pem) {

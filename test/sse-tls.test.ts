@@ -1,27 +1,12 @@
 // With TLS the feed speaks HTTP/2 (many streams on one connection, so a browser is not held to six
 // per host) and still HTTP/1.1 for clients that do not offer h2.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import { SseParser } from './sse-stream.js';
 import { spans, startFeed } from './sse-support.js';
-import { waitFor } from './helper.js';
-
-function makeCert(): { cert: string; key: string } | undefined {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-sse-tls-'));
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
-  return { cert, key };
-}
+import { makeCert, waitFor } from './helper.js';
 
 const pem = makeCert();
 if (!pem) {
