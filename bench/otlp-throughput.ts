@@ -10,7 +10,6 @@
 //   testbed-floor  the same rate against the floor server (what grpc-js alone costs at that rate)
 // CPU is utime+stime of the measured process from /proc/<pid>/stat; memory is VmHWM and VmRSS
 // from /proc/<pid>/status. See bench/README.md.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -24,6 +23,7 @@ import { median, MiB, percentile, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
 import type { LoadStats, StartArgs } from './loadgen.js';
 import type { SinkStats } from './sink.js';
+import { checkout, commandLine, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -87,14 +87,7 @@ if (opt.help) {
   process.exit(0);
 }
 
-function positive(name: string, v: string | undefined, integer = true): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    process.stderr.write(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${v}"\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positive = positiveOption(USAGE);
 
 const cfg = {
   runs: positive('runs', opt.runs),
@@ -378,15 +371,8 @@ async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
 
 // ---------------------------------------------------------------------------------------------
 
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
 
-const command = `node ${relative(process.cwd(), process.argv[1]!) || process.argv[1]} ${process.argv.slice(2).join(' ')}`.trim();
+const command = commandLine();
 const machine = {
   nproc: os.availableParallelism(),
   cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -395,8 +381,7 @@ const machine = {
   kernel: `${os.type()} ${os.release()}`,
   loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
 };
-const commit = git(['rev-parse', '--short', 'HEAD']);
-const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+const { commit, dirty } = checkout(ROOT);
 
 const log = (s: string) => process.stdout.write(s + '\n');
 log(`fleetcol OTLP/gRPC throughput benchmark`);

@@ -22,6 +22,7 @@ import { median, MiB, sleep } from './lib/proc.js';
 import { num, pct, table } from './lib/report.js';
 import type { LoadStats, StartArgs } from './loadgen.js';
 import type { SinkStats } from './sink.js';
+import { checkout, commandLine, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -72,14 +73,7 @@ if (opt.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-function positive(name: string, v: string | undefined, integer = true): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    process.stderr.write(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got "${v}"\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positive = positiveOption(USAGE);
 const cfg = {
   runs: positive('runs', opt.runs),
   queues: opt.queues!.split(',').map((s) => s.trim()).filter(Boolean) as QueueKind[],
@@ -215,7 +209,7 @@ function fsType(dir: string): string {
 }
 
 const log = (s: string) => process.stdout.write(s + '\n');
-const command = `node ${relative(process.cwd(), process.argv[1]!) || process.argv[1]} ${process.argv.slice(2).join(' ')}`.trim();
+const command = commandLine();
 log('fleetcol persistent queue benchmark: otlp → batch → otlp at full load, queue in memory vs file_storage');
 log(`command: ${command}`);
 log(`machine: ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);

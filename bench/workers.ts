@@ -7,7 +7,6 @@
 //   node dist/bench/workers.js [--runs 3] [--threads 0,1,2] [--duration 20] [--warmup 5] ...
 //
 // loadgen-http ──OTLP/HTTP JSON──▶ fleetcol (otlp receiver → batch → otlp exporter) ──OTLP/gRPC──▶ sink
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import { clockTicks, freePort, median, MiB, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
 import type { HttpLoadStats, HttpStartArgs } from './loadgen-http.js';
 import type { SinkStats } from './sink.js';
+import { checkout, commandLine, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -65,18 +65,11 @@ if (opt.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-function positive(name: string, v: string | undefined): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    process.stderr.write(`--${name} must be a positive number, got "${v}"\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+const positive = positiveOption(USAGE);
 const cfg = {
   runs: positive('runs', opt.runs),
   threads: opt.threads!.split(',').map((s) => Number(s.trim())),
-  durationS: positive('duration', opt.duration),
+  durationS: positive('duration', opt.duration, false),
   warmupS: Number(opt.warmup),
   concurrency: positive('concurrency', opt.concurrency),
   spansPerRequest: positive('spans-per-request', opt['spans-per-request']),
@@ -211,23 +204,15 @@ async function oneRun(threads: number, run: number): Promise<Run> {
 
 // ---------------------------------------------------------------------------------------------
 
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
 
-const command = `node ${relative(process.cwd(), process.argv[1]!) || process.argv[1]} ${process.argv.slice(2).join(' ')}`.trim();
+const command = commandLine();
 const machine = {
   nproc: os.availableParallelism(),
   cpu: os.cpus()[0]?.model ?? 'unknown',
   node: process.version,
   loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
 };
-const commit = git(['rev-parse', '--short', 'HEAD']);
-const dirty = git(['status', '--porcelain', '--untracked-files=no']) !== '';
+const { commit, dirty } = checkout(ROOT);
 const log = (s: string) => process.stdout.write(s + '\n');
 log('fleetcol worker-thread scaling: OTLP/HTTP JSON traces at full load');
 log(`command: ${command}`);
