@@ -1,13 +1,15 @@
-// One gRPC client per exporter; each batch is one unary Export call with the bytes the pipeline
-// already holds (no re-encode unless a processor changed the batch).
+// One gRPC client per exporter (grpc-client.ts); each batch is one unary Export call with the
+// bytes the pipeline already holds, written without copying (no re-encode unless a processor
+// changed the batch, no merge into one buffer, no framing copy).
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
 import type { CreateSettings, Exporter } from '../../src/component.js';
 import { PermanentError, RetryableError } from '../../src/consumer.js';
 import { createExporterHelper } from '../../src/exporterhelper/exporter.js';
 import type { HelperSettings } from '../../src/exporterhelper/config.js';
 import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
 import { decodeExportResponse, retryDelayFromStatus } from '../../src/pdata/rpc.js';
+import { GrpcClient, GrpcError, Status, type GrpcClientOptions } from './grpc-client.js';
 
 export interface OtlpExporterConfig extends HelperSettings {
   endpoint: string;
@@ -30,40 +32,68 @@ const METHOD: Record<Signal, string> = {
 };
 
 /** Retryable per the OTLP spec; RESOURCE_EXHAUSTED only when the server sent RetryInfo. */
-const RETRYABLE = new Set([
-  grpc.status.CANCELLED,
-  grpc.status.DEADLINE_EXCEEDED,
-  grpc.status.ABORTED,
-  grpc.status.OUT_OF_RANGE,
-  grpc.status.UNAVAILABLE,
-  grpc.status.DATA_LOSS,
+const RETRYABLE = new Set<number>([
+  Status.CANCELLED,
+  Status.DEADLINE_EXCEEDED,
+  Status.ABORTED,
+  Status.OUT_OF_RANGE,
+  Status.UNAVAILABLE,
+  Status.DATA_LOSS,
 ]);
 
-const identity = (b: Buffer) => b;
-const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-const GZIP = 2; // grpc-js compression algorithm id
-
-export function classifyGrpcError(err: grpc.ServiceError): Error {
-  const details = err.metadata?.get('grpc-status-details-bin')[0];
-  const delay = Buffer.isBuffer(details) ? retryDelayFromStatus(details) : undefined;
-  const msg = `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
-  if (RETRYABLE.has(err.code) || (err.code === grpc.status.RESOURCE_EXHAUSTED && delay !== undefined)) {
-    return new RetryableError(msg, { retryAfterMs: delay, cause: err });
+const KEEPALIVE_MS = 30_000;
+/** fleetcol's version for user-agent, from package.json two or three levels up (source or dist/). */
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = require(rel) as { name?: string; version?: string };
+      if (pkg.name === 'fleetcol' && pkg.version) return pkg.version;
+    } catch {
+      // not there: try the next level
+    }
   }
-  return new PermanentError(msg, { cause: err });
+  return 'unknown';
+}
+const USER_AGENT = `fleetcol/${packageVersion()}`;
+
+export function classifyGrpcError(err: unknown): Error {
+  if (!(err instanceof GrpcError)) return new RetryableError(`export failed: ${(err as Error).message}`, { cause: err });
+  const delay = err.statusDetails ? retryDelayFromStatus(err.statusDetails) : undefined;
+  if (RETRYABLE.has(err.code) || (err.code === Status.RESOURCE_EXHAUSTED && delay !== undefined)) {
+    return new RetryableError(err.message, { retryAfterMs: delay, cause: err });
+  }
+  return new PermanentError(err.message, { cause: err });
 }
 
-function credentials(cfg: OtlpExporterConfig): grpc.ChannelCredentials {
+/** Where and how to connect: `http://` or tls.insecure (without `https://`) is plaintext. */
+function clientOptions(cfg: OtlpExporterConfig, metadata: Record<string, string>): GrpcClientOptions {
+  const address = cfg.endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
   const plaintextScheme = /^http:\/\//i.test(cfg.endpoint);
   const tlsScheme = /^https:\/\//i.test(cfg.endpoint);
-  if (plaintextScheme || (cfg.tls.insecure && !tlsScheme)) return grpc.credentials.createInsecure();
-  const read = (f?: string) => (f ? readFileSync(f) : null);
-  return grpc.credentials.createSsl(
-    read(cfg.tls.ca_file),
-    read(cfg.tls.key_file),
-    read(cfg.tls.cert_file),
-    cfg.tls.insecure_skip_verify ? { checkServerIdentity: () => undefined, rejectUnauthorized: false } : undefined,
-  );
+  const secure = !(plaintextScheme || (cfg.tls.insecure && !tlsScheme));
+  const read = (f?: string) => (f ? readFileSync(f) : undefined);
+  const override = cfg.tls.server_name_override;
+  return {
+    address,
+    secure,
+    ...(secure
+      ? {
+          tls: {
+            ca: read(cfg.tls.ca_file),
+            cert: read(cfg.tls.cert_file),
+            key: read(cfg.tls.key_file),
+            ...(override ? { servername: override } : {}),
+            ...(cfg.tls.insecure_skip_verify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {}),
+          },
+        }
+      : {}),
+    ...(override ? { authority: override } : {}),
+    metadata,
+    gzip: cfg.compression === 'gzip',
+    keepaliveMs: KEEPALIVE_MS,
+    userAgent: USER_AGENT,
+  };
 }
 
 export function createOtlpExporter(
@@ -72,57 +102,34 @@ export function createOtlpExporter(
   signals: readonly Signal[],
   extraHeaders: Record<string, string> = {},
 ): Exporter {
-  const target = cfg.endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
-  let client: grpc.Client | undefined;
-  // Metadata built once; each call gets a clone (grpc-js may mutate what it is given).
-  const metadata = new grpc.Metadata();
-  for (const [k, v] of Object.entries({ ...cfg.headers, ...extraHeaders })) metadata.set(k.toLowerCase(), v);
+  let client: GrpcClient | undefined;
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...cfg.headers, ...extraHeaders })) metadata[k.toLowerCase()] = v;
 
-  const push = (batch: Telemetry, signal: AbortSignal): Promise<void> =>
-    new Promise((resolve, reject) => {
-      if (!client) return reject(new RetryableError('exporter not started'));
-      const bytes = batch.toProto();
-      const call = client.makeUnaryRequest<Buffer, Buffer>(
-        METHOD[batch.signal],
-        identity,
-        identity,
-        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-        metadata.clone(),
-        {},
-        (err, response) => {
-          signal.removeEventListener('abort', onAbort);
-          if (err) return reject(classifyGrpcError(err));
-          if (response && response.length > 0) {
-            const partial = decodeExportResponse(response);
-            if (partial.rejected > 0n) {
-              return reject(new PermanentError(`backend rejected ${partial.rejected} items: ${partial.errorMessage}`, { rejected: Number(partial.rejected) }));
-            }
-            if (partial.errorMessage) set.logger.warn({ message: partial.errorMessage }, 'backend accepted with a warning');
-          }
-          resolve();
-        },
-      );
-      const onAbort = () => call.cancel();
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+  const push = async (batch: Telemetry, signal: AbortSignal): Promise<void> => {
+    if (!client) throw new RetryableError('exporter not started');
+    let response: Buffer;
+    try {
+      response = await client.unary(METHOD[batch.signal], batch.protoParts(), { signal });
+    } catch (err) {
+      throw classifyGrpcError(err);
+    }
+    if (response.length > 0) {
+      const partial = decodeExportResponse(response);
+      if (partial.rejected > 0n) {
+        throw new PermanentError(`backend rejected ${partial.rejected} items: ${partial.errorMessage}`, { rejected: Number(partial.rejected) });
+      }
+      if (partial.errorMessage) set.logger.warn({ message: partial.errorMessage }, 'backend accepted with a warning');
+    }
+  };
 
   return createExporterHelper(set, signals, cfg, {
     push,
     async start() {
-      if (!target) throw new Error('endpoint is empty');
-      const options: grpc.ChannelOptions = {
-        'grpc.max_send_message_length': 64 * 1024 * 1024,
-        'grpc.keepalive_time_ms': 30_000,
-        // grpc-js backs off reconnecting up to 120 s by default: after a 20 s outage it sat ~13 s
-        // on a backend that was up again (test/backend-outage.test.ts). Reconnect at least as
-        // often as the retries run, and at most 5 s apart: a connect attempt is cheap.
-        'grpc.initial_reconnect_backoff_ms': clamp(cfg.retry_on_failure.initial_interval, 100, 1000),
-        'grpc.max_reconnect_backoff_ms': clamp(cfg.retry_on_failure.max_interval, 1000, 5000),
-        ...(cfg.compression === 'gzip' ? { 'grpc.default_compression_algorithm': GZIP } : {}),
-        ...(cfg.tls.server_name_override ? { 'grpc.ssl_target_name_override': cfg.tls.server_name_override, 'grpc.default_authority': cfg.tls.server_name_override } : {}),
-      };
-      client = new grpc.Client(target, credentials(cfg), options);
-      set.logger.info({ endpoint: target, compression: cfg.compression }, 'OTLP/gRPC exporter ready');
+      const options = clientOptions(cfg, metadata);
+      if (!options.address) throw new Error('endpoint is empty');
+      client = new GrpcClient(options);
+      set.logger.info({ endpoint: options.address, tls: options.secure, compression: cfg.compression }, 'OTLP/gRPC exporter ready');
     },
     async shutdown() {
       client?.close();

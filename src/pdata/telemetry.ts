@@ -4,7 +4,7 @@
 // Why a hand-written codec: protobufjs drops unknown fields (a collector must pass through what newer
 // senders add), @bufbuild/protobuf's JSON is proto3 JSON (base64 ids) rather than OTLP/JSON (hex
 // ids), and the hot path (receive -> batch -> export) must not decode spans at all: fromProto only
-// validates and counts, merge concatenates bytes, split copies raw item bytes. Everything is driven
+// validates and counts, merge joins encodings (lazily), split copies raw item bytes. Everything is driven
 // by one table of message descriptors (schema.ts) and one generic decoder, encoder, scanner,
 // splitter and JSON mapper over it.
 import { decodeMessage } from './decode.js';
@@ -32,6 +32,9 @@ export class Telemetry {
   readonly signal: Signal;
   /** protobuf encoding; undefined once the tree was modified (re-encoded lazily) */
   #bytes: Uint8Array | undefined;
+  /** a merged batch's encoding as the parts it was merged from, until someone needs one buffer */
+  #parts: readonly Uint8Array[] | undefined;
+  #partsSize = 0;
   /** decoded tree; undefined until someone asks */
   #req: ExportRequest | undefined;
   /** item count; -1 when it must be recounted from the tree */
@@ -72,26 +75,35 @@ export class Telemetry {
     return new Telemetry(signal, undefined, req, -1);
   }
 
-  /** Concatenation of batches of one signal: a repeated field concatenates, so this joins the
-   *  encodings (encoding only the parts whose tree was modified). */
+  /** Concatenation of batches of one signal: a repeated field concatenates, so the merged
+   *  encoding is the parts' encodings one after the other (encoding only the parts whose tree was
+   *  modified). Nothing is copied here: the parts are kept as they are until someone needs one
+   *  buffer (toProto), and an exporter that can write a list of buffers (protoParts) never does.
+   *  Each copy of a batch's bytes is an ArrayBuffer the GC must find and free; at full load
+   *  these copies drove most of the daemon's mark-compact GCs (bench/otlp-throughput.ts). */
   static merge(parts: readonly Telemetry[]): Telemetry {
     if (parts.length === 0) throw new RangeError('Telemetry.merge: no parts');
     if (parts.length === 1) return parts[0]!;
     const signal = parts[0]!.signal;
     let total = 0, count = 0;
-    const chunks: Uint8Array[] = new Array(parts.length);
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i]!;
+    const chunks: Uint8Array[] = [];
+    for (const p of parts) {
       if (p.signal !== signal) throw new TypeError(`Telemetry.merge: ${p.signal} batch among ${signal}`);
-      const b = p.toProto();
-      chunks[i] = b;
-      total += b.length;
+      for (const b of p.protoParts()) {
+        if (b.length === 0) continue;
+        chunks.push(b);
+        total += b.length;
+      }
       count += p.itemCount;
     }
-    const out = plain(Buffer.allocUnsafeSlow(total)); // every byte is written below
-    let at = 0;
-    for (const b of chunks) { out.set(b, at); at += b.length; }
-    return new Telemetry(signal, out, undefined, count);
+    const t = new Telemetry(signal, undefined, undefined, count);
+    if (chunks.length <= 1) t.#bytes = chunks[0] ?? new Uint8Array(0);
+    else {
+      t.#parts = chunks;
+      t.#partsSize = total;
+    }
+    t.#sizeHint = total + 64;
+    return t;
   }
 
   /** Spans, metric data points (every metric type) or log records. */
@@ -102,11 +114,24 @@ export class Telemetry {
 
   /** Size of the protobuf encoding (encodes once if the tree was modified). */
   get byteSize(): number {
-    return this.toProto().length;
+    return this.#parts !== undefined ? this.#partsSize : this.toProto().length;
+  }
+
+  /** The protobuf encoding as buffers to be written one after the other: the parts of a merged
+   *  batch without joining them, otherwise [toProto()]. Treat them as read-only. */
+  protoParts(): readonly Uint8Array[] {
+    return this.#parts ?? [this.toProto()];
   }
 
   /** The protobuf encoding: the original bytes while unmodified. Treat it as read-only. */
   toProto(): Uint8Array {
+    if (this.#parts !== undefined) {
+      const out = plain(Buffer.allocUnsafeSlow(this.#partsSize)); // every byte is written below
+      let at = 0;
+      for (const b of this.#parts) { out.set(b, at); at += b.length; }
+      this.#bytes = out;
+      this.#parts = undefined;
+    }
     if (this.#bytes === undefined) {
       this.#bytes = encodeMessage(descOf(this.signal), this.#req!, this.#sizeHint);
       this.#sizeHint = this.#bytes.length + 64;
@@ -120,7 +145,7 @@ export class Telemetry {
 
   /** The decoded tree (decoded on first call, then cached). Call markModified() after changing it. */
   request(): ExportRequest {
-    if (this.#req === undefined) this.#req = decodeMessage<ExportRequest>(descOf(this.signal), this.#bytes!);
+    if (this.#req === undefined) this.#req = decodeMessage<ExportRequest>(descOf(this.signal), this.toProto());
     return this.#req;
   }
 
@@ -128,12 +153,18 @@ export class Telemetry {
   markModified(): void {
     if (this.#req === undefined) this.request();
     this.#bytes = undefined;
+    this.#parts = undefined;
     this.#count = -1;
   }
 
   /** An independent copy. Shares the (immutable) encoding, so it is cheap while unmodified. */
   clone(): Telemetry {
-    return new Telemetry(this.signal, this.toProto(), undefined, this.itemCount);
+    if (this.#parts === undefined) return new Telemetry(this.signal, this.toProto(), undefined, this.itemCount);
+    const t = new Telemetry(this.signal, undefined, undefined, this.itemCount);
+    t.#parts = this.#parts;
+    t.#partsSize = this.#partsSize;
+    t.#sizeHint = this.#sizeHint;
+    return t;
   }
 
   /** Parts of at most maxItems items each, in order, resource and scope repeated in each part.
