@@ -55,16 +55,50 @@ export interface Daemon {
   exited: Promise<number | null>;
 }
 
+/** A running `node dist/src/cli.js`: its output so far, and its exit. */
+export interface CliProcess {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout and stderr in the order they came. */
+  output(): string;
+  /** Resolves with the exit code once the process is gone and its output read. */
+  exited: Promise<number | null>;
+  /** Sends `signal` (SIGKILL after killAfterMs) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
+}
+
+export function spawnCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let all = '';
+  proc.stdout!.on('data', (d) => ((stdout += d), (all += d)));
+  proc.stderr!.on('data', (d) => ((stderr += d), (all += d)));
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  return {
+    proc,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    output: () => all,
+    exited,
+    stop: async (signal = 'SIGTERM', killAfterMs = 20_000) => {
+      if (!dead) proc.kill(signal);
+      const t = setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
 /** Runs `node dist/src/cli.js` with the given args; resolves with exit code, stdout and stderr. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const c = spawnCli(args, env);
+  const code = await c.exited;
+  return { code, stdout: c.stdout(), stderr: c.stderr() };
 }
 
 /**
@@ -76,19 +110,13 @@ export async function startDaemon(yaml: string, opts: { env?: Record<string, str
   const metricsPort = given ? Number(given[1]) : await freePort();
   const text = yaml.includes('telemetry:') ? yaml : `${yaml}\n  telemetry:\n    metrics:\n      address: 127.0.0.1:${metricsPort}\n`;
   const file = tempFile('fleetcol.yaml', text);
-  const proc = spawn(process.execPath, [CLI, '--config', file, ...(opts.extraArgs ?? [])], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const cli = spawnCli(['--config', file, ...(opts.extraArgs ?? [])], opts.env);
+  const { proc, exited } = cli;
   let dead = false;
   void exited.then(() => (dead = true));
   const base = `http://127.0.0.1:${metricsPort}`;
   const ready = waitFor(async () => {
-    if (dead) throw new Error(`fleetcol exited during startup:\n${out}`);
+    if (dead) throw new Error(`fleetcol exited during startup:\n${cli.output()}`);
     try {
       const r = await fetch(`${base}/readyz`);
       return r.status === 200;
@@ -99,20 +127,14 @@ export async function startDaemon(yaml: string, opts: { env?: Record<string, str
   // Never leave a daemon behind when it did not come up.
   await ready.catch((err) => {
     proc.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${out}`);
+    throw new Error(`${(err as Error).message}\n${cli.output()}`);
   });
   return {
     proc,
     metricsPort,
-    output: () => out,
+    output: cli.output,
     metrics: async () => (await fetch(`${base}/metrics`)).text(),
-    stop: async (signal = 'SIGTERM') => {
-      if (!dead) proc.kill(signal);
-      const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-      const code = await exited;
-      clearTimeout(t);
-      return code;
-    },
+    stop: (signal = 'SIGTERM') => cli.stop(signal),
     exited,
   };
 }
@@ -224,12 +246,12 @@ export class OtlpGrpcClient {
 }
 
 /** A self-signed certificate for 127.0.0.1/localhost made with openssl; undefined without openssl. */
-export function makeCert(): { cert: string; key: string } | undefined {
+export function makeCert(subjectAltName = 'IP:127.0.0.1,DNS:localhost', commonName = 'localhost'): { cert: string; key: string } | undefined {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-tls-'));
   const cert = path.join(dir, 'cert.pem');
   const key = path.join(dir, 'key.pem');
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${commonName}`, '-addext', `subjectAltName=${subjectAltName}`], { stdio: 'ignore' });
   } catch {
     return undefined;
   }

@@ -116,6 +116,31 @@ t.test('merge of byte batches is a byte concatenation', async (t) => {
   t.throws(() => Telemetry.merge([]), RangeError);
 });
 
+t.test('merge keeps the parts unjoined until one buffer is needed', async (t) => {
+  const a = Telemetry.fromProto('traces', Telemetry.fromRequest('traces', traces(1, 1, 3)).toProto());
+  const b = Telemetry.fromProto('traces', Telemetry.fromRequest('traces', traces(2, 1, 2)).toProto());
+  const c = Telemetry.fromProto('traces', Telemetry.fromRequest('traces', traces(1, 2, 1)).toProto());
+  const ab = Telemetry.merge([a, b]);
+  const parts = ab.protoParts();
+  t.equal(parts.length, 2, 'two parts');
+  t.equal(parts[0], a.toProto(), 'the first part is a\'s own buffer, not a copy');
+  t.equal(parts[1], b.toProto(), 'the second is b\'s');
+  t.equal(ab.byteSize, a.byteSize + b.byteSize, 'size without joining');
+  t.equal(ab.protoParts().length, 2, 'still unjoined after byteSize');
+  const abc = Telemetry.merge([ab, c]);
+  t.same(abc.protoParts(), [a.toProto(), b.toProto(), c.toProto()], 'a merge of merges is flat');
+  t.equal(abc.itemCount, 3 + 4 + 2);
+  const copy = abc.clone();
+  t.same(copy.protoParts(), abc.protoParts(), 'a clone shares the parts');
+  t.same(Buffer.from(copy.toProto()), Buffer.concat([a.toProto(), b.toProto(), c.toProto()]), 'joined on demand');
+  t.equal(copy.protoParts().length, 1, 'then held as one buffer');
+  t.equal(abc.protoParts().length, 3, 'the original is unaffected');
+  t.same(spanNames(abc), [...spanNames(a), ...spanNames(b), ...spanNames(c)], 'decodes in order');
+  const empty = Telemetry.merge([Telemetry.fromProto('traces', new Uint8Array(0)), Telemetry.fromProto('traces', new Uint8Array(0))]);
+  t.equal(empty.itemCount, 0);
+  t.equal(empty.toProto().length, 0, 'a merge of empty batches is empty');
+});
+
 t.test('split of traces keeps order, repeats resource and scope', async (t) => {
   const tel = Telemetry.fromProto('traces', Telemetry.fromRequest('traces', traces(2, 2, 5)).toProto());
   const all = spanNames(tel);
