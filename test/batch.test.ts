@@ -3,7 +3,7 @@ import t from 'tap';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { RetryableError, consumerOf } from '../src/consumer.js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
-import { settings, sleep, waitFor } from './helper.js';
+import { metricValue, settings, sleep, waitFor } from './helper.js';
 import { traces } from './data.js';
 
 const host = { extension: () => undefined };
@@ -68,4 +68,24 @@ t.test('a refusing next stage: batches are kept and retried, and upstream is ref
   await p.consume(traces(10));
   await p.shutdown();
   t.equal(out.reduce((a, b) => a + b.itemCount, 0), 40, 'nothing lost, the rest flushed on shutdown');
+});
+
+t.test('one batch id in two pipelines: the pending gauges show what both hold together', async (t) => {
+  // Each pipeline gets its own instance with the same id (so the same labels); a gauge per
+  // instance must not hide the other's.
+  const a = settings('processor', 'batch');
+  const b = { ...settings('processor', 'batch'), metrics: a.registry.scoped('processor', 'batch'), registry: a.registry };
+  const never = consumerOf(async () => {});
+  const p1 = batchProcessorFactory.createProcessor!(a, cfg({}), 'traces', never);
+  const p2 = batchProcessorFactory.createProcessor!(b, cfg({}), 'traces', never);
+  await p1.start(host);
+  await p2.start(host);
+  await p1.consume(traces(3));
+  await p2.consume(traces(4));
+  const m = await a.registry.prom.metrics();
+  t.equal(metricValue(m, 'fleetcol_processor_batch_pending_items', 'processor="batch"'), 7, 'held by both instances');
+  await p1.shutdown();
+  const after = await a.registry.prom.metrics();
+  t.equal(metricValue(after, 'fleetcol_processor_batch_pending_items', 'processor="batch"'), 4, 'the stopped instance no longer counts');
+  await p2.shutdown();
 });

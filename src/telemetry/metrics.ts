@@ -19,7 +19,7 @@ export const ITEM_NAME: Record<Signal, string> = {
 export class MetricsRegistry {
   readonly prom = new Registry();
   private readonly counters = new Map<string, Counter<string>>();
-  private readonly gauges = new Map<string, { gauge: Gauge<string>; sources: Map<string, { labels: Record<string, string>; read: () => number }> }>();
+  private readonly gauges = new Map<string, { gauge: Gauge<string>; sources: Map<string, { labels: Record<string, string>; reads: Set<() => number> }> }>();
   private readonly histograms = new Map<string, Histogram<string>>();
 
   counter(name: string, help: string, labels: Record<string, string>): BoundCounter {
@@ -31,11 +31,15 @@ export class MetricsRegistry {
     return c.labels(labels);
   }
 
-  /** A gauge read when scraped; `read` is called at scrape time, never on the hot path. */
+  /**
+   * A gauge read when scraped; `read` is called at scrape time, never on the hot path. Several
+   * sources with the same labels are summed: each pipeline has its own instance of a processor
+   * (same id, same labels), and the series is what they hold together, as counters add up.
+   */
   gauge(name: string, help: string, labels: Record<string, string>, read: () => number): () => void {
     let g = this.gauges.get(name);
     if (!g) {
-      const sources = new Map<string, { labels: Record<string, string>; read: () => number }>();
+      const sources = new Map<string, { labels: Record<string, string>; reads: Set<() => number> }>();
       const gauge = new Gauge({
         name,
         help,
@@ -43,17 +47,28 @@ export class MetricsRegistry {
         registers: [this.prom],
         collect() {
           this.reset();
-          for (const s of sources.values()) this.set(s.labels, s.read());
+          for (const s of sources.values()) {
+            let sum = 0;
+            for (const r of s.reads) sum += r();
+            this.set(s.labels, sum);
+          }
         },
       });
       g = { gauge, sources };
       this.gauges.set(name, g);
     }
     const key = JSON.stringify(labels);
-    g.sources.set(key, { labels, read });
     const sources = g.sources;
+    let source = sources.get(key);
+    if (!source) sources.set(key, (source = { labels, reads: new Set() }));
+    // A function object of its own, so that registering the same function twice counts twice.
+    const own = () => read();
+    source.reads.add(own);
     return () => {
-      if (sources.get(key)?.read === read) sources.delete(key);
+      const s = sources.get(key);
+      if (!s) return;
+      s.reads.delete(own);
+      if (s.reads.size === 0) sources.delete(key);
     };
   }
 
