@@ -16,7 +16,6 @@
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { RetryableError } from '../consumer.js';
-import { memoryAccounting } from '../memory.js';
 import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
 import type { BoundCounter, MetricsRegistry } from '../telemetry/metrics.js';
 import type { DecodeResult, DecodeTask } from './tasks.js';
@@ -64,7 +63,6 @@ export class WorkerPool implements Decoder {
   private readonly pool: Piscina | undefined;
   private readonly cfg: WorkersConfig;
   private inFlightBytes = 0;
-  private readonly unregister: () => void;
   private readonly counts: Record<Format, Record<'worker' | 'main', BoundCounter>>;
   private readonly refused: BoundCounter;
   private readonly failed: BoundCounter;
@@ -104,7 +102,9 @@ export class WorkerPool implements Decoder {
       metrics.gauge('fleetcol_workers_utilization', 'Share of the pool\'s capacity used since it started (0..1).', {}, () => this.pool?.utilization ?? 0),
       metrics.gauge('fleetcol_workers_bytes', 'Bytes of request bodies waiting for or in a worker thread.', {}, () => this.inFlightBytes),
     );
-    this.unregister = memoryAccounting.register('workers', 'pool', () => this.inFlightBytes);
+    // Not registered with the process-wide memory accounting (src/memory.ts): a body in a thread
+    // is still held by the receiver that read it (its in-flight bytes, until the pipeline
+    // answers), and counting it here too would count it twice.
   }
 
   get threads(): number {
@@ -156,7 +156,6 @@ export class WorkerPool implements Decoder {
 
   /** Waits for the tasks in flight, then stops the threads. */
   async close(): Promise<void> {
-    this.unregister();
     for (const d of this.disposers.splice(0)) d();
     await this.pool?.close();
   }
