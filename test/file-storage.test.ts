@@ -197,11 +197,13 @@ t.test('max_size: offers are refused with a log line and a metric, and accepted 
   while (o.q.offer(traces(40), 1)) accepted++;
   t.ok(accepted * rec <= budget && (accepted + 2) * rec > budget - 4096, `accepted ${accepted} batches of ${rec} bytes before the budget ran out`);
   t.notOk(o.q.offer(traces(40), 1), 'still refused');
+  const waiting = traces(40);
+  for (let i = 0; i < 5; i++) t.notOk(o.q.offer(waiting, 1), 'a batch waiting with block_on_overflow, offered again');
   const m = await o.metrics();
-  t.equal(metricValue(m, 'fleetcol_file_storage_write_refused_total', 'reason="max_size"'), 2);
+  t.equal(metricValue(m, 'fleetcol_file_storage_write_refused_total', 'reason="max_size"'), 3, 'each refused batch counted once, however often it is offered');
   t.ok(metricValue(m, 'fleetcol_file_storage_bytes', 'exporter="otlp"') <= 256 * 1024, 'within the budget');
   const lines = logged(o, /persistent queue full/);
-  t.equal(lines.length, 1, 'one log line for two refusals (rate-limited)');
+  t.equal(lines.length, 1, 'one log line for three refusals (rate-limited)');
   t.match(lines[0]!.msg, /max_size 256KiB/);
   for (const e of await takeAll(o.q)) e.done();
   t.ok(o.q.offer(traces(40), 1), 'space came back when the acked segments were deleted');

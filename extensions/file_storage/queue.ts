@@ -92,6 +92,8 @@ export class PersistentQueue implements Queue<Telemetry> {
   private readonly lostCounter: BoundCounter;
   private readonly refusedCounters: Record<RefuseReason, BoundCounter>;
   private refusedSinceLog = 0;
+  /** Batches already counted as refused (see refuse()). */
+  private readonly refusedBatches = new WeakSet<Telemetry>();
   private lastRefuseLog = 0;
   private readonly scratch = { offset: 0, seq: 0, units: 0 };
   /** onSpace listeners: told when a record is handed out (queue_size) or acked (max_size). */
@@ -263,7 +265,7 @@ export class PersistentQueue implements Queue<Telemetry> {
     // As the memory queue: one oversized item still goes into an empty queue.
     if (this.waitingUnits > 0 && this.waitingUnits + size > this.capacity) return false;
     const payload = item.toProto();
-    const put = this.append(item.signal, item.itemCount, payload);
+    const put = this.append(item.signal, item.itemCount, payload, item);
     if (!put) return false;
     const waiter = this.waiters.shift();
     if (waiter) {
@@ -323,7 +325,7 @@ export class PersistentQueue implements Queue<Telemetry> {
 
   /** Writes one record to the newest segment (a new one when it is full); undefined (logged,
    *  counted) when it does not fit the budget or the disk. */
-  private append(signal: Signal, items: number, payload: Uint8Array): { seg: Segment; offset: number; seq: number } | undefined {
+  private append(signal: Signal, items: number, payload: Uint8Array, item?: Telemetry): { seg: Segment; offset: number; seq: number } | undefined {
     const recBytes = HEADER_SIZE + payload.length;
     const budget = this.o.budget;
     const seg = this.active;
@@ -332,7 +334,7 @@ export class PersistentQueue implements Queue<Telemetry> {
       // A newest segment holding only acked records goes when a new one starts: count that in.
       const freed = seg && seg.writable && seg.live === 0 ? seg.size : 0;
       if (freed === 0 || budget.used + recBytes + FILE_MAGIC.length - freed > budget.max) {
-        this.refuse('max_size', undefined, recBytes);
+        this.refuse('max_size', undefined, recBytes, item);
         return undefined;
       }
       roll = true;
@@ -349,7 +351,7 @@ export class PersistentQueue implements Queue<Telemetry> {
       return { seg: to, offset, seq };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      this.refuse(code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : 'io_error', err as Error, recBytes);
+      this.refuse(code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : 'io_error', err as Error, recBytes, item);
       return undefined;
     }
   }
@@ -367,7 +369,13 @@ export class PersistentQueue implements Queue<Telemetry> {
     return seg;
   }
 
-  private refuse(reason: RefuseReason, err: Error | undefined, recBytes: number): void {
+  private refuse(reason: RefuseReason, err: Error | undefined, recBytes: number, item: Telemetry | undefined): void {
+    // A batch waiting with block_on_overflow is offered again each time room may have been made:
+    // count each batch once, not each attempt.
+    if (item !== undefined) {
+      if (this.refusedBatches.has(item)) return;
+      this.refusedBatches.add(item);
+    }
     this.refusedCounters[reason].inc();
     this.refusedSinceLog++;
     const now = Date.now();
