@@ -1,18 +1,16 @@
 #!/usr/bin/env node
-// fleetcol's command line: run (default), validate, components. Exit codes: 0 clean stop,
-// 1 runtime failure, 2 invalid config or usage.
+// fleetcol's command line: run (default), validate, components, tail. Exit codes: 0 clean stop,
+// 1 runtime failure, 2 invalid config or usage. Each command loads only the modules it uses (`tail`
+// does not load the pipeline).
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
-import { registry } from './components.js';
-import { formatProblems, loadConfig, type LoadResult } from './config/load.js';
-import { Service } from './service/service.js';
-import { createLogger } from './telemetry/logger.js';
+import type { LoadResult } from './config/load.js';
 import type { Kind } from './component.js';
 
 const USAGE = `usage:
   fleetcol --config FILE [--config FILE2 ...] [--set key.path=value]   run the daemon
   fleetcol validate --config FILE ...                                   check the config, print every problem
   fleetcol components [--json]                                          list components and their config schema
+  fleetcol tail [URL] [--agent ID] [--type T] [--token JWT] [--raw]     follow an SSE feed (fleetcol tail --help)
 `;
 
 export const EXIT_OK = 0;
@@ -42,11 +40,13 @@ function parse(argv: string[]) {
   }
 }
 
-function load(files: string[], sets: string[]): LoadResult {
+async function load(files: string[], sets: string[]): Promise<LoadResult> {
+  const [{ registry }, { loadConfig }] = await Promise.all([import('./components.js'), import('./config/load.js')]);
   return loadConfig({ files, sets, env: process.env, registry });
 }
 
-function components(json: boolean): void {
+async function components(json: boolean): Promise<void> {
+  const [{ registry }, { stringify }] = await Promise.all([import('./components.js'), import('yaml')]);
   const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'extension'];
   const out: Record<string, unknown[]> = {};
   for (const k of kinds) {
@@ -62,7 +62,12 @@ function components(json: boolean): void {
 }
 
 async function run(files: string[], sets: string[]): Promise<void> {
-  const first = load(files, sets);
+  const [{ formatProblems }, { Service }, { createLogger }] = await Promise.all([
+    import('./config/load.js'),
+    import('./service/service.js'),
+    import('./telemetry/logger.js'),
+  ]);
+  const first = await load(files, sets);
   const boot = createLogger(first.config?.service.telemetry.logs.level ?? 'info', first.config?.service.telemetry.logs.encoding ?? 'auto');
   for (const w of first.warnings) boot.warn({ path: w.path, location: w.location }, w.message);
   if (!first.config) {
@@ -108,7 +113,7 @@ async function run(files: string[], sets: string[]): Promise<void> {
   process.on('SIGHUP', () => {
     if (stopping) return;
     reloading = reloading.then(async () => {
-      const next = load(files, sets);
+      const next = await load(files, sets);
       for (const w of next.warnings) logger.warn({ path: w.path, location: w.location }, w.message);
       if (!next.config) {
         logger.error({ problems: next.errors.map((e) => `${e.location ?? ''} ${e.path}: ${e.message}`.trim()) }, 'SIGHUP: new config is invalid; keeping the running one');
@@ -121,7 +126,48 @@ async function run(files: string[], sets: string[]): Promise<void> {
   });
 }
 
+/** `fleetcol tail ...`: its own options, parsed here; the command lives in tail/tail.ts. */
+async function tailCommand(argv: string[]): Promise<never> {
+  const { TAIL_USAGE, TailUsageError, feedUrl, looksLikeToken, tail } = await import('./tail/tail.js');
+  const fail = (message: string): never => {
+    process.stderr.write(`fleetcol tail: ${message}\n\n${TAIL_USAGE}`);
+    process.exit(EXIT_USAGE);
+  };
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        agent: { type: 'string', multiple: true },
+        type: { type: 'string', multiple: true },
+        token: { type: 'string' },
+        raw: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(TAIL_USAGE);
+    process.exit(EXIT_OK);
+  }
+  if (positionals.length > 1) fail(`unexpected argument ${looksLikeToken(positionals[1]!) ? '(a token? give it with --token)' : `"${positionals[1]}"`} (one URL at most)`);
+  if (values.token === '') fail('--token needs a value');
+  let url: URL;
+  try {
+    url = feedUrl({ url: positionals[0], agents: values.agent, types: values.type });
+  } catch (err) {
+    if (err instanceof TailUsageError) return fail(err.message);
+    throw err;
+  }
+  process.exit(await tail(url, { token: values.token, raw: values.raw === true }));
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === 'tail') return tailCommand(process.argv.slice(3));
   const { values, positionals } = parse(process.argv.slice(2));
   if (values.help) {
     process.stdout.write(USAGE);
@@ -140,9 +186,13 @@ async function main(): Promise<void> {
   switch (command) {
     case 'components':
       return components(values.json === true);
+    case 'tail':
+      usage('tail takes its options after it: fleetcol tail [URL] [--agent ID] [--type T] [--token JWT] [--raw]');
+      break;
     case 'validate': {
       if (files.length === 0) usage('validate needs at least one --config FILE');
-      const r = load(files, sets);
+      const r = await load(files, sets);
+      const { formatProblems } = await import('./config/load.js');
       if (r.warnings.length) process.stderr.write(`warnings:\n${formatProblems(r.warnings)}\n`);
       if (!r.config) {
         process.stderr.write(`invalid configuration (${r.errors.length} problem${r.errors.length === 1 ? '' : 's'}):\n${formatProblems(r.errors)}\n`);
