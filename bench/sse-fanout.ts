@@ -27,6 +27,7 @@ import { Telemetry, type ExportTraceServiceRequest, type KeyValue } from '../src
 import { installCleanup, track, untrack } from './lib/cleanup.js';
 import { cpuSeconds, freePort, memory, percentile, sleep } from './lib/proc.js';
 import { num, table } from './lib/report.js';
+import { launchFlags } from './lib/fleetcol.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -235,7 +236,7 @@ service:
   const file = path.join(dir, 'fleetcol.yaml');
   writeFileSync(file, cfg);
   const log = openSync(path.join(dir, 'fleetcol.log'), 'w');
-  const proc = spawn(process.execPath, [CLI, '--config', file], { stdio: ['ignore', log, log] });
+  const proc = spawn(process.execPath, [...launchFlags(CLI), CLI, '--config', file], { stdio: ['ignore', log, log] });
   closeSync(log);
   track(proc.pid, 'fleetcol');
   await waitPort(ssePort);

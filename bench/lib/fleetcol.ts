@@ -65,6 +65,14 @@ function get(port: number, path: string, timeoutMs = 2000): Promise<{ status: nu
   });
 }
 
+/** The node flags fleetcol is launched with (its shebang line, `#!/usr/bin/env -S node FLAGS`, is
+ *  where they are kept; npm start and the Dockerfile repeat them): measured as users run it. */
+export function launchFlags(cli: string): string[] {
+  const first = readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 export class Fleetcol {
   private exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -99,7 +107,7 @@ export class Fleetcol {
     writeFileSync(configFile, fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout }));
     const logFile = join(o.dir, `${o.name}.log`);
     const log = openSync(logFile, 'w');
-    const args = [...o.nodeArgs, o.cli, '--config', configFile, ...o.sets.flatMap((s) => ['--set', s])];
+    const args = [...launchFlags(o.cli), ...o.nodeArgs, o.cli, '--config', configFile, ...o.sets.flatMap((s) => ['--set', s])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     const f = new Fleetcol(proc, receiverPort, telemetryPort, configFile, logFile);
