@@ -8,10 +8,9 @@
 // - OTLP/JSON bodies of json_min_size and more (default 4 KiB, a handful of spans);
 // - protobuf bodies of proto_min_size and more (default 256 KiB, ~0.6 ms of scanning); smaller
 //   ones are scanned inline, where the hop would cost more than it saves.
-// Not sent to threads: gzip. The receivers gunzip and grpc-js gzips export requests with zlib's
-// asynchronous API, which already runs on libuv's thread pool, off the event loop; and grpc-js has
-// no way to send a message compressed by someone else (it sets the compressed flag only on what it
-// compressed itself). Re-encoding for export happens only when a processor changed a batch, and
+// Not sent to threads: gzip. The receivers gunzip and the OTLP exporter's client gzips export
+// requests with zlib's asynchronous API, which already runs on libuv's thread pool, off the event
+// loop. Re-encoding for export happens only when a processor changed a batch, and
 // the tree it would encode cannot reach a thread without a structured clone that costs more.
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
