@@ -8,24 +8,27 @@
 // the rest only count events. 100 agents send 1 or 10 updates/s each (one span per update).
 // The naive server decodes the same OTLP, builds the same summary, JSON-encodes it once per event
 // and does one res.write per event per client. Reported per scenario: delivery latency p50/p99,
-// deliveries/s, server CPU-µs per delivery (from /proc), and RSS per idle connection.
+// deliveries/s, server CPU-µs per delivery (from /proc), and RSS per idle connection; every
+// scenario is run --runs times (fleetcol and naive interleaved in each run) and reduced to medians.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/sse-fanout.js [--clients 1000,5000,10000]
+//   npx tsc -p tsconfig.json && node dist/bench/sse-fanout.js [--runs 3] [--clients 1000,5000,10000]
 //     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 20ms] [--lazy-read 250]
 // --lazy-read N: connections other than the probes read every N ms instead of as data comes (the
 // server's work is the same; the client processes' is much less, which matters when they share
-// two cores with the server).
+// two cores with the server). All options: --help; see bench/README.md.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseDuration } from '../src/config/units.js';
 import { Telemetry, type ExportTraceServiceRequest, type KeyValue } from '../src/pdata/telemetry.js';
-import { installCleanup, track, untrack } from './lib/cleanup.js';
-import { cpuSeconds, freePort, memory, percentile, sleep } from './lib/proc.js';
+import { installCleanup, killAll, track, untrack } from './lib/cleanup.js';
+import { checkout, commandLine, load1, machineInfo, parseOptions, positiveOption, resultsFile, usageError } from './lib/cli.js';
+import { cpuSeconds, freePort, median, memory, percentile, sleep } from './lib/proc.js';
 import { num, table } from './lib/report.js';
 import { launchFlags } from './lib/fleetcol.js';
 
@@ -37,6 +40,14 @@ const PROBES_PER_PROC = 10;
 const AGENTS = 100;
 /** Non-probe connections read every LAZY_MS (0: as data comes); set by --lazy-read. */
 let LAZY_MS = 0;
+
+// The issue's targets, for fleetcol.
+const TARGET_P99_MS = 100; // delivery latency p99 at TARGET_P99_CLIENTS clients × TARGET_P99_RATE update/s per agent
+const TARGET_P99_CLIENTS = 5000;
+const TARGET_P99_RATE = 1;
+const TARGET_CPU_US = 1; // CPU-µs per delivery
+const TARGET_IDLE_KIB = 8; // RSS per idle connection (the issue says 8 KB; read as KiB)
+const TARGET_RATIO = 0.5; // fleetcol CPU per delivery / the naive server's
 
 // ---------------------------------------------------------------------------------------------
 // role: client process. Holds many SSE connections; counts events; probes measure latency.
@@ -211,7 +222,8 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 }
 
-async function startFleetcol(dir: string, flush: string): Promise<Server> {
+/** fleetcol with the otlp receiver (HTTP) and the sse exporter; its config and log are `dir/name.*`. */
+async function startFleetcol(dir: string, flush: string, name: string): Promise<Server> {
   const [ingestPort, ssePort, tel] = [await freePort(), await freePort(), await freePort()];
   const cfg = `receivers:
   otlp:
@@ -233,14 +245,21 @@ service:
     logs: { level: warn }
     metrics: { address: 127.0.0.1:${tel} }
 `;
-  const file = path.join(dir, 'fleetcol.yaml');
+  const file = path.join(dir, `${name}.yaml`);
   writeFileSync(file, cfg);
-  const log = openSync(path.join(dir, 'fleetcol.log'), 'w');
+  const log = openSync(path.join(dir, `${name}.log`), 'w');
   const proc = spawn(process.execPath, [...launchFlags(CLI), CLI, '--config', file], { stdio: ['ignore', log, log] });
   closeSync(log);
   track(proc.pid, 'fleetcol');
-  await waitPort(ssePort);
-  await waitPort(ingestPort);
+  try {
+    await waitPort(ssePort);
+    await waitPort(ingestPort);
+  } catch (err) {
+    // Not left running (and using CPU) through the runs that follow.
+    proc.kill('SIGKILL');
+    untrack(proc.pid);
+    throw new Error(`fleetcol did not start (${(err as Error).message}); see ${path.join(dir, `${name}.log`)}`);
+  }
   return {
     name: 'fleetcol', proc, ingestPort, ssePort,
     delivered: async () => {
@@ -361,20 +380,98 @@ function loadgen(port: number, perSecond: number): { stop(): Promise<number> } {
   };
 }
 
+type Kind = Server['name'];
+/** In this order in every run: the pair of a run shares the machine's load at that moment. */
+const SERVERS: Kind[] = ['fleetcol', 'naive'];
+
+/** One server's figures for one (clients, rate) scenario in one run. */
 interface Row {
-  server: string;
+  server: Kind;
+  run: number;
   clients: number;
+  /** Updates/s per agent. */
   rate: number;
-  p50: number;
-  p99: number;
-  deliveriesPerS: number;
+  /** 1-minute load average when the scenario started (the machine is shared). */
+  loadavg: number;
   expectedPerS: number;
+  error?: string;
+  p50?: number;
+  p99?: number;
+  deliveriesPerS?: number;
   /** Server CPU per event handed to a connection (server-side count). */
-  cpuUsPerDelivery: number;
+  cpuUsPerDelivery?: number;
   /** Events handed to connections per second, counted by the server. */
-  writtenPerS: number;
-  cpuPct: number;
-  connected: number;
+  writtenPerS?: number;
+  cpuPct?: number;
+  connected?: number;
+}
+
+/** The server's RSS (bytes) before and after `connections` idle SSE connections, one run. */
+interface IdleRow {
+  server: Kind;
+  run: number;
+  loadavg: number;
+  connections: number;
+  error?: string;
+  rssBefore?: number;
+  rssAfter?: number;
+  rssPerConn?: number;
+}
+
+const USAGE = `usage: node dist/bench/sse-fanout.js [options]
+  --runs N          repeat every scenario N times, fleetcol and naive interleaved; report medians (default 3)
+  --clients LIST    concurrent SSE clients, one scenario each (default 1000,5000,10000)
+  --rates LIST      updates/s per agent, ${AGENTS} agents, one scenario each (default 1,10)
+  --duration S      measured seconds per scenario (default 10)
+  --warmup S        seconds of load before measuring (default 3)
+  --idle N          idle connections for the RSS-per-connection figure, once per run; 0 skips it (default 5000)
+  --flush D         fleetcol's sse exporter flush_interval (default 20ms)
+  --lazy-read MS    non-probe clients read every MS ms instead of as data comes; 0: as data comes (default 0)
+  --out FILE        JSON results (default bench/results/sse-fanout-<date>.json)
+  --keep            keep the temp dir with fleetcol's configs and logs
+`;
+
+function options() {
+  const opt = parseOptions(USAGE, {
+    options: {
+      runs: { type: 'string', default: '3' },
+      clients: { type: 'string', default: '1000,5000,10000' },
+      rates: { type: 'string', default: '1,10' },
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      idle: { type: 'string', default: '5000' },
+      flush: { type: 'string', default: '20ms' },
+      'lazy-read': { type: 'string', default: '0' },
+      out: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const positive = positiveOption(USAGE);
+  const list = (name: string, v: string, integer: boolean) => v.split(',').map((s) => positive(name, s.trim(), integer));
+  // Goes into fleetcol's config as it is: checked here rather than by a failed start.
+  if (parseDuration(opt.flush) === undefined) usageError(USAGE, `--flush must be a duration such as 20ms, got "${opt.flush}"`);
+  return {
+    runs: positive('runs', opt.runs),
+    clients: list('clients', opt.clients, true),
+    rates: list('rates', opt.rates, false),
+    durationS: positive('duration', opt.duration, false),
+    warmupS: positive('warmup', opt.warmup, false, true),
+    idle: positive('idle', opt.idle, true, true),
+    flush: opt.flush,
+    lazyReadMs: positive('lazy-read', opt['lazy-read'], true, true),
+    out: opt.out,
+    keep: opt.keep,
+  };
+}
+type Options = ReturnType<typeof options>;
+
+function startServer(kind: Kind, o: Options, dir: string, name: string): Promise<Server> {
+  return kind === 'fleetcol' ? startFleetcol(dir, o.flush, name) : startNaive();
+}
+
+function startClients(n: number): Promise<ClientProc[]> {
+  return Promise.all(Array.from({ length: Math.ceil(n / PER_PROC) }, () => ClientProc.start()));
 }
 
 async function openClients(procs: ClientProc[], n: number, port: number): Promise<void> {
@@ -386,105 +483,206 @@ async function openClients(procs: ClientProc[], n: number, port: number): Promis
   }));
 }
 
-async function scenario(kind: 'fleetcol' | 'naive', dir: string, flush: string, clients: number, rate: number, warmup: number, duration: number): Promise<Row> {
-  const server = kind === 'fleetcol' ? await startFleetcol(dir, flush) : await startNaive();
-  const procs = await Promise.all(Array.from({ length: Math.ceil(clients / PER_PROC) }, () => ClientProc.start()));
+async function scenario(kind: Kind, run: number, clients: number, rate: number, o: Options, dir: string): Promise<Row> {
+  const r: Row = { server: kind, run, clients, rate, loadavg: load1(), expectedPerS: clients * rate * AGENTS };
+  let server: Server | undefined;
+  let procs: ClientProc[] = [];
+  let load: ReturnType<typeof loadgen> | undefined;
   try {
+    server = await startServer(kind, o, dir, `fleetcol-${clients}x${rate}-run${run}`);
+    procs = await startClients(clients);
     await openClients(procs, clients, server.ssePort);
-    const load = loadgen(server.ingestPort, rate * AGENTS);
-    await sleep(warmup * 1000);
+    load = loadgen(server.ingestPort, rate * AGENTS);
+    await sleep(o.warmupS * 1000);
     await Promise.all(procs.map((p) => p.ask({ cmd: 'reset' })));
     const cpu0 = cpuSeconds(server.proc.pid!);
     const d0 = await server.delivered();
     const t0 = performance.now();
-    await sleep(duration * 1000);
+    await sleep(o.durationS * 1000);
     const reports = await Promise.all(procs.map((p) => p.ask({ cmd: 'report' })));
     const cpu1 = cpuSeconds(server.proc.pid!);
     const d1 = await server.delivered();
     const secs = (performance.now() - t0) / 1000;
-    await load.stop();
-    const deliveries = reports.reduce((a, r) => a + r.events, 0);
+    const deliveries = reports.reduce((a, rep) => a + rep.events, 0);
     const written = d1 - d0;
-    const lat = reports.flatMap((r) => r.lat as number[]);
+    const lat = reports.flatMap((rep) => rep.lat as number[]);
     const cpu = cpu1 - cpu0;
-    return {
-      server: kind, clients, rate,
+    Object.assign(r, {
       p50: percentile(lat, 50), p99: percentile(lat, 99),
-      deliveriesPerS: deliveries / secs, expectedPerS: clients * rate * AGENTS,
+      deliveriesPerS: deliveries / secs,
       cpuUsPerDelivery: written > 0 ? (cpu * 1e6) / written : NaN,
       writtenPerS: written / secs,
       cpuPct: (cpu / secs) * 100,
-      connected: reports.reduce((a, r) => a + r.open, 0),
-    };
+      connected: reports.reduce((a, rep) => a + rep.open, 0),
+    });
+  } catch (err) {
+    r.error = (err as Error).message;
   } finally {
+    await load?.stop();
     await Promise.all(procs.map((p) => p.close()));
-    await server.stop();
+    await server?.stop();
   }
+  return r;
 }
 
-async function idleRss(kind: 'fleetcol' | 'naive', dir: string, flush: string, n: number): Promise<{ before: number; after: number; perConn: number }> {
-  const server = kind === 'fleetcol' ? await startFleetcol(dir, flush) : await startNaive();
-  const procs = await Promise.all(Array.from({ length: Math.ceil(n / PER_PROC) }, () => ClientProc.start()));
+async function idleRss(kind: Kind, run: number, o: Options, dir: string): Promise<IdleRow> {
+  const r: IdleRow = { server: kind, run, loadavg: load1(), connections: o.idle };
+  let server: Server | undefined;
+  let procs: ClientProc[] = [];
+  let warm: ClientProc | undefined;
   try {
+    server = await startServer(kind, o, dir, `fleetcol-idle-run${run}`);
+    procs = await startClients(o.idle);
     // One connection first, so lazily built code paths are in `before`.
-    const warm = await ClientProc.start();
+    warm = await ClientProc.start();
     await warm.ask({ cmd: 'open', port: server.ssePort, path: '/v1/events', count: 1, probes: 0 });
     await sleep(2000);
     const before = memory(server.proc.pid!).rss;
-    await openClients(procs, n, server.ssePort);
+    await openClients(procs, o.idle, server.ssePort);
     await sleep(3000);
     const after = memory(server.proc.pid!).rss;
-    await warm.close();
-    return { before, after, perConn: (after - before) / n };
+    Object.assign(r, { rssBefore: before, rssAfter: after, rssPerConn: (after - before) / o.idle });
+  } catch (err) {
+    r.error = (err as Error).message;
   } finally {
-    await Promise.all(procs.map((p) => p.close()));
-    await server.stop();
+    await Promise.all([...procs, ...(warm ? [warm] : [])].map((p) => p.close()));
+    await server?.stop();
   }
+  return r;
 }
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : def;
-}
+const met = (x: number | undefined, max: number) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x <= max ? 'met' : 'MISSED');
+const KiB = 1024;
 
 async function main(): Promise<void> {
+  const o = options();
   installCleanup();
-  const clientsList = arg('clients', '1000,5000,10000').split(',').map(Number);
-  const rates = arg('rates', '1,10').split(',').map(Number);
-  const duration = Number(arg('duration', '10'));
-  const warmup = Number(arg('warmup', '3'));
-  const idleN = Number(arg('idle', '5000'));
-  const flush = arg('flush', '20ms');
-  LAZY_MS = Number(arg('lazy-read', '0'));
+  LAZY_MS = o.lazyReadMs;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-sse-bench-'));
-  console.log(`== sse-fanout: ${os.cpus().length} CPUs, node ${process.version}; ${AGENTS} agents; clients ${clientsList.join('/')}; updates/s per agent ${rates.join('/')}; ${duration}s measured after ${warmup}s; flush_interval ${flush}; non-probe clients read ${LAZY_MS > 0 ? `every ${LAZY_MS} ms` : 'as data comes'}`);
+  const command = commandLine();
+  const machine = machineInfo();
+  const fleetcol = checkout(ROOT);
+  const log = (s: string) => process.stdout.write(s + '\n');
+  log('fleetcol SSE fan-out benchmark: the sse exporter beside a naive SSE server');
+  log(`command: ${command}`);
+  log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')}`);
+  log(`fleetcol: ${fleetcol.commit}${fleetcol.dirty ? ' (with uncommitted changes)' : ''}; temp dir ${dir}`);
+  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
+
   const rows: Row[] = [];
-  for (const clients of clientsList) {
-    for (const rate of rates) {
-      for (const kind of ['fleetcol', 'naive'] as const) {
-        const r = await scenario(kind, dir, flush, clients, rate, warmup, duration);
-        rows.push(r);
-        console.log(`${kind.padEnd(8)} ${String(clients).padStart(6)} clients × ${rate * AGENTS} ev/s: p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, CPU ${num(r.cpuPct)} %`);
+  const idle: IdleRow[] = [];
+  const started = Date.now();
+  const scenarioName = (kind: Kind, clients: number, rate: number) => `${kind.padEnd(8)} ${String(clients).padStart(6)} clients × ${rate * AGENTS} ev/s`;
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      for (const clients of o.clients) {
+        for (const rate of o.rates) {
+          for (const kind of SERVERS) {
+            const r = await scenario(kind, run, clients, rate, o, dir);
+            rows.push(r);
+            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, CPU ${num(r.cpuPct)} %`}; load avg ${r.loadavg}`);
+          }
+        }
+      }
+      if (o.idle === 0) continue;
+      for (const kind of SERVERS) {
+        const r = await idleRss(kind, run, o, dir);
+        idle.push(r);
+        log(`run ${run} ${kind.padEnd(8)} ${num(o.idle)} idle connections: ${r.error ? `ERROR ${r.error}` : `RSS ${num(r.rssBefore! / 1048576, 1)} → ${num(r.rssAfter! / 1048576, 1)} MiB, ${num(r.rssPerConn! / KiB, 2)} KiB per connection`}; load avg ${r.loadavg}`);
       }
     }
+  } finally {
+    killAll();
   }
-  const idle = { fleetcol: await idleRss('fleetcol', dir, flush, idleN), naive: await idleRss('naive', dir, flush, idleN) };
-  console.log('');
-  console.log(table(
-    ['server', 'clients', 'events/s', 'p50 ms', 'p99 ms', 'written/s', 'received/s', 'received of expected', 'CPU-µs/delivery', 'CPU %', 'fleetcol/naive CPU per delivery'],
-    rows.map((r) => {
-      const naive = rows.find((x) => x.server === 'naive' && x.clients === r.clients && x.rate === r.rate);
-      const ratio = r.server === 'fleetcol' && naive ? r.cpuUsPerDelivery / naive.cpuUsPerDelivery : NaN;
-      return [r.server, num(r.clients), num(r.rate * AGENTS), num(r.p50), num(r.p99), num(r.writtenPerS), num(r.deliveriesPerS), `${num((r.deliveriesPerS / r.expectedPerS) * 100)} %`, num(r.cpuUsPerDelivery, 3), num(r.cpuPct), r.server === 'fleetcol' ? `${num(ratio, 2)}×` : ''];
-    }),
+
+  const FIGURES = ['p50', 'p99', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'cpuPct', 'connected'] as const;
+  const key = (kind: Kind, clients: number, rate: number) => `${kind}/${clients}x${rate}`;
+  const medians: Record<string, Record<string, number>> = {};
+  const ratios: Record<string, { ofMedians: number; medianOfRuns: number; runs: number[] }> = {};
+  for (const clients of o.clients) {
+    for (const rate of o.rates) {
+      for (const kind of SERVERS) {
+        const ok = rows.filter((r) => r.server === kind && r.clients === clients && r.rate === rate && !r.error);
+        medians[key(kind, clients, rate)] = Object.fromEntries([...FIGURES.map((k) => [k, median(ok.map((r) => r[k]!))]), ['okRuns', ok.length]]);
+      }
+      // The ratio of medians, and the median of per-run ratios (a run's pair shares the machine's
+      // load at that moment).
+      const perRun: number[] = [];
+      for (let run = 1; run <= o.runs; run++) {
+        const [f, n] = SERVERS.map((kind) => rows.find((r) => r.server === kind && r.clients === clients && r.rate === rate && r.run === run && !r.error));
+        if (f && n) perRun.push(f.cpuUsPerDelivery! / n.cpuUsPerDelivery!);
+      }
+      const ofMedians = medians[key('fleetcol', clients, rate)]!.cpuUsPerDelivery! / medians[key('naive', clients, rate)]!.cpuUsPerDelivery!;
+      ratios[`${clients}x${rate}`] = { ofMedians, medianOfRuns: median(perRun), runs: perRun };
+    }
+  }
+  const idleMedians: Record<string, Record<string, number>> = {};
+  for (const kind of SERVERS) {
+    const ok = idle.filter((r) => r.server === kind && !r.error);
+    if (o.idle > 0) idleMedians[kind] = { rssBefore: median(ok.map((r) => r.rssBefore!)), rssAfter: median(ok.map((r) => r.rssAfter!)), rssPerConn: median(ok.map((r) => r.rssPerConn!)), okRuns: ok.length };
+  }
+
+  const p99Measured = o.clients.includes(TARGET_P99_CLIENTS) && o.rates.includes(TARGET_P99_RATE);
+  log('');
+  log(`targets (fleetcol): p99 ≤ ${TARGET_P99_MS} ms at ${num(TARGET_P99_CLIENTS)} clients × ${TARGET_P99_RATE * AGENTS} updates/s${p99Measured ? '' : ' (not measured in this run)'}; ≤ ${TARGET_CPU_US} CPU-µs per delivery; CPU per delivery ≤ ${TARGET_RATIO}× the naive server's; RSS per idle connection ≤ ${TARGET_IDLE_KIB} KiB`);
+  log(`median of ${o.runs} run(s); ${o.durationS} s measured after ${o.warmupS} s warm-up`);
+  log(table(
+    ['server', 'clients', 'events/s', 'p50 ms', 'p99 ms', 'written/s', 'received/s', 'received of expected', 'CPU-µs/delivery', 'CPU %', 'fleetcol/naive CPU per delivery, ratio of medians', 'median of per-run ratios'],
+    o.clients.flatMap((clients) => o.rates.flatMap((rate) => SERVERS.map((kind) => {
+      const m = medians[key(kind, clients, rate)]!;
+      const ratio = ratios[`${clients}x${rate}`]!;
+      const fc = kind === 'fleetcol';
+      const p99Target = fc && clients === TARGET_P99_CLIENTS && rate === TARGET_P99_RATE;
+      return [
+        kind, num(clients), num(rate * AGENTS), num(m.p50),
+        p99Target ? `${num(m.p99)} ${met(m.p99, TARGET_P99_MS)}` : num(m.p99),
+        num(m.writtenPerS), num(m.deliveriesPerS), `${num((m.deliveriesPerS! / (clients * rate * AGENTS)) * 100)} %`,
+        fc ? `${num(m.cpuUsPerDelivery, 3)} ${met(m.cpuUsPerDelivery, TARGET_CPU_US)}` : num(m.cpuUsPerDelivery, 3),
+        num(m.cpuPct),
+        fc ? `${num(ratio.ofMedians, 2)}× ${met(ratio.ofMedians, TARGET_RATIO)}` : '',
+        fc ? `${num(ratio.medianOfRuns, 2)}× ${met(ratio.medianOfRuns, TARGET_RATIO)}` : '',
+      ];
+    }))),
   ));
-  console.log('');
-  console.log(table(['server', 'idle connections', 'RSS before', 'RSS after', 'RSS per idle connection'], (['fleetcol', 'naive'] as const).map((k) => [k, num(idleN), `${num(idle[k].before / 1048576, 1)} MiB`, `${num(idle[k].after / 1048576, 1)} MiB`, `${num(idle[k].perConn / 1024, 2)} KiB`])));
-  const out = path.join(ROOT, 'bench', 'results');
-  mkdirSync(out, { recursive: true });
-  const file = path.join(out, `sse-fanout-${new Date().toISOString().replace(/[:.]/g, '').slice(0, 15)}Z.json`);
-  writeFileSync(file, JSON.stringify({ cpus: os.cpus().length, node: process.version, flush, lazyReadMs: LAZY_MS, duration, warmup, rows, idle }, null, 2));
-  console.log(`\nwrote ${path.relative(ROOT, file)}`);
+  if (o.idle > 0) {
+    log('');
+    log(table(
+      ['server', 'idle connections', 'RSS before', 'RSS after', 'RSS per idle connection'],
+      SERVERS.map((kind) => {
+        const m = idleMedians[kind]!;
+        const perConn = `${num(m.rssPerConn! / KiB, 2)} KiB`;
+        return [kind, num(o.idle), `${num(m.rssBefore! / 1048576, 1)} MiB`, `${num(m.rssAfter! / 1048576, 1)} MiB`, kind === 'fleetcol' ? `${perConn} ${met(m.rssPerConn! / KiB, TARGET_IDLE_KIB)}` : perConn];
+      }),
+    ));
+  }
+  log('');
+
+  const errors = [...rows, ...idle].filter((r) => r.error);
+  if (errors.length) log(`${errors.length} run(s) failed; see the errors above and ${dir}`);
+  const file = resultsFile(ROOT, 'sse-fanout', o.out);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        benchmark: 'sse-fanout',
+        date: new Date().toISOString(),
+        command,
+        machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+        fleetcol,
+        options: o,
+        load: { agents: AGENTS, clientsPerProcess: PER_PROC, probesPerProcess: PROBES_PER_PROC },
+        targets: { p99Ms: TARGET_P99_MS, p99AtClients: TARGET_P99_CLIENTS, p99AtRate: TARGET_P99_RATE, cpuUsPerDelivery: TARGET_CPU_US, idleRssKiBPerConnection: TARGET_IDLE_KIB, cpuRatioToNaive: TARGET_RATIO },
+        medians: { scenarios: medians, cpuRatioToNaive: ratios, idle: idleMedians },
+        runs: { scenarios: rows, idle },
+        elapsedS: Math.round((Date.now() - started) / 1000),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  log(`results: ${path.relative(process.cwd(), file)} (${Math.round((Date.now() - started) / 1000)} s)`);
+  if (!o.keep && errors.length === 0) rmSync(dir, { recursive: true, force: true });
+  process.exit(errors.length ? 1 : 0);
 }
 
 const role = process.argv[2];
