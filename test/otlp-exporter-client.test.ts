@@ -195,6 +195,12 @@ t.test('gzip: the request is compressed with the flag set; a compressed response
   t.equal(body[0], 1, 'compressed flag');
   t.equal(body.readUInt32BE(1), body.length - 5);
   t.equal(zlib.gunzipSync(body.subarray(5)).toString(), 'hello world');
+  t.same(body.subarray(5), zlib.gzipSync(Buffer.from('hello world'), { level: 1 }), 'level 1 by default');
+  const nine = clientFor(srv.port, { gzip: true, gzipLevel: 9 });
+  t.teardown(() => nine.close());
+  const text = Buffer.from('span '.repeat(2000));
+  await nine.unary(TRACES, [text]);
+  t.same(srv.seen[1]!.body.subarray(5), zlib.gzipSync(text, { level: 9 }), 'compression_params.level reaches zlib');
 });
 
 t.test('status: trailers-only errors, percent-encoded messages, RetryInfo details, HTTP errors', async (t) => {

@@ -15,6 +15,7 @@ export interface OtlpExporterConfig extends HelperSettings {
   endpoint: string;
   headers: Record<string, string>;
   compression: 'gzip' | 'none';
+  compression_params: { level?: number };
   tls: {
     insecure?: boolean;
     insecure_skip_verify?: boolean;
@@ -91,6 +92,7 @@ function clientOptions(cfg: OtlpExporterConfig, metadata: Record<string, string>
     ...(override ? { authority: override } : {}),
     metadata,
     gzip: cfg.compression === 'gzip',
+    gzipLevel: cfg.compression_params?.level ?? 1,
     keepaliveMs: KEEPALIVE_MS,
     userAgent: USER_AGENT,
   };

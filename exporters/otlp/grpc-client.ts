@@ -77,6 +77,8 @@ export interface GrpcClientOptions {
   metadata: Record<string, string>;
   /** gzip every request message (grpc-encoding: gzip). */
   gzip: boolean;
+  /** zlib level for gzip, 1-9 (default 1). */
+  gzipLevel?: number;
   /** A PING this often on an idle connection; an unanswered one closes it. 0: never. */
   keepaliveMs: number;
   /** Sent as user-agent. */
@@ -180,7 +182,7 @@ export class GrpcClient {
     let body: readonly Uint8Array[];
     if (this.opts.gzip) {
       const whole = message.length === 1 ? message[0]! : Buffer.concat(message);
-      const z = await gzip(whole);
+      const z = await gzip(whole, { level: this.opts.gzipLevel ?? 1 });
       body = [prefix(PREFIX_COMPRESSED, z.length), z];
     } else {
       let length = 0;
