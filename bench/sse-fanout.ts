@@ -3,9 +3,9 @@
 //   driver ──OTLP/HTTP protobuf──▶ fleetcol (otlp receiver → sse exporter) ──SSE──▶ N clients
 //   driver ──OTLP/HTTP protobuf──▶ naive server ─────────────────────────────SSE──▶ N clients
 //
-// The clients live in separate processes (this file, role `client`), 2,500 connections each; a
-// few per process ("probes") parse every event to measure latency (span end → event received),
-// the rest only count events. 100 agents send 1 or 10 updates/s each (one span per update).
+// The clients live in separate processes (this file, role `client`), 2,500 connections each, that
+// only count events; 20 more ("probes"), in a process of their own, parse every event to measure
+// latency (span end → event received). 100 agents send 1 or 10 updates/s each (one span per update).
 // The naive server decodes the same OTLP, builds the same summary, JSON-encodes it once per event
 // and does one res.write per event per client. Reported per scenario: delivery latency p50/p99,
 // deliveries/s, server CPU-µs per delivery (from /proc), and RSS per idle connection; every
@@ -36,7 +36,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli.js');
 const PER_PROC = 2500;
-const PROBES_PER_PROC = 10;
+/** Latency probes per scenario, in a client process of their own (see openClients). */
+const PROBES = 20;
+const PROBE_GROUPS = 4;
 const AGENTS = 100;
 /** Non-probe connections read every LAZY_MS (0: as data comes); set by --lazy-read. */
 let LAZY_MS = 0;
@@ -474,13 +476,28 @@ function startClients(n: number): Promise<ClientProc[]> {
   return Promise.all(Array.from({ length: Math.ceil(n / PER_PROC) }, () => ClientProc.start()));
 }
 
-async function openClients(procs: ClientProc[], n: number, port: number): Promise<void> {
-  let left = n;
-  await Promise.all(procs.map((p) => {
-    const count = Math.min(PER_PROC, left);
-    left -= count;
-    return count > 0 ? p.ask({ cmd: 'open', port, path: '/v1/events', count, probes: Math.min(PROBES_PER_PROC, count) }) : Promise.resolve();
-  }));
+/**
+ * Opens n connections spread over `procs` (PER_PROC each at most). With `probes`, `probeCount` of
+ * the n are latency probes in that process of their own, opened in PROBE_GROUPS groups between
+ * equal parts of the counting connections: so the probes sit at spread positions of the server's
+ * write order (not all first or last), and their process does nothing but read them (in a
+ * counting process, the bursts of --lazy-read reads added that process's own event-loop delay to
+ * the probes' latency).
+ */
+async function openClients(procs: ClientProc[], n: number, port: number, probes?: { proc: ClientProc; count: number }): Promise<void> {
+  const probeCount = probes ? Math.min(probes.count, n) : 0;
+  let left = n - probeCount;
+  const perProc = procs.map(() => {
+    const c = Math.min(PER_PROC, left);
+    left -= c;
+    return c;
+  });
+  const groups = probes ? PROBE_GROUPS : 1;
+  for (let g = 0; g < groups; g++) {
+    const part = (c: number) => Math.floor((c * (g + 1)) / groups) - Math.floor((c * g) / groups);
+    await Promise.all(procs.map((p, i) => (part(perProc[i]!) > 0 ? p.ask({ cmd: 'open', port, path: '/v1/events', count: part(perProc[i]!), probes: 0 }) : undefined)));
+    if (probes && part(probeCount) > 0) await probes.proc.ask({ cmd: 'open', port, path: '/v1/events', count: part(probeCount), probes: part(probeCount) });
+  }
 }
 
 async function scenario(kind: Kind, run: number, clients: number, rate: number, o: Options, dir: string): Promise<Row> {
@@ -490,8 +507,9 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
   let load: ReturnType<typeof loadgen> | undefined;
   try {
     server = await startServer(kind, o, dir, `fleetcol-${clients}x${rate}-run${run}`);
-    procs = await startClients(clients);
-    await openClients(procs, clients, server.ssePort);
+    const probeProc = await ClientProc.start();
+    procs = [probeProc, ...(await startClients(clients - Math.min(PROBES, clients)))];
+    await openClients(procs.slice(1), clients, server.ssePort, { proc: probeProc, count: PROBES });
     load = loadgen(server.ingestPort, rate * AGENTS);
     await sleep(o.warmupS * 1000);
     await Promise.all(procs.map((p) => p.ask({ cmd: 'reset' })));
@@ -670,7 +688,7 @@ async function main(): Promise<void> {
         machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
         fleetcol,
         options: o,
-        load: { agents: AGENTS, clientsPerProcess: PER_PROC, probesPerProcess: PROBES_PER_PROC },
+        load: { agents: AGENTS, clientsPerProcess: PER_PROC, probes: PROBES, probeGroups: PROBE_GROUPS },
         targets: { p99Ms: TARGET_P99_MS, p99AtClients: TARGET_P99_CLIENTS, p99AtRate: TARGET_P99_RATE, cpuUsPerDelivery: TARGET_CPU_US, idleRssKiBPerConnection: TARGET_IDLE_KIB, cpuRatioToNaive: TARGET_RATIO },
         medians: { scenarios: medians, cpuRatioToNaive: ratios, idle: idleMedians },
         runs: { scenarios: rows, idle },
