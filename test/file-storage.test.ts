@@ -9,7 +9,7 @@ import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.
 import type { FileStorage } from '../extensions/file_storage/storage.js';
 import { io, scanSegment } from '../extensions/file_storage/segment.js';
 import type { Queue, QueueEntry } from '../src/exporterhelper/queue.js';
-import type { Telemetry } from '../src/pdata/telemetry.js';
+import { Telemetry } from '../src/pdata/telemetry.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
 import { metricValue } from './helper.js';
 import { traces } from './data.js';
@@ -184,6 +184,25 @@ t.test('garbage appended after the last record, and an empty segment file', asyn
   t.notOk(fs.existsSync(path.join(qdir(dir), 'seg-0000000000000099.log')), 'the empty segment is removed');
   r.q.offer(traces(9), 1);
   t.same(counts(await takeAll(r.q)), [9], 'new records go to a new segment');
+  await r.close();
+});
+
+t.test('a merged batch is written from its parts and read back as one record, after a restart too', async (t) => {
+  const dir = t.testdir();
+  const a = traces(3);
+  const b = traces(5);
+  const merged = Telemetry.merge([a, b]);
+  t.equal(merged.protoParts().length, 2, 'held as two parts');
+  const o = await open(dir);
+  t.ok(o.q.offer(merged, 1));
+  t.equal(merged.protoParts().length, 2, 'not joined to be written');
+  await o.close();
+  const r = await open(dir);
+  const [e] = await takeAll(r.q);
+  t.ok(e, 'the record is there after a restart');
+  t.equal(e!.item.itemCount, 8);
+  t.same(Buffer.from(e!.item.toProto()), Buffer.concat([a.toProto(), b.toProto()]), 'the bytes of both parts, in order');
+  e!.done();
   await r.close();
 });
 

@@ -19,7 +19,7 @@ import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter, SelfMetrics } from '../../src/telemetry/metrics.js';
 import { formatSize } from '../../src/config/units.js';
 import { AckLog, readAckLog } from './acklog.js';
-import { FILE_MAGIC, HEADER_SIZE, encodeHeader, type ParsedRecord } from './record.js';
+import { FILE_MAGIC, HEADER_SIZE, encodeHeader, payloadLength, type ParsedRecord, type Payload } from './record.js';
 import { SEGMENT_NAME, Segment, scanSegment, type Damage } from './segment.js';
 import { LiveSeqs } from './seqs.js';
 
@@ -264,12 +264,12 @@ export class PersistentQueue implements Queue<Telemetry> {
     if (this.closed) return false;
     // As the memory queue: one oversized item still goes into an empty queue.
     if (this.waitingUnits > 0 && this.waitingUnits + size > this.capacity) return false;
-    const payload = item.toProto();
-    const put = this.append(item.signal, item.itemCount, payload, item);
+    // A merged batch's parts are written as they are (one writev), not joined first.
+    const put = this.append(item.signal, item.itemCount, item.protoParts(), item);
     if (!put) return false;
     const waiter = this.waiters.shift();
     if (waiter) {
-      waiter(this.entry({ seg: put.seg, seq: put.seq, bytes: HEADER_SIZE + payload.length, item }));
+      waiter(this.entry({ seg: put.seg, seq: put.seq, bytes: HEADER_SIZE + item.byteSize, item }));
     } else {
       put.seg.pending.push(put.offset, put.seq, size);
       this.waitingUnits += size;
@@ -325,8 +325,8 @@ export class PersistentQueue implements Queue<Telemetry> {
 
   /** Writes one record to the newest segment (a new one when it is full); undefined (logged,
    *  counted) when it does not fit the budget or the disk. */
-  private append(signal: Signal, items: number, payload: Uint8Array, item?: Telemetry): { seg: Segment; offset: number; seq: number } | undefined {
-    const recBytes = HEADER_SIZE + payload.length;
+  private append(signal: Signal, items: number, payload: Payload, item?: Telemetry): { seg: Segment; offset: number; seq: number } | undefined {
+    const recBytes = HEADER_SIZE + payloadLength(payload);
     const budget = this.o.budget;
     const seg = this.active;
     let roll = !seg || !seg.writable || (seg.size + recBytes > this.o.segmentSize && seg.size > FILE_MAGIC.length);
@@ -406,11 +406,8 @@ export class PersistentQueue implements Queue<Telemetry> {
         let item: Telemetry | undefined;
         let why = 'error' in got ? got.error : '';
         if (!('error' in got)) {
-          try {
-            item = Telemetry.fromProto(got.header.signal, got.payload);
-          } catch (err) {
-            why = `undecodable: ${(err as Error).message}`;
-          }
+          // Validated when it was received and checksummed since: no second validating scan.
+          item = Telemetry.fromValidated(got.header.signal, got.payload, got.header.items);
         }
         if (item) {
           this.space.notify();
@@ -502,13 +499,12 @@ export class PersistentQueue implements Queue<Telemetry> {
       let moved = 0;
       for (const f of [...this.inflight]) {
         if (f.seg !== seg) continue;
-        const payload = f.item.toProto();
-        const put = this.append(f.item.signal, f.item.itemCount, payload);
+        const put = this.append(f.item.signal, f.item.itemCount, f.item.protoParts());
         if (!put) break;
         const old = { seq: f.seq, bytes: f.bytes };
         f.seg = put.seg;
         f.seq = put.seq;
-        f.bytes = HEADER_SIZE + payload.length;
+        f.bytes = HEADER_SIZE + f.item.byteSize;
         this.ack(seg, old.seq, old.bytes);
         moved++;
       }

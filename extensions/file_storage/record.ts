@@ -49,16 +49,29 @@ export interface RecordHeader {
   flags: number;
 }
 
+/** The payload of a record: one buffer, or parts written one after the other (a merged batch). */
+export type Payload = Uint8Array | readonly Uint8Array[];
+
+export function payloadLength(payload: Payload): number {
+  if (payload instanceof Uint8Array) return payload.length;
+  let n = 0;
+  for (const p of payload) n += p.length;
+  return n;
+}
+
 /** A fresh 24-byte header for `payload`. */
-export function encodeHeader(payload: Uint8Array, h: Omit<RecordHeader, 'length'>): Buffer {
+export function encodeHeader(payload: Payload, h: Omit<RecordHeader, 'length'>): Buffer {
   const b = Buffer.allocUnsafe(HEADER_SIZE);
   b.writeUInt32LE(RECORD_MAGIC, 0);
-  b.writeUInt32LE(payload.length, 4);
+  b.writeUInt32LE(payloadLength(payload), 4);
   b.writeUInt32LE(h.items >>> 0, 8);
   b.writeUIntLE(h.seq, 12, 6);
   b[18] = SIGNAL_TAG[h.signal];
   b[19] = h.flags;
-  b.writeUInt32LE(crc32(payload, crc32(b.subarray(4, 20))), 20);
+  let crc = crc32(b.subarray(4, 20));
+  if (payload instanceof Uint8Array) crc = crc32(payload, crc);
+  else for (const p of payload) crc = crc32(p, crc);
+  b.writeUInt32LE(crc, 20);
   return b;
 }
 

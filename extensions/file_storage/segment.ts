@@ -2,7 +2,7 @@
 // record by record, deleted once every record in it is acked.
 import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { FILE_MAGIC, HEADER_SIZE, checkCrc, parseAt, peekHeader, seqsIn, type ParsedRecord, type RecordHeader } from './record.js';
+import { FILE_MAGIC, HEADER_SIZE, checkCrc, parseAt, payloadLength, peekHeader, seqsIn, type ParsedRecord, type Payload, type RecordHeader } from './record.js';
 
 /** The write call appends go through; tests swap it to play a full disk. */
 export const io = { writevSync };
@@ -97,12 +97,12 @@ export class Segment {
 
   /** Appends one record (header and payload in one write); returns the record's offset. On an
    *  error or a short write (disk full) the file is cut back to where it was and the error thrown. */
-  append(header: Buffer, payload: Uint8Array, fsync: boolean): number {
+  append(header: Buffer, payload: Payload, fsync: boolean): number {
     const at = this.size;
-    const total = header.length + payload.length;
+    const total = header.length + payloadLength(payload);
     let written = 0;
     try {
-      written = io.writevSync(this.fd, [header, payload], at);
+      written = io.writevSync(this.fd, payload instanceof Uint8Array ? [header, payload] : [header, ...payload], at);
       if (written !== total) throw Object.assign(new Error(`short write (${written} of ${total} bytes): disk full?`), { code: 'ENOSPC' });
       if (fsync) fdatasyncSync(this.fd);
     } catch (err) {
