@@ -23,7 +23,7 @@ import { median, MiB, percentile, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
 import type { LoadStats, StartArgs } from './loadgen.js';
 import type { SinkStats } from './sink.js';
-import { checkout, commandLine, positiveOption } from './lib/cli.js';
+import { checkout, commandLine, machineInfo, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -373,14 +373,7 @@ async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
 
 
 const command = commandLine();
-const machine = {
-  nproc: os.availableParallelism(),
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-  node: process.version,
-  kernel: `${os.type()} ${os.release()}`,
-  loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
-};
+const machine = machineInfo();
 const { commit, dirty } = checkout(ROOT);
 
 const log = (s: string) => process.stdout.write(s + '\n');

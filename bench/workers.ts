@@ -20,7 +20,7 @@ import { clockTicks, freePort, median, MiB, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
 import type { HttpLoadStats, HttpStartArgs } from './loadgen-http.js';
 import type { SinkStats } from './sink.js';
-import { checkout, commandLine, positiveOption } from './lib/cli.js';
+import { checkout, commandLine, machineInfo, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -206,12 +206,7 @@ async function oneRun(threads: number, run: number): Promise<Run> {
 
 
 const command = commandLine();
-const machine = {
-  nproc: os.availableParallelism(),
-  cpu: os.cpus()[0]?.model ?? 'unknown',
-  node: process.version,
-  loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
-};
+const machine = machineInfo();
 const { commit, dirty } = checkout(ROOT);
 const log = (s: string) => process.stdout.write(s + '\n');
 log('fleetcol worker-thread scaling: OTLP/HTTP JSON traces at full load');

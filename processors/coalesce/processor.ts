@@ -200,9 +200,9 @@ export class CoalesceProcessor implements Processor {
   }
 }
 
-/** Items back into one request, grouped under their own resource and scope. */
-function logsOf(items: LogItem[]): Telemetry {
-  const byR = new Map<ResourceLogs, Map<ScopeLogs, LogRecord[]>>();
+/** Items under their own resource and scope, each in first-seen order. */
+function group<R, S, I>(items: Item<R, S, I>[]): Map<R, Map<S, I[]>> {
+  const byR = new Map<R, Map<S, I[]>>();
   for (const { r, s, item } of items) {
     let m = byR.get(r);
     if (!m) byR.set(r, (m = new Map()));
@@ -210,23 +210,20 @@ function logsOf(items: LogItem[]): Telemetry {
     if (!l) m.set(s, (l = []));
     l.push(item);
   }
+  return byR;
+}
+
+/** Items back into one request, grouped under their own resource and scope. */
+function logsOf(items: LogItem[]): Telemetry {
   const req: ExportLogsServiceRequest = {
-    resourceLogs: [...byR].map(([r, m]) => ({ ...r, scopeLogs: [...m].map(([s, l]) => ({ ...s, logRecords: l })) })),
+    resourceLogs: [...group(items)].map(([r, m]) => ({ ...r, scopeLogs: [...m].map(([s, l]) => ({ ...s, logRecords: l })) })),
   };
   return Telemetry.fromRequest('logs', req);
 }
 
 function spansOf(items: SpanItem[]): Telemetry {
-  const byR = new Map<ResourceSpans, Map<ScopeSpans, Span[]>>();
-  for (const { r, s, item } of items) {
-    let m = byR.get(r);
-    if (!m) byR.set(r, (m = new Map()));
-    let l = m.get(s);
-    if (!l) m.set(s, (l = []));
-    l.push(item);
-  }
   const req: ExportTraceServiceRequest = {
-    resourceSpans: [...byR].map(([r, m]) => ({ ...r, scopeSpans: [...m].map(([s, l]) => ({ ...s, spans: l })) })),
+    resourceSpans: [...group(items)].map(([r, m]) => ({ ...r, scopeSpans: [...m].map(([s, l]) => ({ ...s, spans: l })) })),
   };
   return Telemetry.fromRequest('traces', req);
 }
