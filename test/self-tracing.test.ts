@@ -7,6 +7,12 @@ import { traceBytes } from './data.js';
 t.test('one span per export, with the exporter id and item count', async (t) => {
   const data = await startSink();
   const self = await startSink();
+  // Registered before the daemon starts: a daemon that fails to start must not leave the sinks
+  // (grpc-js servers) keeping the test alive until tap's timeout.
+  t.teardown(async () => {
+    await data.close();
+    await self.close();
+  });
   const port = await freePort();
   const daemon = await startDaemon(`
 receivers:
@@ -24,8 +30,6 @@ service:
   t.teardown(async () => {
     client.close();
     await daemon.stop();
-    await data.close();
-    await self.close();
   });
   await client.export('traces', traceBytes(7));
   await waitFor(() => data.items('traces') === 7, 10_000, 'data delivered');
