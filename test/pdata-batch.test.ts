@@ -141,6 +141,38 @@ t.test('merge keeps the parts unjoined until one buffer is needed', async (t) =>
   t.equal(empty.toProto().length, 0, 'a merge of empty batches is empty');
 });
 
+t.test('a body in chunks is validated as one message and kept as its chunks', async (t) => {
+  const whole = Buffer.from(Telemetry.fromRequest('traces', traces(2, 2, 3)).toProto());
+  const expected = Telemetry.fromProto('traces', whole);
+  // Cut at every position (tags, lengths and varints split across chunks) and into many pieces.
+  for (let cut = 0; cut <= whole.length; cut++) {
+    const b = Telemetry.fromProtoParts('traces', [whole.subarray(0, cut), whole.subarray(cut)]);
+    if (b.itemCount !== expected.itemCount) t.fail(`cut at ${cut}: ${b.itemCount} items`);
+  }
+  const pieces: Buffer[] = [];
+  for (let at = 0; at < whole.length; at += 7) pieces.push(whole.subarray(at, at + 7));
+  const b = Telemetry.fromProtoParts('traces', pieces);
+  t.equal(b.itemCount, expected.itemCount, 'items counted across 7-byte chunks');
+  t.equal(b.protoParts().length, pieces.length, 'kept as the chunks, not joined');
+  t.equal(b.protoParts()[1]!.buffer, whole.buffer, 'the chunks themselves, not copies');
+  t.same(Buffer.from(b.toProto()), whole, 'joined on demand to the same bytes');
+  t.same(spanNames(b), spanNames(expected), 'decodes to the same spans');
+  t.equal(Telemetry.fromProtoParts('traces', [whole]).protoParts().length, 1, 'one chunk is the plain case');
+  t.equal(Telemetry.fromProtoParts('traces', []).itemCount, 0, 'no chunks is an empty request');
+  // Malformed input is refused the same way, wherever the chunks are cut.
+  const cutShort = whole.subarray(0, whole.length - 3);
+  t.throws(() => Telemetry.fromProtoParts('traces', [cutShort.subarray(0, 10), cutShort.subarray(10)]), /runs past the end|truncated/);
+  const bad = Buffer.from(whole);
+  bad[0] = 0x0a | 0x05; // field 1 with wire type 5 (I32) instead of LEN
+  t.throws(() => Telemetry.fromProtoParts('traces', [bad.subarray(0, 1), bad.subarray(1)]), /wrong wire type/);
+  // A message longer than the kept scratch memory is scanned in a buffer of its own.
+  const big = Buffer.from(Telemetry.fromRequest('traces', traces(60, 4, 80)).toProto());
+  t.ok(big.length > 1 << 20, `a ${big.length}-byte request`);
+  const bigParts = [big.subarray(0, 1000), big.subarray(1000)];
+  t.equal(Telemetry.fromProtoParts('traces', bigParts).itemCount, 60 * 4 * 80);
+  t.equal(Telemetry.fromProtoParts('traces', [whole.subarray(0, 5), whole.subarray(5)]).itemCount, expected.itemCount, 'and the scratch still works after it');
+});
+
 t.test('split of traces keeps order, repeats resource and scope', async (t) => {
   const tel = Telemetry.fromProto('traces', Telemetry.fromRequest('traces', traces(2, 2, 5)).toProto());
   const all = spanNames(tel);

@@ -137,7 +137,10 @@ export class HttpServer {
 
 /** Reads the body, gunzipping if asked, refusing (413) past `limit` bytes after decompression.
  *  `owned`: the body is a buffer of its own (joined here), which may be moved to a worker thread. */
-function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflightLimit: number): Promise<{ body: Buffer; owned: boolean }> {
+/** The body as the chunks it arrived in (views of the socket's read buffers) when it was sent
+ *  uncompressed: a protobuf body goes on as those chunks (see Telemetry.fromProtoParts); one
+ *  new buffer (owned, so a worker thread may take it) when it had to be decompressed. */
+function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflightLimit: number): Promise<{ body: Buffer | Buffer[]; owned: boolean }> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (encoding === 'identity' && declared > limit) {
@@ -168,8 +171,9 @@ function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) =>
     source.on('end', () => {
       if (done) return;
       done = true;
-      // Buffer.concat allocates a buffer of its own from 4 KiB up (below, a slice of Node's pool).
       if (chunks.length === 1) resolve({ body: chunks[0]!, owned: false });
+      else if (source === req) resolve({ body: chunks, owned: false });
+      // Buffer.concat allocates a buffer of its own from 4 KiB up (below, a slice of Node's pool).
       else resolve({ body: Buffer.concat(chunks, size), owned: size >= Buffer.poolSize >>> 1 });
     });
     source.on('error', (e: Error) => fail(new HttpError(400, 3, `cannot read body: ${e.message}`)));

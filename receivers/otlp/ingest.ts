@@ -4,7 +4,7 @@ import { PermanentError, RetryableError, type Consumer } from '../../src/consume
 import type { CreateSettings } from '../../src/component.js';
 import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
 import { ITEM_NAME, type BoundCounter } from '../../src/telemetry/metrics.js';
-import { inlineDecoder, type Decoder, type Format } from '../../src/workers/pool.js';
+import { inlineDecoder, type Body, type Decoder, type Format } from '../../src/workers/pool.js';
 
 export type Outcome =
   | { kind: 'ok'; rejected: number; message: string }
@@ -35,7 +35,7 @@ export class Ingest {
   /** The request body as a batch, decoded inline or on a worker thread (service.workers). Throws
    *  DecodeError when malformed, RetryableError when the worker pool is saturated. `owned`: the
    *  body's memory may be moved to a thread; the caller must not read it afterwards. */
-  decode(format: Format, body: Uint8Array, owned = false): Promise<Telemetry> {
+  decode(format: Format, body: Body, owned = false): Promise<Telemetry> {
     return this.decoder.decode(this.signal, format, body, owned);
   }
 

@@ -11,7 +11,7 @@ import { decodeMessage } from './decode.js';
 import { encodeMessage } from './encode.js';
 import { messageFromJSON, messageToJSON } from './json.js';
 import type { ExportRequest } from './model.js';
-import { countTree, scanMessage } from './scan.js';
+import { countTree, scanMessage, scanParts } from './scan.js';
 import { REQUEST_DESC } from './schema.js';
 import { splitBytes } from './split.js';
 import { plain } from './wire.js';
@@ -55,6 +55,26 @@ export class Telemetry {
   static fromProto(signal: Signal, bytes: Uint8Array): Telemetry {
     const b = plain(bytes);
     return new Telemetry(signal, b, undefined, scanMessage(descOf(signal), b));
+  }
+
+  /** fromProto for an encoding that arrived in consecutive parts (a request body as the socket
+   *  delivered it): validated and counted as one message, then kept as the parts, the way merge
+   *  keeps them. The caller must not change them afterwards. */
+  static fromProtoParts(signal: Signal, parts: readonly Uint8Array[]): Telemetry {
+    const d = descOf(signal);
+    const kept: Uint8Array[] = [];
+    let total = 0;
+    for (const p of parts) {
+      if (p.length === 0) continue;
+      kept.push(plain(p));
+      total += p.length;
+    }
+    if (kept.length <= 1) return Telemetry.fromProto(signal, kept[0] ?? new Uint8Array(0));
+    const t = new Telemetry(signal, undefined, undefined, scanParts(d, kept));
+    t.#parts = kept;
+    t.#partsSize = total;
+    t.#sizeHint = total + 64;
+    return t;
   }
 
   /** Wraps protobuf bytes that were already validated and counted elsewhere (by fromProto or

@@ -40,11 +40,36 @@ export interface Decoder {
    * hands the body over, so its memory may be moved to a thread instead of copied; the caller
    * must not read it afterwards.
    */
-  decode(signal: Signal, format: Format, body: Uint8Array, owned?: boolean): Promise<Telemetry>;
+  decode(signal: Signal, format: Format, body: Body, owned?: boolean): Promise<Telemetry>;
 }
 
-function decodeInline(signal: Signal, format: Format, body: Uint8Array): Telemetry {
-  return format === 'json' ? Telemetry.fromJSON(signal, body) : Telemetry.fromProto(signal, body);
+/** A request body: one buffer, or the consecutive chunks it arrived in (kept as they are by a
+ *  protobuf decode on the calling thread, joined for anything else). */
+export type Body = Uint8Array | readonly Uint8Array[];
+
+function byteLength(body: Body): number {
+  if (!Array.isArray(body)) return (body as Uint8Array).byteLength;
+  let n = 0;
+  for (const c of body as readonly Uint8Array[]) n += c.byteLength;
+  return n;
+}
+
+/** The body in one new buffer of its own (a copy). */
+function joined(body: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of body) { out.set(c, at); at += c.byteLength; }
+  return out;
+}
+
+function decodeInline(signal: Signal, format: Format, body: Body): Telemetry {
+  if (Array.isArray(body)) {
+    const parts = body as readonly Uint8Array[];
+    if (format === 'proto') return Telemetry.fromProtoParts(signal, parts);
+    body = parts.length === 1 ? parts[0]! : joined(parts, byteLength(parts));
+  }
+  const one = body as Uint8Array;
+  return format === 'json' ? Telemetry.fromJSON(signal, one) : Telemetry.fromProto(signal, one);
 }
 
 /** Everything on the calling thread (no pool configured, and in component tests). */
@@ -110,10 +135,11 @@ export class WorkerPool implements Decoder {
     return this.pool?.threads.length ?? 0;
   }
 
-  async decode(signal: Signal, format: Format, body: Uint8Array, owned = false): Promise<Telemetry> {
+  async decode(signal: Signal, format: Format, body: Body, owned = false): Promise<Telemetry> {
     const min = format === 'json' ? this.cfg.json_min_size : this.cfg.proto_min_size;
     const pool = this.pool;
-    if (pool === undefined || body.byteLength < min) {
+    const size = byteLength(body);
+    if (pool === undefined || size < min) {
       this.counts[format].main.inc();
       return decodeInline(signal, format, body);
     }
@@ -122,12 +148,17 @@ export class WorkerPool implements Decoder {
       throw new RetryableError(`worker pool is busy (${pool.queueSize} requests wait for a thread)`, { retryAfterMs: RETRY_MS });
     }
     // Move the bytes: the whole buffer when the body is all of a buffer the caller gave up,
-    // otherwise a copy (a Buffer may share its memory with others, e.g. Node's 8 KiB pool).
-    const whole = owned && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && !(body.buffer instanceof SharedArrayBuffer);
-    // (new Uint8Array(x) copies; a Buffer's slice() would alias.)
-    const buffer = whole ? (body.buffer as ArrayBuffer) : (new Uint8Array(body).buffer as ArrayBuffer);
-    const task: DecodeTask = { signal, format, buffer, offset: 0, length: body.byteLength };
-    const size = body.byteLength;
+    // otherwise a copy (a Buffer may share its memory with others, e.g. Node's 8 KiB pool, and
+    // chunks are views of the socket's read buffers).
+    let buffer: ArrayBuffer;
+    if (Array.isArray(body)) buffer = joined(body as readonly Uint8Array[], size).buffer as ArrayBuffer;
+    else {
+      const one = body as Uint8Array;
+      const whole = owned && one.byteOffset === 0 && one.byteLength === one.buffer.byteLength && !(one.buffer instanceof SharedArrayBuffer);
+      // (new Uint8Array(x) copies; a Buffer's slice() would alias.)
+      buffer = whole ? (one.buffer as ArrayBuffer) : (new Uint8Array(one).buffer as ArrayBuffer);
+    }
+    const task: DecodeTask = { signal, format, buffer, offset: 0, length: size };
     this.inFlightBytes += size;
     let r: DecodeResult;
     try {
