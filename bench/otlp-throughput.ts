@@ -14,7 +14,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { installCleanup, killAll } from './lib/cleanup.js';
 import { Fleetcol } from './lib/fleetcol.js';
 import { Helper } from './lib/ipc.js';
@@ -23,7 +22,7 @@ import { median, MiB, percentile, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
 import type { LoadStats, StartArgs } from './loadgen.js';
 import type { SinkStats } from './sink.js';
-import { checkout, commandLine, machineInfo, positiveOption } from './lib/cli.js';
+import { checkout, commandLine, machineInfo, parseOptions, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -57,7 +56,7 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
   --floor-impl grpc-js|http2  the floor server: bare grpc-js (default) or bare node:http2 (gRPC framing by hand)
 `;
 
-const { values: opt } = parseArgs({
+const opt = parseOptions(USAGE, {
   options: {
     runs: { type: 'string', default: '3' },
     scenarios: { type: 'string', default: 'floor,full,testbed,testbed-floor' },
@@ -82,10 +81,6 @@ const { values: opt } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (opt.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
 
 const positive = positiveOption(USAGE);
 

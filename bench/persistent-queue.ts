@@ -13,7 +13,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { installCleanup, killAll } from './lib/cleanup.js';
 import { Fleetcol } from './lib/fleetcol.js';
 import { Helper } from './lib/ipc.js';
@@ -22,7 +21,7 @@ import { median, MiB, sleep } from './lib/proc.js';
 import { num, pct, table } from './lib/report.js';
 import type { LoadStats, StartArgs } from './loadgen.js';
 import type { SinkStats } from './sink.js';
-import { checkout, commandLine, positiveOption } from './lib/cli.js';
+import { checkout, commandLine, parseOptions, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -50,7 +49,7 @@ const USAGE = `usage: node dist/bench/persistent-queue.js [options]
   --keep                   keep the temp dir (configs, logs, queue directories)
 `;
 
-const { values: opt } = parseArgs({
+const opt = parseOptions(USAGE, {
   options: {
     runs: { type: 'string', default: '3' },
     queues: { type: 'string', default: KINDS.join(',') },
@@ -69,10 +68,6 @@ const { values: opt } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (opt.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
 const positive = positiveOption(USAGE);
 const cfg = {
   runs: positive('runs', opt.runs),

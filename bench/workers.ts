@@ -11,7 +11,6 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { installCleanup, killAll } from './lib/cleanup.js';
 import { Fleetcol } from './lib/fleetcol.js';
 import { Helper } from './lib/ipc.js';
@@ -20,7 +19,7 @@ import { clockTicks, freePort, median, MiB, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
 import type { HttpLoadStats, HttpStartArgs } from './loadgen-http.js';
 import type { SinkStats } from './sink.js';
-import { checkout, commandLine, machineInfo, positiveOption } from './lib/cli.js';
+import { checkout, commandLine, machineInfo, parseOptions, positiveOption } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -45,7 +44,7 @@ const USAGE = `usage: node dist/bench/workers.js [options]
   --keep                 keep the temp dir with fleetcol's configs and logs
 `;
 
-const { values: opt } = parseArgs({
+const opt = parseOptions(USAGE, {
   options: {
     runs: { type: 'string', default: '3' },
     threads: { type: 'string', default: '0,1,2' },
@@ -61,10 +60,6 @@ const { values: opt } = parseArgs({
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (opt.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
 const positive = positiveOption(USAGE);
 const cfg = {
   runs: positive('runs', opt.runs),

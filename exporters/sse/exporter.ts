@@ -1,5 +1,22 @@
 // The sse exporter: telemetry in (traces, logs, metrics), feed events out over HTTP. Ties the
 // fleet translator (events, agent states, alerts), the hub (ids, history, fan-out) and the server.
+//
+// Files of this component:
+//   factory.ts    type, schema, defaults
+//   exporter.ts   ties the parts together; timers (offline sweep and alerts each second, heartbeat, metrics_update); metrics
+//   fleet.ts      telemetry → feed events: span, task_*, error, progress_update, alert, heartbeat; metrics_update
+//   agents.ts     agent state machine: agent_online, agent_offline, status_change (idle, working, input_required, error, offline)
+//   alerts.ts     thresholds per agent over a sliding window (1 s buckets): raised / cleared
+//   event.ts      event types, lanes, severities, ids (<epoch>-<seq>), the wire form (encoded once)
+//   history.ts    ring of the last history.size events (and history.ttl), indexed by seq
+//   hub.ts        ids, history, client registry, fan-out per flush tick (one write per connection per tick; the tick's bytes shared by every client that follows everything)
+//   client.ts     one connection: filter, position (last seq), catch-up from history (paced), live delivery
+//   writer.ts     the byte-bounded queue and its lanes
+//   transport.ts  HTTP/1.1 socket (our own head, then raw bytes) or HTTP/2 stream
+//   handler.ts    HTTP: /v1/events, /v1/agents, /v1/tickets, /, CORS; limits
+//   auth.ts       JWT (jose): secret, public key file or JWKS URL; bearer, cookie, tickets; fleetcol_agents scope
+//   errors.ts     stable error codes (FLEETCOL_SSE_*) and their JSON body
+//   dashboard.ts  the page at /
 import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';

@@ -1,6 +1,6 @@
 // What `fleetcol tail` prints for one feed event: a JSON line (--raw), or a human-readable line
 // `HH:MM:SS.mmm  type  agent  summary`, coloured on a terminal. The summary is made from the
-// event's data (fields of the sse exporter's events, see exporters/sse/README.md); an event type
+// event's data (fields of the sse exporter's events, see "The live feed" in README.md); an event type
 // it does not know is printed with its data as compact JSON. Strings from the feed are telemetry
 // that anyone may have sent: control characters are escaped so they cannot drive the terminal.
 import type { FeedMessage } from './follow.js';
