@@ -100,7 +100,7 @@ export class HttpServer {
       switch (o.kind) {
         case 'ok': {
           const body = asJson ? exportResponseJSON(signal, o.rejected, o.message) : encodeExportResponse(o.rejected, o.message);
-          res.writeHead(200, { 'content-type': asJson ? JSON_TYPE : PROTOBUF }).end(body);
+          answer(res, 200, { 'content-type': asJson ? JSON_TYPE : PROTOBUF }, body);
           return;
         }
         case 'invalid':
@@ -119,7 +119,7 @@ export class HttpServer {
         res.setHeader('connection', 'close');
         req.resume();
       }
-      res.writeHead(e.status, { 'content-type': asJson ? JSON_TYPE : PROTOBUF, ...e.headers }).end(body);
+      answer(res, e.status, { 'content-type': asJson ? JSON_TYPE : PROTOBUF, ...e.headers }, body);
     }
   }
 
@@ -137,9 +137,9 @@ export class HttpServer {
 
 /** Reads the body, gunzipping if asked, refusing (413) past `limit` bytes after decompression.
  *  `owned`: the body is a buffer of its own (joined here), which may be moved to a worker thread. */
-/** The body as the chunks it arrived in (views of the socket's read buffers) when it was sent
- *  uncompressed: a protobuf body goes on as those chunks (see Telemetry.fromProtoParts); one
- *  new buffer (owned, so a worker thread may take it) when it had to be decompressed. */
+/** The body as the chunks it arrived in when it was sent uncompressed: a protobuf body goes on
+ *  as those chunks (see Telemetry.fromProtoParts), and a worker thread takes them as they are
+ *  (owned). One new buffer when it had to be decompressed. */
 function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflightLimit: number): Promise<{ body: Buffer | Buffer[]; owned: boolean }> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
@@ -171,14 +171,21 @@ function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) =>
     source.on('end', () => {
       if (done) return;
       done = true;
-      if (chunks.length === 1) resolve({ body: chunks[0]!, owned: false });
-      else if (source === req) resolve({ body: chunks, owned: false });
+      // node:http copies each body chunk into a buffer of its own: nobody else holds them.
+      if (source === req) resolve({ body: chunks.length === 1 ? chunks[0]! : chunks, owned: true });
+      else if (chunks.length === 1) resolve({ body: chunks[0]!, owned: false });
       // Buffer.concat allocates a buffer of its own from 4 KiB up (below, a slice of Node's pool).
       else resolve({ body: Buffer.concat(chunks, size), owned: size >= Buffer.poolSize >>> 1 });
     });
     source.on('error', (e: Error) => fail(new HttpError(400, 3, `cannot read body: ${e.message}`)));
     req.on('aborted', () => fail(new HttpError(400, 3, 'request aborted')));
   });
+}
+
+/** The whole response with its Content-Length (writeHead alone would make node send it chunked). */
+function answer(res: http.ServerResponse, status: number, headers: http.OutgoingHttpHeaders, body: string | Uint8Array): void {
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  res.writeHead(status, { ...headers, 'content-length': length }).end(body);
 }
 
 function tooLarge(limit: number): HttpError {

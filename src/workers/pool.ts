@@ -54,6 +54,11 @@ function byteLength(body: Body): number {
   return n;
 }
 
+/** A view of all of its buffer, which can therefore be moved to a thread. */
+function isWhole(c: Uint8Array): boolean {
+  return c.byteOffset === 0 && c.byteLength === c.buffer.byteLength && !(c.buffer instanceof SharedArrayBuffer);
+}
+
 /** The body in one new buffer of its own (a copy). */
 function joined(body: readonly Uint8Array[], size: number): Uint8Array {
   const out = new Uint8Array(size);
@@ -150,19 +155,31 @@ export class WorkerPool implements Decoder {
     // Move the bytes: the whole buffer when the body is all of a buffer the caller gave up,
     // otherwise a copy (a Buffer may share its memory with others, e.g. Node's 8 KiB pool, and
     // chunks are views of the socket's read buffers).
-    let buffer: ArrayBuffer;
-    if (Array.isArray(body)) buffer = joined(body as readonly Uint8Array[], size).buffer as ArrayBuffer;
-    else {
+    // Chunks that are each all of their buffer (node:http's body chunks are) move as they are and
+    // are joined in the thread: on the main thread a join is a copy and one more buffer for its GC.
+    let task: DecodeTask;
+    let transferList: ArrayBuffer[];
+    if (Array.isArray(body)) {
+      const parts = body as readonly Uint8Array[];
+      if (owned && parts.every(isWhole)) {
+        transferList = parts.map((c) => c.buffer as ArrayBuffer);
+        task = { signal, format, buffer: transferList[0]!, offset: 0, length: size, chunks: transferList };
+      } else {
+        const buffer = joined(parts, size).buffer as ArrayBuffer;
+        transferList = [buffer];
+        task = { signal, format, buffer, offset: 0, length: size };
+      }
+    } else {
       const one = body as Uint8Array;
-      const whole = owned && one.byteOffset === 0 && one.byteLength === one.buffer.byteLength && !(one.buffer instanceof SharedArrayBuffer);
       // (new Uint8Array(x) copies; a Buffer's slice() would alias.)
-      buffer = whole ? (one.buffer as ArrayBuffer) : (new Uint8Array(one).buffer as ArrayBuffer);
+      const buffer = owned && isWhole(one) ? (one.buffer as ArrayBuffer) : (new Uint8Array(one).buffer as ArrayBuffer);
+      transferList = [buffer];
+      task = { signal, format, buffer, offset: 0, length: size };
     }
-    const task: DecodeTask = { signal, format, buffer, offset: 0, length: size };
     this.inFlightBytes += size;
     let r: DecodeResult;
     try {
-      r = (await pool.run(task, { name: 'decode', transferList: [buffer] })) as DecodeResult;
+      r = (await pool.run(task, { name: 'decode', transferList })) as DecodeResult;
     } catch (err) {
       const e = err as Error;
       if (/queue is at limit/i.test(e.message)) {

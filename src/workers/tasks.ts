@@ -15,10 +15,13 @@ import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
 export interface DecodeTask {
   signal: Signal;
   format: 'proto' | 'json';
-  /** The body is bytes [offset, offset + length) of this (transferred) buffer. */
+  /** The body is bytes [offset, offset + length) of this (transferred) buffer... */
   buffer: ArrayBuffer;
   offset: number;
   length: number;
+  /** ...or, when given, these (transferred) buffers one after the other, `length` bytes in all:
+   *  the chunks the socket delivered, joined here rather than on the main thread. */
+  chunks?: ArrayBuffer[];
 }
 
 export type DecodeResult =
@@ -37,12 +40,25 @@ function moved(result: DecodeResult & { ok: true }): unknown {
   });
 }
 
+/** The task's body as one buffer (the chunks joined into a new one). */
+function bodyOf(task: DecodeTask): { buffer: ArrayBuffer; offset: number; length: number } {
+  if (task.chunks === undefined) return task;
+  const out = new Uint8Array(task.length);
+  let at = 0;
+  for (const c of task.chunks) {
+    out.set(new Uint8Array(c), at);
+    at += c.byteLength;
+  }
+  return { buffer: out.buffer, offset: 0, length: task.length };
+}
+
 export function decode(task: DecodeTask): unknown {
-  const body = new Uint8Array(task.buffer, task.offset, task.length);
+  const whole = bodyOf(task);
+  const body = new Uint8Array(whole.buffer, whole.offset, whole.length);
   try {
     if (task.format === 'proto') {
       const count = Telemetry.fromProto(task.signal, body).itemCount;
-      return moved({ ok: true, buffer: task.buffer, offset: task.offset, length: task.length, count });
+      return moved({ ok: true, buffer: whole.buffer, offset: whole.offset, length: whole.length, count });
     }
     const t = Telemetry.fromJSON(task.signal, body);
     const count = t.itemCount;
