@@ -92,6 +92,33 @@ t.test('bytes are moved when handed over, copied otherwise', async (t) => {
   t.ok(pooled.byteLength > 0, 'a pooled buffer is never transferred, even when handed over');
 });
 
+t.test('a body in chunks: whole chunks move as they are, views are copied; both decode alike', async (t) => {
+  const pool = allToWorkers();
+  t.teardown(() => pool.close());
+  const src = Buffer.from(traces(60).toProto());
+  const json = Buffer.from(Telemetry.fromProto('traces', src).toJSON());
+  // Chunks that are each all of their buffer, as node:http delivers a body.
+  const cut = (b: Buffer, n: number) => Array.from({ length: Math.ceil(b.length / n) }, (_, i) => Buffer.from(new Uint8Array(b.subarray(i * n, (i + 1) * n)).buffer));
+  const own = cut(src, 1000);
+  const r1 = await pool.decode('traces', 'proto', own, true);
+  t.ok(own.every((c) => c.byteLength === 0), 'handed over: every chunk was transferred');
+  t.same(Buffer.from(r1.toProto()), src, 'joined in the thread to the same bytes');
+  const ownJson = cut(json, 4096);
+  const r2 = await pool.decode('traces', 'json', ownJson, true);
+  t.equal(r2.itemCount, 60, 'JSON in chunks decodes on the thread');
+  t.same(Buffer.from(r2.toProto()), src);
+  // Views of one larger buffer (node:http2's DATA chunks) are never transferred.
+  const views = [src.subarray(0, 500), src.subarray(500)];
+  const r3 = await pool.decode('traces', 'proto', views, true);
+  t.equal(src.byteLength > 0 && views[0]!.byteLength, 500, 'views stay usable');
+  t.same(Buffer.from(r3.toProto()), src);
+  const notGiven = cut(src, 1000);
+  await pool.decode('traces', 'proto', notGiven, false);
+  t.ok(notGiven.every((c) => c.byteLength > 0), 'not handed over: the caller keeps its chunks');
+  const bad = cut(Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"not hex"}]}]}]}'), 10);
+  await t.rejects(pool.decode('traces', 'json', bad, true), /invalid OTLP\/JSON/, 'malformed input in chunks: the same DecodeError');
+});
+
 t.test('below the size thresholds, requests stay on the main thread', async (t) => {
   const reg = new MetricsRegistry();
   const pool = new WorkerPool({ threads: 1, max_queue: 8, proto_min_size: 1 << 20, json_min_size: 1 << 20 }, silent, reg);
