@@ -136,10 +136,9 @@ export class HttpServer {
 }
 
 /** Reads the body, gunzipping if asked, refusing (413) past `limit` bytes after decompression.
- *  `owned`: the body is a buffer of its own (joined here), which may be moved to a worker thread. */
-/** The body as the chunks it arrived in when it was sent uncompressed: a protobuf body goes on
- *  as those chunks (see Telemetry.fromProtoParts), and a worker thread takes them as they are
- *  (owned). One new buffer when it had to be decompressed. */
+ *  Sent uncompressed, it is the chunks it arrived in: a protobuf body goes on as those chunks (see
+ *  Telemetry.fromProtoParts), and a worker thread takes them as they are. Decompressed, it is one
+ *  buffer. `owned`: nobody else holds the body's memory, so it may be moved to a worker thread. */
 function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflightLimit: number): Promise<{ body: Buffer | Buffer[]; owned: boolean }> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
