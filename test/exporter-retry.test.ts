@@ -1,5 +1,6 @@
 // The OTLP exporter's retry classification, against a real gRPC backend that refuses on demand.
 import t from 'tap';
+import { pino } from 'pino';
 import * as grpc from '@grpc/grpc-js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
@@ -115,4 +116,19 @@ t.test('shutdown drains the queue to the backend', async (t) => {
   for (let i = 0; i < 20; i++) await exp.consume(traces(5));
   await exp.shutdown();
   t.equal(sink.items('traces'), 100, 'everything queued was sent before shutdown returned');
+});
+
+t.test('an attempt that runs past `timeout` is logged as a timeout and retried', async (t) => {
+  const sink = await startSink({ delayMs: 400 });
+  const lines: string[] = [];
+  const set = { ...settings('exporter', 'otlp'), logger: pino({ level: 'warn' }, { write: (s: string) => void lines.push(s) }) };
+  const exp = otlpExporterFactory.createExporter!(set, config(otlpExporterFactory, sink.endpoint, { timeout: 100 }), ['traces']);
+  await exp.start(host);
+  t.teardown(() => sink.close());
+  await exp.consume(traces(3));
+  await waitFor(() => lines.filter((l) => l.includes('export failed, will retry')).length >= 2, 5000, 'two failed attempts logged');
+  const first = JSON.parse(lines.find((l) => l.includes('export failed, will retry'))!);
+  t.match(first.err, /^export timed out after 100ms \(/, 'the log says the attempt timed out, with the call\'s own status after it');
+  t.ok(sink.requests >= 2, 'and the batch was sent again');
+  await exp.shutdown();
 });

@@ -51,8 +51,9 @@ async function pushWithTimeout(push: PushFn, batch: Telemetry, timeoutMs: number
   try {
     await push(batch, signal);
   } catch (err) {
-    if (signal.aborted && !stop.aborted && !isPermanent(err) && !(err instanceof RetryableError)) {
-      throw new RetryableError(`export timed out after ${timeoutMs}ms`, { cause: err });
+    // The deadline ended it, whatever status the cancelled call reports (e.g. CANCELLED): say so.
+    if (signal.aborted && !stop.aborted && !isPermanent(err)) {
+      throw new RetryableError(`export timed out after ${timeoutMs}ms (${(err as Error).message})`, { cause: err });
     }
     throw err;
   }
