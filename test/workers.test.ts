@@ -19,7 +19,7 @@ const silent = pino({ level: 'silent' });
 
 /** A pool that sends everything to its thread (no size threshold). */
 function allToWorkers(threads = 1, max_queue = 64): WorkerPool {
-  return new WorkerPool({ threads, max_queue, proto_min_size: 0, json_min_size: 0 }, silent, new MetricsRegistry());
+  return new WorkerPool({ threads, max_queue, proto_min_size: 0, json_min_size: 0, young_generation_size: 48 << 20 }, silent, new MetricsRegistry());
 }
 
 const fixtures = { traces: sdkTraces, metrics: sdkMetrics, logs: sdkLogs } as const;
@@ -121,7 +121,7 @@ t.test('a body in chunks: whole chunks move as they are, views are copied; both 
 
 t.test('below the size thresholds, requests stay on the main thread', async (t) => {
   const reg = new MetricsRegistry();
-  const pool = new WorkerPool({ threads: 1, max_queue: 8, proto_min_size: 1 << 20, json_min_size: 1 << 20 }, silent, reg);
+  const pool = new WorkerPool({ threads: 1, max_queue: 8, proto_min_size: 1 << 20, json_min_size: 1 << 20, young_generation_size: 48 << 20 }, silent, reg);
   t.teardown(() => pool.close());
   await pool.decode('traces', 'proto', Buffer.from(traces(5).toProto()));
   await pool.decode('traces', 'json', Buffer.from(traces(5).toJSON()));
@@ -147,7 +147,7 @@ t.test('service.workers in the config: defaults, validation', async (t) => {
   const base = 'receivers:\n  otlp:\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces: { receivers: [otlp], exporters: [debug] }\n';
   const d = loadConfig({ files: [tempFile('a.yaml', base)], registry, env: {} });
   t.ok(d.config!.service.workers.threads >= 1, 'at least one thread by default');
-  t.match(d.config!.service.workers, { max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4096 });
+  t.match(d.config!.service.workers, { max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4096, young_generation_size: 48 * 1024 * 1024 });
   const set = loadConfig({ files: [tempFile('b.yaml', `${base}  workers: { threads: 0, json_min_size: 1KiB }\n`)], registry, env: {} });
   t.match(set.config!.service.workers, { threads: 0, json_min_size: 1024, max_queue: 256 });
   const bad = loadConfig({ files: [tempFile('c.yaml', `${base}  workers: { threads: -1, speed: 3 }\n`)], registry, env: {} });

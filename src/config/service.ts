@@ -60,13 +60,14 @@ const WORKERS_SCHEMA: JsonSchema = {
     max_queue: { type: 'integer', minimum: 1, default: 256, description: 'Requests waiting for a thread; past it the receiver answers UNAVAILABLE / 503.' },
     proto_min_size: { type: ['string', 'number'], 'x-size': true, default: '256KiB', description: 'Protobuf requests at least this large are validated in a thread; smaller ones inline.' },
     json_min_size: { type: ['string', 'number'], 'x-size': true, default: '4KiB', description: 'OTLP/JSON requests at least this large are decoded in a thread.' },
+    young_generation_size: { type: ['string', 'number'], 'x-size': true, default: '48MiB', description: "Each thread's V8 young generation, where a request's decoded tree lives and dies (values under 3MiB, V8's 1 MiB semi-spaces, are raised to it). The main thread's is set by the node flag --max-semi-space-size (1 MiB semi-spaces from `npm start`: low RSS), which does not apply to these threads." },
   },
 };
 let workersValidator: ReturnType<typeof compile> | undefined;
 
 /** service.workers with every default filled in: threads = usable CPUs - 1, at least 1. */
 export function defaultWorkers(): WorkersConfig {
-  return { threads: Math.max(1, usableCpus() - 1), max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4 * 1024 };
+  return { threads: Math.max(1, usableCpus() - 1), max_queue: 256, proto_min_size: 256 * 1024, json_min_size: 4 * 1024, young_generation_size: 48 * 1024 * 1024 };
 }
 
 /** The CPUs this process may use: the CPU affinity (availableParallelism), capped by a cgroup CPU

@@ -5,10 +5,12 @@
 //
 //   decode  OTLP/JSON body        → protobuf bytes + item count (fromJSON, then toProto)
 //           large protobuf body   → the same bytes back + item count (the validating scan)
+//   heap    → this thread's V8 heap spaces (size and used bytes), for diagnostics
 //
 // A malformed request is an answer, not a failure: { error } carries the DecodeError's message so
 // the receiver answers INVALID_ARGUMENT / 400 as it would inline. A thrown error means the worker
 // itself failed (the pool rejects the task) and is answered as retryable.
+import v8 from 'node:v8';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
 
@@ -69,4 +71,12 @@ export function decode(task: DecodeTask): unknown {
     if (err instanceof DecodeError) return { ok: false, error: err.message };
     throw err;
   }
+}
+
+export type HeapSpaces = Record<string, { size: number; used: number }>;
+
+export function heap(): HeapSpaces {
+  const out: HeapSpaces = {};
+  for (const s of v8.getHeapSpaceStatistics()) out[s.space_name] = { size: s.space_size, used: s.space_used_size };
+  return out;
 }
