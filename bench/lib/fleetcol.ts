@@ -98,7 +98,19 @@ export class Fleetcol {
     return this.proc.pid ?? -1;
   }
 
+  /** Starts fleetcol on fresh ports, again (up to 3 times) if a port was taken between freePort()
+   *  and fleetcol's listen: the load generator's own connections use the same ephemeral range. */
   static async start(o: FleetcolOptions): Promise<Fleetcol> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Fleetcol.startOnce(o);
+      } catch (err) {
+        if (attempt >= 3 || !/EADDRINUSE/.test((err as Error).message)) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(o: FleetcolOptions): Promise<Fleetcol> {
     if (!existsSync(o.cli)) throw new Error(`${o.cli} not found: build fleetcol first (npx tsc -p tsconfig.json)`);
     const receiverPort = await freePort();
     let telemetryPort = await freePort();
