@@ -38,6 +38,7 @@ const USAGE = `usage: node dist/bench/workers.js [options]
   --concurrency N        requests in flight (default 16)
   --spans-per-request N  (default 100)
   --pool N               distinct pre-encoded requests (default 50)
+  --sink-impl http2|grpc-js  the backend: node:http2 with 16 MiB windows (default) or grpc-js (64 KiB)
   --set key=value        passed to fleetcol as --set (repeatable)
   --node-arg FLAG        extra node flag for fleetcol, e.g. --node-arg=--cpu-prof (repeatable)
   --out FILE             JSON results (default bench/results/workers-<date>.json)
@@ -53,6 +54,7 @@ const opt = parseOptions(USAGE, {
     concurrency: { type: 'string', default: '16' },
     'spans-per-request': { type: 'string', default: '100' },
     pool: { type: 'string', default: '50' },
+    'sink-impl': { type: 'string', default: 'http2' },
     set: { type: 'string', multiple: true, default: [] },
     'node-arg': { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
@@ -69,9 +71,14 @@ const cfg = {
   concurrency: positive('concurrency', opt.concurrency),
   spansPerRequest: positive('spans-per-request', opt['spans-per-request']),
   pool: positive('pool', opt.pool),
+  sinkImpl: opt['sink-impl']!,
   sets: opt.set as string[],
   nodeArgs: opt['node-arg'] as string[],
 };
+if (cfg.sinkImpl !== 'http2' && cfg.sinkImpl !== 'grpc-js') {
+  process.stderr.write(`unknown --sink-impl "${cfg.sinkImpl}" (valid: http2, grpc-js)\n`);
+  process.exit(2);
+}
 if (cfg.threads.some((n) => !Number.isInteger(n) || n < 0)) {
   process.stderr.write(`--threads must be a list of integers >= 0\n`);
   process.exit(2);
@@ -136,7 +143,7 @@ interface Run {
 async function oneRun(threads: number, run: number): Promise<Run> {
   const name = `workers-${threads}-run${run}`;
   const r: Run = { threads, run, loadavg: Math.round(os.loadavg()[0]! * 100) / 100 };
-  const sink = new Helper<{ port: number }>('sink', script('sink.js'), []);
+  const sink = new Helper<{ port: number }>('sink', script('sink.js'), cfg.sinkImpl === 'grpc-js' ? ['--grpc-js'] : []);
   const lg = new Helper<{ spansPerRequest: number }>('loadgen-http', script('loadgen-http.js'), ['--spans-per-request', String(cfg.spansPerRequest), '--pool', String(cfg.pool)]);
   let fc: Fleetcol | undefined;
   try {

@@ -132,6 +132,27 @@ t.test('below the size thresholds, requests stay on the main thread', async (t) 
   t.equal(metricValue(m, 'fleetcol_workers_threads'), 0, 'no thread started while nothing needs one');
 });
 
+t.test('decoding on the event loop leaves it turns for I/O during a burst (threads: 0)', async (t) => {
+  const pool = new WorkerPool({ threads: 0, max_queue: 8, proto_min_size: 0, json_min_size: 0, young_generation_size: 48 << 20 }, silent, new MetricsRegistry());
+  const body = Buffer.from(traces(1000).toJSON());
+  // A socket's read, stood in for by a timer that is due at once; it must not wait for the burst.
+  let timerFiredAfter = -1;
+  let done = 0;
+  setTimeout(() => (timerFiredAfter = done), 0);
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 40 }, async () => {
+      const got = await pool.decode('traces', 'json', body);
+      t.equal(got.itemCount, 1000);
+      done++;
+    }),
+  );
+  const ms = performance.now() - started;
+  t.ok(timerFiredAfter >= 0 && timerFiredAfter < 40, `the timer ran after ${timerFiredAfter} of 40 decodes (${ms.toFixed(0)} ms in all)`);
+  t.equal(done, 40, 'every request decoded');
+  await pool.close();
+});
+
 t.test('a saturated pool refuses as retryable', async (t) => {
   const pool = allToWorkers(1, 2);
   t.teardown(() => pool.close());

@@ -80,9 +80,40 @@ function decodeInline(signal: Signal, format: Format, body: Body): Telemetry {
   return format === 'json' ? Telemetry.fromJSON(signal, one) : Telemetry.fromProto(signal, one);
 }
 
+// Decoding on the event loop is done in slices: after INLINE_SLICE_MS of it since its last pause,
+// the next decode waits for the loop's next turn (setImmediate: after the poll phase), so sockets are
+// served in between. Without that, a loop kept busy by JSON decodes (`threads: 0`) answered an
+// HTTP/2 backend's flow-control updates only between whole bursts of decodes: with a 64 KiB window
+// an export call of a few MiB needed ~50 of them, ran past its timeout and was retried for ever
+// (bench/workers.js --threads 0 --sink-impl grpc-js: 0 spans/s delivered).
+const INLINE_SLICE_MS = 10;
+let inlineSpentMs = 0;
+let nextSlice: Promise<void> | undefined;
+
+function nextTurn(): Promise<void> {
+  nextSlice ??= new Promise((resolve) =>
+    setImmediate(() => {
+      nextSlice = undefined;
+      inlineSpentMs = 0;
+      resolve();
+    }),
+  );
+  return nextSlice;
+}
+
+async function decodeOnLoop(signal: Signal, format: Format, body: Body): Promise<Telemetry> {
+  while (inlineSpentMs >= INLINE_SLICE_MS) await nextTurn();
+  const start = performance.now();
+  try {
+    return decodeInline(signal, format, body);
+  } finally {
+    inlineSpentMs += performance.now() - start;
+  }
+}
+
 /** Everything on the calling thread (no pool configured, and in component tests). */
 export const inlineDecoder: Decoder = {
-  decode: async (signal, format, body) => decodeInline(signal, format, body),
+  decode: decodeOnLoop,
 };
 
 // tasks.js next to this file once compiled; tasks.ts when running from source (tests), where the
@@ -164,7 +195,7 @@ export class WorkerPool implements Decoder {
     const size = byteLength(body);
     if (pool === undefined || size < min) {
       this.counts[format].main.inc();
-      return decodeInline(signal, format, body);
+      return decodeOnLoop(signal, format, body);
     }
     if (pool.queueSize >= this.cfg.max_queue) {
       this.refused.inc();
