@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Consumer } from './consumer.js';
 import type { Signal } from './pdata/telemetry.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
-import type { Decoder } from './workers/pool.js';
+import type { Workers } from './workers/pool.js';
 
 export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension';
 
@@ -39,8 +39,8 @@ export interface CreateSettings {
   /** service.shutdown_timeout in ms; read during shutdown, what is left of it (the budget is
    *  shared: the receivers and processors that stopped first used part of it). */
   readonly shutdownTimeoutMs: number;
-  /** Request decoding on the worker-thread pool (service.workers); absent: decode inline. */
-  workers?: Decoder;
+  /** The worker-thread pool (service.workers): request decoding, export steps. Absent: all inline. */
+  workers?: Workers;
 }
 
 /**

@@ -5,6 +5,7 @@ import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
+import { remoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
 import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { sseExporterFactory } from '../exporters/sse/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
@@ -16,6 +17,7 @@ export const registry = new Registry([
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,
+  remoteWriteExporterFactory,
   sseExporterFactory,
   fileStorageExtensionFactory,
 ]);

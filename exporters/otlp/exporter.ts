@@ -1,6 +1,6 @@
 // One gRPC client per exporter (grpc-client.ts); each batch is one unary Export call with the
 // bytes the pipeline already holds, written without copying (no re-encode unless a processor
-// changed the batch, no merge into one buffer, no framing copy).
+// changed the batch, no merge into one buffer, no framing copy). gzip runs on the worker pool.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { CreateSettings, Exporter } from '../../src/component.js';
@@ -10,6 +10,9 @@ import type { HelperSettings } from '../../src/exporterhelper/config.js';
 import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
 import { decodeExportResponse, retryDelayFromStatus } from '../../src/pdata/rpc.js';
 import { GrpcClient, GrpcError, Status, type GrpcClientOptions } from './grpc-client.js';
+import type { TaskRunner } from '../../src/workers/pool.js';
+import { taskRef } from '../../src/workers/task.js';
+import type { GzipTask } from '../../src/workers/tasks.js';
 
 export interface OtlpExporterConfig extends HelperSettings {
   endpoint: string;
@@ -67,8 +70,24 @@ export function classifyGrpcError(err: unknown): Error {
   return new PermanentError(err.message, { cause: err });
 }
 
+const GZIP_TASK = taskRef(import.meta.url, '../../src/workers/tasks', 'gzip');
+
+/** gzip on a worker thread: the message is copied into a buffer that moves there (the batch's own
+ *  bytes stay: a retry or another exporter may read them) and the compressed bytes move back. */
+function compressOn(workers: TaskRunner, level: number) {
+  return async (message: readonly Uint8Array[]): Promise<Uint8Array> => {
+    let size = 0;
+    for (const m of message) size += m.length;
+    const input = new Uint8Array(size);
+    let at = 0;
+    for (const m of message) { input.set(m, at); at += m.length; }
+    const task: GzipTask = { input: input.buffer, level };
+    return workers.run<Uint8Array>(GZIP_TASK, task, [input.buffer]);
+  };
+}
+
 /** Where and how to connect: `http://` or tls.insecure (without `https://`) is plaintext. */
-function clientOptions(cfg: OtlpExporterConfig, metadata: Record<string, string>): GrpcClientOptions {
+function clientOptions(cfg: OtlpExporterConfig, metadata: Record<string, string>, workers?: TaskRunner): GrpcClientOptions {
   const address = cfg.endpoint.replace(/^[a-z]+:\/\//i, '').replace(/\/+$/, '');
   const plaintextScheme = /^http:\/\//i.test(cfg.endpoint);
   const tlsScheme = /^https:\/\//i.test(cfg.endpoint);
@@ -93,6 +112,8 @@ function clientOptions(cfg: OtlpExporterConfig, metadata: Record<string, string>
     metadata,
     gzip: cfg.compression === 'gzip',
     gzipLevel: cfg.compression_params?.level ?? 1,
+    // With a pool of threads, gzip runs there; without one (threads: 0), on libuv's threads.
+    ...(cfg.compression === 'gzip' && workers?.offloads ? { compress: compressOn(workers, cfg.compression_params?.level ?? 1) } : {}),
     keepaliveMs: KEEPALIVE_MS,
     userAgent: USER_AGENT,
   };
@@ -128,7 +149,7 @@ export function createOtlpExporter(
   return createExporterHelper(set, signals, cfg, {
     push,
     async start() {
-      const options = clientOptions(cfg, metadata);
+      const options = clientOptions(cfg, metadata, set.workers);
       if (!options.address) throw new Error('endpoint is empty');
       client = new GrpcClient(options);
       set.logger.info({ endpoint: options.address, tls: options.secure, compression: cfg.compression }, 'OTLP/gRPC exporter ready');

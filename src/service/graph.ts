@@ -7,7 +7,7 @@ import type { Consumer } from '../consumer.js';
 import type { ComponentConfig, ResolvedConfig } from '../config/load.js';
 import type { Signal } from '../pdata/telemetry.js';
 import type { MetricsRegistry } from '../telemetry/metrics.js';
-import type { Decoder } from '../workers/pool.js';
+import type { Workers } from '../workers/pool.js';
 import { fanout } from './fanout.js';
 
 interface Node {
@@ -27,7 +27,7 @@ export class Graph implements Host {
     private readonly config: ResolvedConfig,
     private readonly logger: Logger,
     private readonly metrics: MetricsRegistry,
-    private readonly workers?: Decoder,
+    private readonly workers?: Workers,
   ) {}
 
   extension(id: string): Extension | undefined {

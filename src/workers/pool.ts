@@ -8,10 +8,13 @@
 // - OTLP/JSON bodies of json_min_size and more (default 4 KiB, a handful of spans);
 // - protobuf bodies of proto_min_size and more (default 256 KiB, ~0.6 ms of scanning); smaller
 //   ones are scanned inline, where the hop would cost more than it saves.
-// Not sent to threads: gzip. The receivers gunzip and the OTLP exporter's client gzips export
-// requests with zlib's asynchronous API, which already runs on libuv's thread pool, off the event
-// loop. Re-encoding for export happens only when a processor changed a batch, and
-// the tree it would encode cannot reach a thread without a structured clone that costs more.
+// Exporters run their CPU-heavy steps here too (run(), below): the OTLP exporter's gzip (task
+// `gzip` in tasks.ts), the prometheusremotewrite exporter's translation, encode and snappy (its own
+// task module). Their bytes are copied into a buffer that moves to the thread (a batch's bytes stay
+// where they are: a retry or another exporter may still read them) and the result moves back.
+// Not sent to threads: the receivers' gunzip (zlib's asynchronous API, on libuv's thread pool, is
+// already off the event loop), and re-encoding a batch a processor changed: the tree it would
+// encode cannot reach a thread without a structured clone that costs more than the encode.
 import v8 from 'node:v8';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
@@ -19,6 +22,7 @@ import { RetryableError } from '../consumer.js';
 import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
 import type { BoundCounter, MetricsRegistry } from '../telemetry/metrics.js';
 import type { DecodeResult, DecodeTask, HeapSpaces } from './tasks.js';
+import type { TaskRef } from './task.js';
 
 export interface WorkersConfig {
   /** Threads in the pool; 0 runs everything on the main thread. */
@@ -45,6 +49,19 @@ export interface Decoder {
    */
   decode(signal: Signal, format: Format, body: Body, owned?: boolean): Promise<Telemetry>;
 }
+
+/** Runs the exporters' CPU-heavy steps: a function of a task module (see task.ts), given bytes
+ *  (moved, listed in transferList) and answering bytes. */
+export interface TaskRunner {
+  /** True when tasks run on the pool's threads; false when run() calls them on the calling thread
+   *  (threads: 0), where a caller with an asynchronous alternative (zlib) should use that instead. */
+  readonly offloads: boolean;
+  /** Rejects with RetryableError when the pool is saturated or the thread failed. */
+  run<R>(task: TaskRef, input: unknown, transferList?: ArrayBuffer[]): Promise<R>;
+}
+
+/** The pool as components see it (CreateSettings.workers). */
+export type Workers = Decoder & TaskRunner;
 
 /** A request body: one buffer, or the consecutive chunks it arrived in (kept as they are by a
  *  protobuf decode on the calling thread, joined for anything else). */
@@ -111,9 +128,27 @@ async function decodeOnLoop(signal: Signal, format: Format, body: Body): Promise
   }
 }
 
+const taskModules = new Map<string, Promise<Record<string, (input: unknown) => unknown>>>();
+
+/** A task called on this thread. */
+async function runInline<R>(task: TaskRef, input: unknown): Promise<R> {
+  let mod = taskModules.get(task.module);
+  if (mod === undefined) taskModules.set(task.module, (mod = import(task.module)));
+  const fn = (await mod)[task.name];
+  if (typeof fn !== 'function') throw new TypeError(`task module ${task.module} has no function ${task.name}`);
+  return (await fn(input)) as R;
+}
+
 /** Everything on the calling thread (no pool configured, and in component tests). */
 export const inlineDecoder: Decoder = {
   decode: decodeOnLoop,
+};
+
+/** The Workers of a daemon without a pool. */
+export const inlineWorkers: Workers = {
+  decode: decodeOnLoop,
+  offloads: false,
+  run: (task, input) => runInline(task, input),
 };
 
 // tasks.js next to this file once compiled; tasks.ts when running from source (tests), where the
@@ -123,12 +158,14 @@ const TASKS = new URL(import.meta.url.endsWith('.ts') ? './tasks.ts' : './tasks.
 const RETRY_MS = 200;
 const MiB = 1024 * 1024;
 
-export class WorkerPool implements Decoder {
+export class WorkerPool implements Workers {
   private readonly pool: Piscina | undefined;
   private readonly cfg: WorkersConfig;
   private inFlightBytes = 0;
   private readonly counts: Record<Format, Record<'worker' | 'main', BoundCounter>>;
   private readonly refused: BoundCounter;
+  private readonly taskRuns = new Map<string, BoundCounter>();
+  private readonly metrics: MetricsRegistry;
   private readonly failed: BoundCounter;
   private lastFailureLog = 0;
   private readonly disposers: Array<() => void> = [];
@@ -139,6 +176,7 @@ export class WorkerPool implements Decoder {
     metrics: MetricsRegistry,
   ) {
     this.cfg = cfg;
+    this.metrics = metrics;
     if (cfg.threads > 0) {
       // fleetcol is launched with --max-semi-space-size=1 (small young generation, low RSS on the
       // main thread), and a V8 flag overrides every isolate's own limits, threads' included. With
@@ -252,6 +290,38 @@ export class WorkerPool implements Decoder {
     this.counts[format].worker.inc();
     if (!r.ok) throw new DecodeError(r.error);
     return Telemetry.fromValidated(signal, new Uint8Array(r.buffer, r.offset, r.length), r.count);
+  }
+
+  get offloads(): boolean {
+    return this.pool !== undefined;
+  }
+
+  async run<R>(task: TaskRef, input: unknown, transferList: ArrayBuffer[] = []): Promise<R> {
+    const pool = this.pool;
+    const thread = pool === undefined ? 'main' : 'worker';
+    const key = `${task.name}\0${thread}`;
+    let runs = this.taskRuns.get(key);
+    if (runs === undefined) {
+      runs = this.metrics.counter('fleetcol_workers_export_tasks_total', 'Export steps (compression, translation) run, by task and by thread (worker pool or main thread).', { task: task.name, thread });
+      this.taskRuns.set(key, runs);
+    }
+    runs.inc();
+    if (pool === undefined) return runInline<R>(task, input);
+    if (pool.queueSize >= this.cfg.max_queue) {
+      this.refused.inc();
+      throw new RetryableError(`worker pool is busy (${pool.queueSize} tasks wait for a thread)`, { retryAfterMs: RETRY_MS });
+    }
+    try {
+      return (await pool.run(input, { filename: task.module, name: task.name, transferList })) as R;
+    } catch (err) {
+      const e = err as Error;
+      if (/queue is at limit/i.test(e.message)) {
+        this.refused.inc();
+        throw new RetryableError('worker pool is busy', { retryAfterMs: RETRY_MS, cause: err });
+      }
+      this.failed.inc();
+      throw new RetryableError(`worker task ${task.name} failed: ${e.message}`, { retryAfterMs: RETRY_MS, cause: err });
+    }
   }
 
   /** Waits for the tasks in flight, then stops the threads. */

@@ -1,0 +1,167 @@
+// Prometheus remote write 1.0: each batch is translated (translate.ts, on the worker pool) into one
+// or more snappy-compressed WriteRequests and POSTed in order. The translation is kept with the
+// batch while it is being sent, with how many of its requests the backend has accepted, so a retry
+// sends only what is left and never translates twice.
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { CreateSettings, Exporter } from '../../src/component.js';
+import { PermanentError, RetryableError } from '../../src/consumer.js';
+import { createExporterHelper } from '../../src/exporterhelper/exporter.js';
+import type { HelperSettings } from '../../src/exporterhelper/config.js';
+import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
+import type { BoundCounter } from '../../src/telemetry/metrics.js';
+import { inlineWorkers } from '../../src/workers/pool.js';
+import { taskRef } from '../../src/workers/task.js';
+import type { DropReason, TranslateOptions, TranslateResult, TranslateTask } from './translate.js';
+
+export interface RemoteWriteExporterConfig extends HelperSettings {
+  endpoint: string;
+  headers: Record<string, string>;
+  namespace: string;
+  external_labels: Record<string, string>;
+  add_metric_suffixes: boolean;
+  resource_to_telemetry_conversion: { enabled: boolean };
+  target_info: { enabled: boolean };
+  max_batch_size_bytes: number;
+  tls: { insecure_skip_verify?: boolean; ca_file?: string; cert_file?: string; key_file?: string; server_name_override?: string };
+}
+
+const TRANSLATE = taskRef(import.meta.url, './translate', 'toRemoteWrite');
+/** Bytes of an error response kept for the log line and the error. */
+const MAX_ERROR_BODY = 512;
+
+/** A batch's requests while it is being sent, and how many the backend accepted. */
+interface Progress {
+  result: TranslateResult;
+  sent: number;
+}
+
+/** Retry-After: delay-seconds or an HTTP date; undefined if absent or unreadable. */
+export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** 2xx: accepted. 429 and 5xx: retryable (Prometheus answers 5xx when it cannot append right now).
+ *  Other 4xx: the request itself is wrong (e.g. out-of-order samples) and will be again: dropped. */
+export function classifyStatus(status: number, body: string, retryAfter: string | undefined): Error | undefined {
+  if (status >= 200 && status < 300) return undefined;
+  const msg = `remote write answered HTTP ${status}${body ? `: ${body.trim()}` : ''}`;
+  if (status === 429 || status >= 500) return new RetryableError(msg, { retryAfterMs: retryAfterMs(retryAfter) });
+  return new PermanentError(msg);
+}
+
+export function createRemoteWriteExporter(set: CreateSettings, cfg: RemoteWriteExporterConfig, signals: readonly Signal[]): Exporter {
+  const url = new URL(cfg.endpoint);
+  const secure = url.protocol === 'https:';
+  const read = (f?: string) => (f ? readFileSync(f) : undefined);
+  const agent = secure
+    ? new https.Agent({
+        keepAlive: true,
+        ca: read(cfg.tls.ca_file),
+        cert: read(cfg.tls.cert_file),
+        key: read(cfg.tls.key_file),
+        ...(cfg.tls.server_name_override ? { servername: cfg.tls.server_name_override } : {}),
+        ...(cfg.tls.insecure_skip_verify ? { rejectUnauthorized: false } : {}),
+      })
+    : new http.Agent({ keepAlive: true });
+  const headers: Record<string, string> = {
+    ...cfg.headers,
+    'content-type': 'application/x-protobuf',
+    'content-encoding': 'snappy',
+    'x-prometheus-remote-write-version': '0.1.0',
+    'user-agent': 'fleetcol',
+  };
+  const options: TranslateOptions = {
+    namespace: cfg.namespace,
+    addMetricSuffixes: cfg.add_metric_suffixes,
+    resourceToTelemetry: cfg.resource_to_telemetry_conversion.enabled,
+    targetInfo: cfg.target_info.enabled,
+    externalLabels: cfg.external_labels,
+    maxRequestBytes: cfg.max_batch_size_bytes,
+  };
+  const workers = set.workers ?? inlineWorkers;
+  const progress = new WeakMap<Telemetry, Progress>();
+  const droppedCounters = new Map<DropReason, BoundCounter>();
+  const dropped = (reason: DropReason) => {
+    let c = droppedCounters.get(reason);
+    if (c === undefined) {
+      c = set.metrics.counter('exporter_translation_dropped_metric_points', 'Metric points Prometheus cannot represent (delta temporality, malformed), dropped in translation, by reason.', { reason });
+      droppedCounters.set(reason, c);
+    }
+    return c;
+  };
+  const requestsSent = set.metrics.counter('exporter_remote_write_requests', 'Remote-write requests the backend accepted.');
+  const samplesSent = set.metrics.counter('exporter_remote_write_samples', 'Samples (and native histograms) in remote-write requests the backend accepted.');
+  const lastDropLog = new Map<DropReason, number>();
+
+  const translate = async (batch: Telemetry): Promise<TranslateResult> => {
+    // The batch's bytes stay where they are (a retry or another exporter reads them): a copy moves.
+    const parts = batch.protoParts();
+    let size = 0;
+    for (const p of parts) size += p.length;
+    const input = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) { input.set(p, at); at += p.length; }
+    const task: TranslateTask = { input: input.buffer, options };
+    const result = await workers.run<TranslateResult>(TRANSLATE, task, [input.buffer]);
+    for (const [reason, n] of Object.entries(result.dropped) as [DropReason, number][]) {
+      dropped(reason).inc(n);
+      const now = Date.now();
+      if (now - (lastDropLog.get(reason) ?? 0) > 60_000) {
+        lastDropLog.set(reason, now);
+        set.logger.warn({ reason, points: n }, `${n} metric points have no Prometheus representation (${reason.replace(/_/g, ' ')}) and were dropped`);
+      }
+    }
+    return result;
+  };
+
+  const post = (body: Uint8Array, signal: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      const req = (secure ? https : http).request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(body.length) }, signal }, (res) => {
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        res.on('data', (c: Buffer) => {
+          if (kept < MAX_ERROR_BODY) { chunks.push(c); kept += c.length; }
+        });
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY).toString('utf8');
+          const err = classifyStatus(res.statusCode ?? 0, text, res.headers['retry-after']);
+          if (err) reject(err);
+          else resolve();
+        });
+        res.on('error', (e) => reject(new RetryableError(`remote write response failed: ${e.message}`, { cause: e })));
+      });
+      req.on('error', (e) => reject(new RetryableError(`remote write to ${url.host} failed: ${e.message}`, { cause: e })));
+      req.end(body);
+    });
+
+  const push = async (batch: Telemetry, signal: AbortSignal): Promise<void> => {
+    let p = progress.get(batch);
+    if (p === undefined) {
+      p = { result: await translate(batch), sent: 0 };
+      progress.set(batch, p);
+    }
+    const { requests } = p.result;
+    while (p.sent < requests.length) {
+      await post(requests[p.sent]!, signal);
+      p.sent++;
+      requestsSent.inc();
+    }
+    samplesSent.inc(p.result.samples + p.result.histograms);
+    progress.delete(batch);
+  };
+
+  return createExporterHelper(set, signals, cfg, {
+    push,
+    async start() {
+      set.logger.info({ endpoint: `${url.protocol}//${url.host}${url.pathname}`, threads: workers.offloads }, 'Prometheus remote-write exporter ready');
+    },
+    async shutdown() {
+      agent.destroy();
+    },
+  });
+}
