@@ -10,6 +10,9 @@ t.test('validate: a good config exits 0', async (t) => {
   t.match(r.stdout, /configuration is valid: traces, metrics, logs/);
   const side = await runCli(['validate', '--config', 'config/sidecar-tempo.yaml'], { OTLP_TOKEN: 'x' });
   t.equal(side.code, 0, side.stderr);
+  const prw = await runCli(['validate', '--config', 'config/prometheus-remote-write.yaml']);
+  t.equal(prw.code, 0, prw.stderr);
+  t.match(prw.stdout, /configuration is valid: metrics, traces/);
 });
 
 t.test('validate: every problem listed with path and file:line:col, exit 2', async (t) => {
@@ -132,6 +135,6 @@ service:
   t.equal((await fetch(`${base}/healthz`)).status, 200);
   t.equal((await fetch(`${base}/readyz`)).status, 200);
   const m = await daemon.metrics();
-  t.match(m, /# TYPE fleetcol_receiver_accepted_spans counter/);
+  t.match(m, /# TYPE fleetcol_receiver_accepted_spans_total counter/);
   t.equal(metricValue(m, 'fleetcol_receiver_accepted_spans', 'receiver="otlp"'), 0);
 });

@@ -807,7 +807,7 @@ service:
   // --- fleetcol's own metrics -----------------------------------------------------------------
   await t.test("fleetcol's /metrics count what went through", async (t) => {
     const sum = (text: string, name: string) =>
-      text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      text.split('\n').filter((l) => l.startsWith(`${name}_total{`) || l.startsWith(`${name}_total `)).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     const want: Array<[string, number]> = [
       ['fleetcol_exporter_sent_spans', spanTotal],
       ['fleetcol_exporter_sent_metric_points', pointTotal],

@@ -141,8 +141,10 @@ export async function startDaemon(yaml: string, opts: { env?: Record<string, str
 
 /** Reads one sample's value from Prometheus text: metric name plus a label substring. */
 export function metricValue(text: string, name: string, labelPart = ''): number {
+  // Counters are exposed with `_total` (fleetcol_receiver_accepted_spans_total); either name finds them.
+  const total = name.endsWith('_total') ? name : `${name}_total`;
   for (const line of text.split('\n')) {
-    if (line.startsWith(name + '{') || line.startsWith(name + ' ')) {
+    if (line.startsWith(name + '{') || line.startsWith(name + ' ') || line.startsWith(total + '{') || line.startsWith(total + ' ')) {
       if (labelPart && !line.includes(labelPart)) continue;
       return Number(line.slice(line.lastIndexOf(' ') + 1));
     }

@@ -6,7 +6,9 @@ import { pino } from 'pino';
 import { RetryableError } from '../src/consumer.js';
 import { DecodeError, Telemetry, type Signal } from '../src/pdata/telemetry.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
-import { WorkerPool, inlineDecoder, type Format } from '../src/workers/pool.js';
+import { WorkerPool, inlineDecoder, inlineWorkers, type Format } from '../src/workers/pool.js';
+import { taskRef } from '../src/workers/task.js';
+import { gunzipSync } from 'node:zlib';
 import { loadConfig } from '../src/config/load.js';
 import { usableCpus } from '../src/config/service.js';
 import { availableParallelism } from 'node:os';
@@ -192,6 +194,23 @@ t.test('default thread count follows a container CPU limit (cgroup quota)', asyn
 // ---------------------------------------------------------------------------------------------
 // In the daemon: everything through a thread, compared with what arrives from an inline daemon.
 
+t.test('export steps on the pool: gzip on a thread gives what zlib gives; inline without a pool; the input moves', async (t) => {
+  const pool = allToWorkers();
+  t.teardown(() => pool.close());
+  const GZIP = taskRef(import.meta.url, '../src/workers/tasks', 'gzip');
+  const body = (await sdkTraces()).proto;
+  const input = new Uint8Array(body).buffer;
+  const z = await pool.run<Uint8Array>(GZIP, { input, level: 1 }, [input]);
+  t.equal(input.byteLength, 0, 'the input moved to the thread');
+  t.same(gunzipSync(z), Buffer.from(body), 'gunzips to the input');
+  t.equal(z.byteOffset, 0, 'the result is a buffer of its own');
+  t.ok(pool.offloads, 'a pool with threads offloads');
+  const again = await inlineWorkers.run<Uint8Array>(GZIP, { input: new Uint8Array(body).buffer, level: 1 });
+  t.same(gunzipSync(again), Buffer.from(body), 'the same task inline');
+  t.notOk(inlineWorkers.offloads, 'inline workers say they do not offload');
+  await t.rejects(pool.run({ module: GZIP.module, name: 'nope' }, {}), RetryableError, 'a task that fails is answered as retryable');
+});
+
 t.test('daemon with workers: OTLP/HTTP JSON and OTLP/gRPC protobuf through the pool; malformed → 400 / INVALID_ARGUMENT', async (t) => {
   const sink = await startSink();
   t.teardown(() => sink.close());
@@ -204,7 +223,7 @@ receivers:
       grpc: { endpoint: 127.0.0.1:${grpcPort} }
       http: { endpoint: 127.0.0.1:${httpPort} }
 exporters:
-  otlp: { endpoint: ${sink.endpoint}, tls: { insecure: true }, compression: none }
+  otlp: { endpoint: ${sink.endpoint}, tls: { insecure: true }, compression: gzip }
 service:
   workers: { threads: 2, proto_min_size: 0, json_min_size: 0 }
   pipelines:
@@ -244,6 +263,7 @@ service:
   const m = await daemon.metrics();
   t.ok(metricValue(m, 'fleetcol_workers_tasks_total', 'format="json",thread="worker"') >= 3, 'JSON decoded on the threads');
   t.ok(metricValue(m, 'fleetcol_workers_tasks_total', 'format="proto",thread="worker"') >= 3, 'protobuf validated on the threads');
+  t.ok(metricValue(m, 'fleetcol_workers_export_tasks_total', 'task="gzip",thread="worker"') >= 2, 'export requests gzipped on the threads');
   const threads = metricValue(m, 'fleetcol_workers_threads');
   t.ok(threads >= 1 && threads <= 2, `threads started on demand, at most two (${threads})`);
 });

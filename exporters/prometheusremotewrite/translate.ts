@@ -69,7 +69,7 @@ const UNIT_WORDS: Record<string, string> = {
   bit: 'bits', Kibit: 'kibibits', Mibit: 'mebibits', Gibit: 'gibibits',
   m: 'meters', V: 'volts', A: 'amperes', J: 'joules', W: 'watts', g: 'grams', Cel: 'celsius', Hz: 'hertz', '%': 'percent',
 };
-const PER_UNIT_WORDS: Record<string, string> = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
+const PER_UNIT_WORDS: Record<string, string> = { s: 'second', m: 'minute', min: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
 
 /** A valid metric name: [a-zA-Z_:][a-zA-Z0-9_:]*, runs of other characters as one `_`. */
 export function sanitizeMetricName(name: string): string {

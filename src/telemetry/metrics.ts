@@ -22,10 +22,13 @@ export class MetricsRegistry {
   private readonly gauges = new Map<string, { gauge: Gauge<string>; sources: Map<string, { labels: Record<string, string>; reads: Set<() => number> }> }>();
   private readonly histograms = new Map<string, Histogram<string>>();
 
+  /** A counter; its name gets Prometheus' `_total` suffix when it has none (otelcol's own metrics
+   *  carry it too: otelcol_receiver_accepted_spans_total), so `promtool check metrics` passes. */
   counter(name: string, help: string, labels: Record<string, string>): BoundCounter {
     let c = this.counters.get(name);
     if (!c) {
-      c = new Counter({ name, help, labelNames: Object.keys(labels), registers: [this.prom] });
+      const full = name.endsWith('_total') ? name : `${name}_total`;
+      c = new Counter({ name: full, help, labelNames: Object.keys(labels), registers: [this.prom] });
       this.counters.set(name, c);
     }
     return c.labels(labels);

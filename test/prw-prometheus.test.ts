@@ -1,0 +1,163 @@
+// prometheusremotewrite end to end against a real Prometheus (Debian package `prometheus`, with its
+// remote-write receiver and native histograms on): the OpenTelemetry JS SDK sends metrics over
+// OTLP/HTTP to fleetcol while Prometheus is still down; fleetcol retries; once Prometheus is up,
+// PromQL sees every series with the values the SDK recorded. The translation runs on a worker thread.
+import t from 'tap';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ValueType } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { freePort, metricValue, startDaemon, waitFor } from './helper.js';
+
+const PROMETHEUS = '/usr/bin/prometheus';
+
+interface Prometheus {
+  url: string;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+async function startPrometheus(port: number): Promise<Prometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetcol-prom-'));
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(config, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
+  let out = '';
+  const proc: ChildProcess = spawn(PROMETHEUS, [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--web.enable-remote-write-receiver',
+    '--enable-feature=native-histograms',
+    '--log.level=warn',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
+    try {
+      return (await fetch(`${url}/-/ready`)).status === 200;
+    } catch {
+      return false;
+    }
+  }, 30_000, 'prometheus to be ready');
+  return {
+    url,
+    output: () => out,
+    async stop() {
+      proc.kill('SIGTERM');
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Vector { metric: Record<string, string>; value: [number, string] }
+
+async function query(prom: Prometheus, expr: string): Promise<Vector[]> {
+  const r = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = (await r.json()) as { status: string; data: { result: Vector[] }; error?: string };
+  if (body.status !== 'success') throw new Error(`query ${expr}: ${body.error}`);
+  return body.data.result;
+}
+
+if (!existsSync(PROMETHEUS)) {
+  t.comment(`SKIP: ${PROMETHEUS} is missing, so the remote-write test cannot run (apt-get install -y prometheus)`);
+} else {
+  t.test('OTel SDK → fleetcol → Prometheus remote write: retried while down, every series queryable', async (t) => {
+    const promPort = await freePort();
+    const httpPort = await freePort();
+    const daemon = await startDaemon(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${httpPort} }
+exporters:
+  prometheusremotewrite:
+    endpoint: http://127.0.0.1:${promPort}/api/v1/write
+    external_labels: { fleet: test }
+    retry_on_failure: { initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 60s }
+service:
+  workers: { threads: 1 }
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [prometheusremotewrite] }
+`);
+    t.teardown(() => daemon.stop());
+
+    const exporter = new OTLPMetricExporter({ url: `http://127.0.0.1:${httpPort}/v1/metrics`, timeoutMillis: 10_000 });
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000, exportTimeoutMillis: 10_000 });
+    const provider = new MeterProvider({
+      resource: resourceFromAttributes({ 'service.name': 'planner', 'service.namespace': 'agents', 'service.instance.id': 'pod-7', 'deployment.environment': 'test' }),
+      readers: [reader],
+      views: [{ instrumentName: 'gen_ai.client.operation.duration', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
+    });
+    t.teardown(() => provider.shutdown());
+    const meter = provider.getMeter('agent-runtime');
+    const tasks = meter.createCounter('agent.tasks', { description: 'tasks run', valueType: ValueType.INT });
+    tasks.add(3, { outcome: 'ok' });
+    tasks.add(2, { outcome: 'ok' });
+    tasks.add(1, { outcome: 'error' });
+    const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}', advice: { explicitBucketBoundaries: [100, 1000, 10000] } });
+    for (const v of [50, 700, 700, 4000, 20000]) tokens.record(v, { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'm-1', 'gen_ai.token.type': 'input' });
+    const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's' });
+    for (const v of [0.2, 0.4, 1.5, 3, 12, 0.05]) duration.record(v, { 'gen_ai.operation.name': 'chat' });
+    const inflight = meter.createUpDownCounter('agent.tasks.inflight');
+    inflight.add(4);
+    inflight.add(-1);
+    const load = meter.createGauge('agent.load', { unit: '1' });
+    load.record(0.75);
+    await reader.forceFlush();
+
+    // Prometheus is not up yet: fleetcol accepted the points and retries.
+    await waitFor(async () => metricValue(await daemon.metrics(), 'fleetcol_exporter_retries_total', 'exporter="prometheusremotewrite"') >= 1, 10_000, 'a retry while Prometheus is down');
+    const prom = await startPrometheus(promPort);
+    t.teardown(() => prom.stop());
+
+    const one = async (expr: string) => {
+      const r = await waitFor(async () => {
+        const v = await query(prom, expr);
+        return v.length > 0 ? v : undefined;
+      }, 20_000, `${expr} in Prometheus`);
+      return r;
+    };
+    const ok = await one('agent_tasks_total{outcome="ok"}');
+    t.equal(ok[0]!.value[1], '5', 'counter with _total, value summed by the SDK');
+    t.equal(ok[0]!.metric.job, 'agents/planner', 'job = service.namespace/service.name');
+    t.equal(ok[0]!.metric.instance, 'pod-7', 'instance = service.instance.id');
+    t.equal(ok[0]!.metric.fleet, 'test', 'external label');
+    t.equal((await one('agent_tasks_total{outcome="error"}'))[0]!.value[1], '1');
+
+    const buckets = await one('gen_ai_client_token_usage_bucket{gen_ai_token_type="input"}');
+    const byLe = Object.fromEntries(buckets.map((b) => [b.metric.le, b.value[1]]));
+    t.same(byLe, { '100': '1', '1000': '3', '10000': '4', '+Inf': '5' }, 'histogram buckets, cumulative');
+    t.equal((await one('gen_ai_client_token_usage_sum'))[0]!.value[1], '25450');
+    t.equal((await one('gen_ai_client_token_usage_count'))[0]!.value[1], '5');
+
+    t.equal((await one('histogram_count(gen_ai_client_operation_duration_seconds)'))[0]!.value[1], '6', 'exponential histogram as a native histogram: count');
+    const sum = Number((await one('histogram_sum(gen_ai_client_operation_duration_seconds)'))[0]!.value[1]);
+    t.ok(Math.abs(sum - 17.15) < 1e-9, `native histogram: sum (${sum})`);
+    // Between 1 and 4 seconds: 1.5 and 3 (bucket bounds make the estimate approximate, not the count outside).
+    const between = Number((await one('histogram_fraction(0, 1, gen_ai_client_operation_duration_seconds)'))[0]!.value[1]);
+    t.ok(Math.abs(between - 3 / 6) < 0.1, `native histogram buckets: fraction under 1s ≈ 0.5 (${between})`);
+
+    t.equal((await one('agent_tasks_inflight'))[0]!.value[1], '3', 'up-down counter as a gauge');
+    t.equal((await one('agent_load_ratio'))[0]!.value[1], '0.75', 'gauge of unit 1 with _ratio');
+    const info = await one('target_info');
+    t.equal(info[0]!.metric.deployment_environment, 'test', 'resource attributes on target_info');
+    t.equal(info[0]!.metric.job, 'agents/planner');
+
+    const m = await daemon.metrics();
+    // 2 counter points (two outcomes), one each of the histograms, the up-down counter and the gauge
+    t.equal(metricValue(m, 'fleetcol_exporter_sent_metric_points', 'exporter="prometheusremotewrite"'), 6, 'sent points counted');
+    t.equal(metricValue(m, 'fleetcol_exporter_send_failed_metric_points', 'exporter="prometheusremotewrite"'), 0, 'nothing failed for good');
+    t.ok(metricValue(m, 'fleetcol_exporter_remote_write_requests', 'exporter="prometheusremotewrite"') >= 1, 'requests counted');
+    t.ok(metricValue(m, 'fleetcol_workers_export_tasks_total', 'task="toRemoteWrite",thread="worker"') >= 1, 'translated on a worker thread');
+  });
+}
