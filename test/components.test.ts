@@ -17,6 +17,7 @@ async function minimalConfig(f: Factory): Promise<Record<string, unknown>> {
     return { protocols: { grpc: { endpoint: `127.0.0.1:${await freePort()}` }, http: { endpoint: `127.0.0.1:${await freePort()}` } } };
   }
   if (f.kind === 'exporter' && (f.type === 'otlp' || f.type === 'tempo')) return { endpoint: `127.0.0.1:${await freePort()}`, tls: { insecure: true } };
+  if (f.kind === 'exporter' && f.type === 'prometheusremotewrite') return { endpoint: `http://127.0.0.1:${await freePort()}/api/v1/write` };
   // A free port rather than the default 4319, so a parallel suite cannot clash with it.
   if (f.kind === 'exporter' && f.type === 'sse') return { endpoint: `127.0.0.1:${await freePort()}` };
   if (f.kind === 'extension' && f.type === 'file_storage') {

@@ -11,6 +11,7 @@ import { ValueType } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { Telemetry } from '../src/pdata/telemetry.js';
 import { freePort, metricValue, startDaemon, waitFor } from './helper.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -83,6 +84,7 @@ exporters:
   prometheusremotewrite:
     endpoint: http://127.0.0.1:${promPort}/api/v1/write
     external_labels: { fleet: test }
+    max_batch_size_bytes: 1KiB   # several requests per batch
     retry_on_failure: { initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 60s }
 service:
   workers: { threads: 1 }
@@ -159,5 +161,43 @@ service:
     t.equal(metricValue(m, 'fleetcol_exporter_send_failed_metric_points', 'exporter="prometheusremotewrite"'), 0, 'nothing failed for good');
     t.ok(metricValue(m, 'fleetcol_exporter_remote_write_requests', 'exporter="prometheusremotewrite"') >= 1, 'requests counted');
     t.ok(metricValue(m, 'fleetcol_workers_export_tasks_total', 'task="toRemoteWrite",thread="worker"') >= 1, 'translated on a worker thread');
+    t.ok(metricValue(m, 'fleetcol_exporter_remote_write_requests', 'exporter="prometheusremotewrite"') >= 2, 'the batch went as several requests');
+
+    // A batch whose first request Prometheus refuses (a sample older than its series' newest: out
+    // of order, HTTP 400): dropped and counted without retries, and its other requests still go.
+    const retriesBefore = metricValue(m, 'fleetcol_exporter_retries_total', 'exporter="prometheusremotewrite"');
+    const old = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;
+    const fresh = BigInt(Date.now()) * 1_000_000n;
+    const kv = (key: string, v: string) => ({ key, value: { stringValue: v } });
+    const pt = (time: bigint, value: number, attrs: ReturnType<typeof kv>[]) => ({ attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: time, asDouble: value, exemplars: [], flags: 0 });
+    const late = Telemetry.fromRequest('metrics', {
+      resourceMetrics: [{
+        schemaUrl: '',
+        resource: { attributes: [kv('service.name', 'planner'), kv('service.namespace', 'agents'), kv('service.instance.id', 'pod-7'), kv('deployment.environment', 'test')], droppedAttributesCount: 0 },
+        scopeMetrics: [{ schemaUrl: '', metrics: [
+          { name: 'agent.tasks', description: '', unit: '', sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: [pt(old, 1, [kv('outcome', 'ok')])] } },
+          { name: 'late.probe', description: '', unit: '', gauge: { dataPoints: Array.from({ length: 40 }, (_, i) => pt(fresh, i, [kv('probe', `p${i}`)])) } },
+        ] }],
+      }],
+    }).toProto();
+    const r = await fetch(`http://127.0.0.1:${httpPort}/v1/metrics`, { method: 'POST', body: late, headers: { 'content-type': 'application/x-protobuf' } });
+    t.equal(r.status, 200, 'fleetcol accepted the batch');
+    const probes = await waitFor(async () => {
+      const v = await query(prom, 'late_probe');
+      return v.length === 40 ? v : undefined;
+    }, 20_000, 'the 40 probe series in Prometheus').catch(async (e) => {
+      throw new Error(`${e.message}: ${(await query(prom, 'late_probe')).length} there; fleetcol:\n${daemon.output().slice(-3000)}\n${await daemon.metrics()}`);
+    });
+    t.equal(probes.length, 40, 'every good series arrived, those in the refused request too (isolated by halving it)');
+    const after = await waitFor(async () => {
+      const text = await daemon.metrics();
+      return metricValue(text, 'fleetcol_exporter_send_failed_metric_points', 'exporter="prometheusremotewrite"') > 0 ? text : undefined;
+    }, 10_000, 'the refused batch counted');
+    t.equal(metricValue(after, 'fleetcol_exporter_send_failed_metric_points', 'exporter="prometheusremotewrite"'), 1, 'the refused point counted as failed');
+    t.equal(metricValue(after, 'fleetcol_exporter_sent_metric_points', 'exporter="prometheusremotewrite"'), 6 + 40, 'the 40 others as sent');
+    t.equal(metricValue(after, 'fleetcol_exporter_remote_write_refused_series', 'exporter="prometheusremotewrite"'), 1, 'one series refused');
+    t.equal(metricValue(after, 'fleetcol_exporter_retries_total', 'exporter="prometheusremotewrite"'), retriesBefore, 'a 400 is not retried');
+    t.match(daemon.output(), /remote write refused 1 series \(1 points\): remote write answered HTTP 400/, 'logged with Prometheus\' answer');
+    t.equal((await query(prom, 'agent_tasks_total{outcome="ok"}'))[0]!.value[1], '5', 'the stored series is unchanged');
   });
 }

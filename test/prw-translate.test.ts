@@ -9,6 +9,7 @@ import {
   sanitizeLabelName,
   sanitizeMetricName,
   toRemoteWrite,
+  topLevelFields,
   unitSuffix,
   type TranslateOptions,
   type TranslateResult,
@@ -215,4 +216,18 @@ t.test('HTTP answers: 2xx ok, 429/5xx retryable with Retry-After, other 4xx perm
   t.ok(bad instanceof PermanentError);
   t.match(bad!.message, /HTTP 400: out of order sample/);
   t.equal(retryAfterMs(new Date(Date.now() + 3000).toUTCString()) !== undefined, true, 'HTTP date');
+});
+
+t.test('a request splits at its series without decoding (topLevelFields)', async (t) => {
+  const points = Array.from({ length: 300 }, (_, i) => point(i, { id: `a${i}` }));
+  const r = run(request([{ name: 'split', description: '', unit: '', gauge: { dataPoints: points } }]));
+  t.equal(r.requests.length, 1);
+  const raw = snappy.uncompressSync(Buffer.from(r.requests[0]!)) as Buffer;
+  const fields = topLevelFields(raw);
+  t.equal(fields.length, r.points[0]!.length, 'one field per series, as many as the points list');
+  t.equal(fields.length, 300);
+  t.equal(fields.at(-1)![1], raw.length, 'the fields cover the request');
+  const half = decode({ ...r, requests: [new Uint8Array(snappy.compressSync(raw.subarray(fields[150]![0], fields[299]![1])))] });
+  t.equal(half.length, 150, 'the second half is a WriteRequest of its own');
+  t.same([...r.points[0]!].slice(0, 3), [1, 1, 1], 'a gauge series carries one point');
 });

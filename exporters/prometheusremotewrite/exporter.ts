@@ -9,11 +9,12 @@ import type { CreateSettings, Exporter } from '../../src/component.js';
 import { PermanentError, RetryableError } from '../../src/consumer.js';
 import { createExporterHelper } from '../../src/exporterhelper/exporter.js';
 import type { HelperSettings } from '../../src/exporterhelper/config.js';
+import snappy from 'snappy';
 import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { inlineWorkers } from '../../src/workers/pool.js';
 import { taskRef } from '../../src/workers/task.js';
-import type { DropReason, TranslateOptions, TranslateResult, TranslateTask } from './translate.js';
+import { topLevelFields, type DropReason, type TranslateOptions, type TranslateResult, type TranslateTask } from './translate.js';
 
 export interface RemoteWriteExporterConfig extends HelperSettings {
   endpoint: string;
@@ -31,11 +32,26 @@ const TRANSLATE = taskRef(import.meta.url, './translate', 'toRemoteWrite');
 /** Bytes of an error response kept for the log line and the error. */
 const MAX_ERROR_BODY = 512;
 
-/** A batch's requests while it is being sent, and how many the backend accepted. */
+/** What Prometheus refused for good: series, the OTLP points they carry, its first answer. */
+interface Refusal {
+  series: number;
+  points: number;
+  first: PermanentError;
+}
+
+/** A batch's requests while it is being sent: how many were answered, and what was refused. */
 interface Progress {
   result: TranslateResult;
   sent: number;
+  refused?: Refusal;
 }
+
+function joinRefusals(a: Refusal | undefined, b: Refusal | undefined): Refusal | undefined {
+  if (!a || !b) return a ?? b;
+  return { series: a.series + b.series, points: a.points + b.points, first: a.first };
+}
+
+const sum = (xs: Uint32Array) => xs.reduce((a, b) => a + b, 0);
 
 /** Retry-After: delay-seconds or an HTTP date; undefined if absent or unreadable. */
 export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
@@ -96,6 +112,7 @@ export function createRemoteWriteExporter(set: CreateSettings, cfg: RemoteWriteE
   };
   const requestsSent = set.metrics.counter('exporter_remote_write_requests', 'Remote-write requests the backend accepted.');
   const samplesSent = set.metrics.counter('exporter_remote_write_samples', 'Samples (and native histograms) in remote-write requests the backend accepted.');
+  const refusedSeries = set.metrics.counter('exporter_remote_write_refused_series', 'Series the backend refused for good (e.g. samples out of order), each isolated from the rest of its request.');
   const lastDropLog = new Map<DropReason, number>();
 
   const translate = async (batch: Telemetry): Promise<TranslateResult> => {
@@ -139,20 +156,51 @@ export function createRemoteWriteExporter(set: CreateSettings, cfg: RemoteWriteE
       req.end(body);
     });
 
+  /**
+   * Sends one request. Prometheus appends all of a request or none of it: one bad series (a sample
+   * older than the newest it holds, HTTP 400) would take the rest with it. So a request refused
+   * for good is halved, and each half sent, down to the single series it refuses. Retryable
+   * failures are thrown (the retry resumes at this request).
+   */
+  const sendRequest = async (body: Uint8Array, points: Uint32Array, signal: AbortSignal): Promise<Refusal | undefined> => {
+    try {
+      await post(body, signal);
+      requestsSent.inc();
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      if (points.length <= 1) return { series: 1, points: sum(points), first: err };
+      const raw = snappy.uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as Buffer;
+      const fields = topLevelFields(raw);
+      if (fields.length !== points.length) return { series: points.length, points: sum(points), first: err };
+      const mid = fields.length >> 1;
+      const half = (a: number, b: number) => new Uint8Array(snappy.compressSync(raw.subarray(fields[a]![0], fields[b - 1]![1])));
+      const left = await sendRequest(half(0, mid), points.subarray(0, mid), signal);
+      const right = await sendRequest(half(mid, fields.length), points.subarray(mid), signal);
+      const refused = joinRefusals(left, right);
+      return refused && { ...refused, first: err };
+    }
+  };
+
   const push = async (batch: Telemetry, signal: AbortSignal): Promise<void> => {
     let p = progress.get(batch);
     if (p === undefined) {
       p = { result: await translate(batch), sent: 0 };
       progress.set(batch, p);
     }
-    const { requests } = p.result;
+    const { requests, points } = p.result;
     while (p.sent < requests.length) {
-      await post(requests[p.sent]!, signal);
+      p.refused = joinRefusals(p.refused, await sendRequest(requests[p.sent]!, points[p.sent]!, signal));
       p.sent++;
-      requestsSent.inc();
+    }
+    progress.delete(batch);
+    if (p.refused) {
+      refusedSeries.inc(p.refused.series);
+      // Counted by the helper: the refused points as failed, the rest of the batch as sent.
+      const rejected = Math.min(batch.itemCount, Math.max(1, p.refused.points));
+      throw new PermanentError(`remote write refused ${p.refused.series} series (${rejected} points): ${p.refused.first.message}`, { rejected, cause: p.refused.first });
     }
     samplesSent.inc(p.result.samples + p.result.histograms);
-    progress.delete(batch);
   };
 
   return createExporterHelper(set, signals, cfg, {

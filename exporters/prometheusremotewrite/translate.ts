@@ -49,6 +49,8 @@ export type DropReason = 'delta_temporality' | 'unspecified_temporality' | 'malf
 export interface TranslateResult {
   /** snappy-compressed WriteRequests, each a buffer of its own, in order. */
   requests: Uint8Array[];
+  /** For each request, the OTLP points each of its series carries, in the order of its series. */
+  points: Uint32Array[];
   series: number;
   samples: number;
   histograms: number;
@@ -167,6 +169,9 @@ function attr(attrs: readonly KeyValue[], key: string): string | undefined {
 interface Series {
   labels: [string, string][];
   samples: { t: number; v: number; stale: boolean }[];
+  /** OTLP points this series carries (a histogram or summary point counts on its _count series),
+   *  so that a series Prometheus refuses can be counted in points. */
+  points: number;
   histograms: { t: number; p: ExponentialHistogramDataPoint; scale: number; positive?: ExponentialHistogramDataPoint_Buckets; negative?: ExponentialHistogramDataPoint_Buckets }[];
 }
 
@@ -197,13 +202,15 @@ class SeriesSet {
     let key = '';
     for (const [k, v] of all) key += `${k}\u0000${v}\u0001`;
     let s = this.byKey.get(key);
-    if (s === undefined) this.byKey.set(key, (s = { labels: all, samples: [], histograms: [] }));
+    if (s === undefined) this.byKey.set(key, (s = { labels: all, samples: [], histograms: [], points: 0 }));
     return s;
   }
 
-  sample(name: string, base: Labels, t: number, v: number, stale = false, extra?: [string, string]): void {
-    this.series(name, base, extra).samples.push({ t, v, stale });
+  sample(name: string, base: Labels, t: number, v: number, stale = false, extra?: [string, string]): Series {
+    const s = this.series(name, base, extra);
+    s.samples.push({ t, v, stale });
     this.samples++;
+    return s;
   }
 }
 
@@ -230,7 +237,7 @@ function addNumberPoints(set: SeriesSet, name: string, resourceLabels: Labels, p
       set.drop('no_value');
       continue;
     }
-    set.sample(name, pointLabels(resourceLabels, p.attributes), t, v ?? Number.NaN, stale);
+    set.sample(name, pointLabels(resourceLabels, p.attributes), t, v ?? Number.NaN, stale).points++;
   }
   return latest;
 }
@@ -261,7 +268,7 @@ function addHistogramPoints(set: SeriesSet, name: string, resourceLabels: Labels
     }
     if (n === 0) set.sample(`${name}_bucket`, labels, t, Number(p.count), stale, ['le', '+Inf']);
     if (p.sum !== undefined) set.sample(`${name}_sum`, labels, t, p.sum, stale);
-    set.sample(`${name}_count`, labels, t, Number(p.count), stale);
+    set.sample(`${name}_count`, labels, t, Number(p.count), stale).points++;
   }
   return latest;
 }
@@ -276,7 +283,7 @@ function addSummaryPoints(set: SeriesSet, name: string, resourceLabels: Labels, 
     labels.delete('quantile');
     for (const q of p.quantileValues) set.sample(name, labels, t, q.value, stale, ['quantile', String(q.quantile)]);
     set.sample(`${name}_sum`, labels, t, p.sum, stale);
-    set.sample(`${name}_count`, labels, t, Number(p.count), stale);
+    set.sample(`${name}_count`, labels, t, Number(p.count), stale).points++;
   }
   return latest;
 }
@@ -308,7 +315,9 @@ function addExponentialPoints(set: SeriesSet, name: string, resourceLabels: Labe
       continue;
     }
     const by = Math.max(0, p.scale - MAX_SCHEMA);
-    set.series(name, pointLabels(resourceLabels, p.attributes)).histograms.push({
+    const series = set.series(name, pointLabels(resourceLabels, p.attributes));
+    series.points++;
+    series.histograms.push({
       t,
       p,
       scale: p.scale - by,
@@ -465,10 +474,13 @@ export function collectSeries(req: ExportMetricsServiceRequest, opts: TranslateO
   return set;
 }
 
-/** The series as WriteRequests of about maxRequestBytes each (uncompressed; a series is never split). */
-export function encodeWriteRequests(set: SeriesSet, maxRequestBytes: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
+/** The series as WriteRequests of about maxRequestBytes each (uncompressed; a series is never
+ *  split), with the points each request's series carry. */
+export function encodeWriteRequests(set: SeriesSet, maxRequestBytes: number): { requests: Uint8Array[]; points: Uint32Array[] } {
+  const requests: Uint8Array[] = [];
+  const points: Uint32Array[] = [];
   let w = new Writer(Math.min(maxRequestBytes + 4096, 1 << 20));
+  let counts: number[] = [];
   for (const s of set.byKey.values()) {
     const before = w.pos;
     writeSeries(w, s);
@@ -477,11 +489,44 @@ export function encodeWriteRequests(set: SeriesSet, maxRequestBytes: number): Ui
       const next = new Writer(Math.min(maxRequestBytes + 4096, 1 << 20));
       next.raw(w.buf, before, w.pos);
       w.pos = before;
-      out.push(w.buf.subarray(0, w.pos));
+      requests.push(w.buf.subarray(0, w.pos));
+      points.push(Uint32Array.from(counts));
       w = next;
+      counts = [];
     }
+    counts.push(s.points);
   }
-  if (w.pos > 0) out.push(w.buf.subarray(0, w.pos));
+  if (w.pos > 0) {
+    requests.push(w.buf.subarray(0, w.pos));
+    points.push(Uint32Array.from(counts));
+  }
+  return { requests, points };
+}
+
+/** The byte ranges of a WriteRequest's top-level fields (its series), to split a refused request
+ *  without decoding it. */
+export function topLevelFields(raw: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  let at = 0;
+  const varint = () => {
+    let v = 0, mul = 1, b: number;
+    do {
+      if (at >= raw.length) throw new RangeError('truncated WriteRequest');
+      b = raw[at++]!;
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b & 0x80);
+    return v;
+  };
+  while (at < raw.length) {
+    const start = at;
+    const tag = varint();
+    if ((tag & 7) !== 2) throw new RangeError(`unexpected wire type ${tag & 7} in a WriteRequest`);
+    const length = varint(); // (not `at += varint()`: that adds to the value `at` had before the call)
+    at += length;
+    if (at > raw.length) throw new RangeError('truncated WriteRequest');
+    out.push([start, at]);
+  }
   return out;
 }
 
@@ -491,7 +536,8 @@ export function toRemoteWrite(task: TranslateTask): TranslateResult {
   const set = collectSeries(req, task.options);
   // snappy's block format, as remote write 1.0 requires; each result copied into a buffer of its own
   // so that it can move to the calling thread.
-  const requests = encodeWriteRequests(set, task.options.maxRequestBytes).map((r) => new Uint8Array(snappy.compressSync(r)));
-  const result: TranslateResult = { requests, series: set.byKey.size, samples: set.samples, histograms: set.histograms, dropped: set.dropped };
-  return withTransfer(result, requests.map((r) => r.buffer as ArrayBuffer));
+  const encoded = encodeWriteRequests(set, task.options.maxRequestBytes);
+  const requests = encoded.requests.map((r) => new Uint8Array(snappy.compressSync(r)));
+  const result: TranslateResult = { requests, points: encoded.points, series: set.byKey.size, samples: set.samples, histograms: set.histograms, dropped: set.dropped };
+  return withTransfer(result, [...requests, ...encoded.points].map((r) => r.buffer as ArrayBuffer));
 }

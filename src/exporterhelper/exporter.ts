@@ -134,13 +134,16 @@ export function createExporterHelper(
         span.setStatus({ code: SpanStatusCode.ERROR, message: 'not sent before shutdown; kept in the persistent queue' });
         throw new Kept('kept for the next start', { cause: err });
       }
-      c.sendFailed.inc(n);
+      // Refused in part (the backend took the rest): only the refused items are failed.
+      const failed = isPermanent(err) && err.rejected !== undefined && err.rejected > 0 && err.rejected < n ? err.rejected : n;
+      if (failed < n) c.sent.inc(n - failed);
+      c.sendFailed.inc(failed);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       if (noMoreRetries.signal.aborted) {
         lost.requests++;
-        lost.items += n;
+        lost.items += failed;
       }
-      log.error({ err: (err as Error).message, items: n, dropped: true }, `export failed, dropping ${n} ${ITEM_NAME[batch.signal]}`);
+      log.error({ err: (err as Error).message, items: failed, dropped: true }, `export failed, dropping ${failed} ${ITEM_NAME[batch.signal]}`);
       throw err;
     } finally {
       span.end();
