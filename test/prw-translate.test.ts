@@ -9,12 +9,11 @@ import {
   sanitizeLabelName,
   sanitizeMetricName,
   toRemoteWrite,
-  topLevelFields,
   unitSuffix,
   type TranslateOptions,
   type TranslateResult,
 } from '../exporters/prometheusremotewrite/translate.js';
-import { classifyStatus, retryAfterMs } from '../exporters/prometheusremotewrite/exporter.js';
+import { classifyStatus, retryAfterMs, topLevelFields } from '../exporters/prometheusremotewrite/exporter.js';
 import { PermanentError, RetryableError } from '../src/consumer.js';
 import { sdkMetrics } from './pdata-sdk-fixtures.js';
 

@@ -9,12 +9,13 @@ import type { CreateSettings, Exporter } from '../../src/component.js';
 import { PermanentError, RetryableError } from '../../src/consumer.js';
 import { createExporterHelper } from '../../src/exporterhelper/exporter.js';
 import type { HelperSettings } from '../../src/exporterhelper/config.js';
-import snappy from 'snappy';
 import type { Signal, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { inlineWorkers } from '../../src/workers/pool.js';
 import { taskRef } from '../../src/workers/task.js';
-import { topLevelFields, type DropReason, type TranslateOptions, type TranslateResult, type TranslateTask } from './translate.js';
+// Types only: translate.js runs on the worker pool, and it loads snappy, a native module that
+// costs ~7 MiB of RSS, which a daemon without this exporter (or with threads) need not pay.
+import type { DropReason, TranslateOptions, TranslateResult, TranslateTask } from './translate.js';
 
 export interface RemoteWriteExporterConfig extends HelperSettings {
   endpoint: string;
@@ -52,6 +53,34 @@ function joinRefusals(a: Refusal | undefined, b: Refusal | undefined): Refusal |
 }
 
 const sum = (xs: Uint32Array) => xs.reduce((a, b) => a + b, 0);
+
+/** The byte ranges of a WriteRequest's top-level fields (its series), to split a refused request
+ *  without decoding it. */
+export function topLevelFields(raw: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  let at = 0;
+  const varint = () => {
+    let v = 0, mul = 1, b: number;
+    do {
+      if (at >= raw.length) throw new RangeError('truncated WriteRequest');
+      b = raw[at++]!;
+      v += (b & 0x7f) * mul;
+      mul *= 128;
+    } while (b & 0x80);
+    return v;
+  };
+  while (at < raw.length) {
+    const start = at;
+    const tag = varint();
+    if ((tag & 7) !== 2) throw new RangeError(`unexpected wire type ${tag & 7} in a WriteRequest`);
+    const length = varint(); // (not `at += varint()`: that adds to the value `at` had before the call)
+    at += length;
+    if (at > raw.length) throw new RangeError('truncated WriteRequest');
+    out.push([start, at]);
+  }
+  return out;
+}
+
 
 /** Retry-After: delay-seconds or an HTTP date; undefined if absent or unreadable. */
 export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
@@ -170,6 +199,7 @@ export function createRemoteWriteExporter(set: CreateSettings, cfg: RemoteWriteE
     } catch (err) {
       if (!(err instanceof PermanentError)) throw err;
       if (points.length <= 1) return { series: 1, points: sum(points), first: err };
+      const { default: snappy } = await import('snappy'); // here only when a request was refused
       const raw = snappy.uncompressSync(Buffer.from(body.buffer, body.byteOffset, body.byteLength)) as Buffer;
       const fields = topLevelFields(raw);
       if (fields.length !== points.length) return { series: points.length, points: sum(points), first: err };

@@ -20,7 +20,7 @@ import type {
 } from '../../src/pdata/model.js';
 import { AggregationTemporality } from '../../src/pdata/model.js';
 import { Writer } from '../../src/pdata/wire.js';
-import { withTransfer } from '../../src/workers/task.js';
+import { withTransfer } from '../../src/workers/transfer.js';
 
 export interface TranslateOptions {
   /** Prefix of every metric name (`<namespace>_<name>`); empty: none. */
@@ -501,33 +501,6 @@ export function encodeWriteRequests(set: SeriesSet, maxRequestBytes: number): { 
     points.push(Uint32Array.from(counts));
   }
   return { requests, points };
-}
-
-/** The byte ranges of a WriteRequest's top-level fields (its series), to split a refused request
- *  without decoding it. */
-export function topLevelFields(raw: Uint8Array): [number, number][] {
-  const out: [number, number][] = [];
-  let at = 0;
-  const varint = () => {
-    let v = 0, mul = 1, b: number;
-    do {
-      if (at >= raw.length) throw new RangeError('truncated WriteRequest');
-      b = raw[at++]!;
-      v += (b & 0x7f) * mul;
-      mul *= 128;
-    } while (b & 0x80);
-    return v;
-  };
-  while (at < raw.length) {
-    const start = at;
-    const tag = varint();
-    if ((tag & 7) !== 2) throw new RangeError(`unexpected wire type ${tag & 7} in a WriteRequest`);
-    const length = varint(); // (not `at += varint()`: that adds to the value `at` had before the call)
-    at += length;
-    if (at > raw.length) throw new RangeError('truncated WriteRequest');
-    out.push([start, at]);
-  }
-  return out;
 }
 
 /** The task: protobuf ExportMetricsServiceRequest in, snappy-compressed WriteRequests out. */

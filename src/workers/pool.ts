@@ -16,7 +16,7 @@
 // already off the event loop), and re-encoding a batch a processor changed: the tree it would
 // encode cannot reach a thread without a structured clone that costs more than the encode.
 import v8 from 'node:v8';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { RetryableError } from '../consumer.js';
 import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
@@ -159,7 +159,10 @@ const RETRY_MS = 200;
 const MiB = 1024 * 1024;
 
 export class WorkerPool implements Workers {
-  private readonly pool: Piscina | undefined;
+  /** Created on first use: piscina itself costs ~8 MiB of RSS to load, which a daemon that only
+   *  ever gets small protobuf requests and exports without gzip need not pay. */
+  private pool: Piscina | undefined;
+  private starting: Promise<Piscina> | undefined;
   private readonly cfg: WorkersConfig;
   private inFlightBytes = 0;
   private readonly counts: Record<Format, Record<'worker' | 'main', BoundCounter>>;
@@ -177,35 +180,6 @@ export class WorkerPool implements Workers {
   ) {
     this.cfg = cfg;
     this.metrics = metrics;
-    if (cfg.threads > 0) {
-      // fleetcol is launched with --max-semi-space-size=1 (small young generation, low RSS on the
-      // main thread), and a V8 flag overrides every isolate's own limits, threads' included. With
-      // it, a thread's 1 MiB semi-spaces cannot hold the object tree of a JSON body it decodes:
-      // the tree is promoted and then marked, and the threads' GC took ~30 % more CPU per span
-      // (bench/workers.ts: ~15k vs ~11.7k spans/s with one thread). Clearing the flag affects
-      // isolates created from now on only: the main one keeps the size it started with.
-      v8.setFlagsFromString('--max-semi-space-size=0');
-      this.pool = new Piscina({
-        filename: TASKS,
-        name: 'decode',
-        // Threads start when there is work and stop after a minute without: a daemon that only
-        // gets small protobuf requests (all inline) pays nothing for the pool: ~10 MiB RSS a thread
-        // idle, up to ~2 × young_generation_size more while it decodes.
-        minThreads: 0,
-        maxThreads: cfg.threads,
-        maxQueue: cfg.max_queue,
-        idleTimeout: 60_000,
-        // The threads only ever wait for the next task; async atomics keep their event loops free.
-        atomics: 'async',
-        // Each thread holds its next task while it works on one, so it never idles waiting for the
-        // main thread to hand one over (that hand-over waits for the main loop: with one task at a
-        // time a single busy thread was idle ~27 % of the time, bench/workers.js --threads 1).
-        concurrentTasksPerWorker: 2,
-        resourceLimits: { maxYoungGenerationSizeMb: Math.max(3, cfg.young_generation_size / MiB) },
-      });
-      // A thread that dies is replaced by piscina; its task rejects and is answered as retryable.
-      this.pool.on('error', (err: Error) => this.logger.error({ err: err.message }, 'worker thread failed'));
-    }
     const tasks = (format: Format, thread: 'worker' | 'main') =>
       metrics.counter('fleetcol_workers_tasks_total', 'Request bodies decoded, by format and by thread (worker pool or main thread).', { format, thread });
     this.counts = { proto: { worker: tasks('proto', 'worker'), main: tasks('proto', 'main') }, json: { worker: tasks('json', 'worker'), main: tasks('json', 'main') } };
@@ -222,23 +196,63 @@ export class WorkerPool implements Workers {
     // answers), and counting it here too would count it twice.
   }
 
+  /** The pool, started on first use (undefined with threads: 0). */
+  private poolNow(): Piscina | Promise<Piscina> | undefined {
+    if (this.cfg.threads <= 0) return undefined;
+    return this.pool ?? (this.starting ??= this.startPool());
+  }
+
+  private async startPool(): Promise<Piscina> {
+    const { Piscina } = await import('piscina');
+    // fleetcol is launched with --max-semi-space-size=1 (small young generation, low RSS on the
+    // main thread), and a V8 flag overrides every isolate's own limits, threads' included. With
+    // it, a thread's 1 MiB semi-spaces cannot hold the object tree of a JSON body it decodes:
+    // the tree is promoted and then marked, and the threads' GC took ~30 % more CPU per span
+    // (bench/workers.ts: ~15k vs ~11.7k spans/s with one thread). Clearing the flag affects
+    // isolates created from now on only: the main one keeps the size it started with.
+    v8.setFlagsFromString('--max-semi-space-size=0');
+    const pool = new Piscina({
+      filename: TASKS,
+      name: 'decode',
+      // Threads start when there is work and stop after a minute without: a daemon that only
+      // gets small protobuf requests (all inline) pays nothing for the pool: ~10 MiB RSS a thread
+      // idle, up to ~2 × young_generation_size more while it decodes.
+      minThreads: 0,
+      maxThreads: this.cfg.threads,
+      maxQueue: this.cfg.max_queue,
+      idleTimeout: 60_000,
+      // The threads only ever wait for the next task; async atomics keep their event loops free.
+      atomics: 'async',
+      // Each thread holds its next task while it works on one, so it never idles waiting for the
+      // main thread to hand one over (that hand-over waits for the main loop: with one task at a
+      // time a single busy thread was idle ~27 % of the time, bench/workers.js --threads 1).
+      concurrentTasksPerWorker: 2,
+      resourceLimits: { maxYoungGenerationSizeMb: Math.max(3, this.cfg.young_generation_size / MiB) },
+    });
+    // A thread that dies is replaced by piscina; its task rejects and is answered as retryable.
+    pool.on('error', (err: Error) => this.logger.error({ err: err.message }, 'worker thread failed'));
+    this.pool = pool;
+    return pool;
+  }
+
   get threads(): number {
     return this.pool?.threads.length ?? 0;
   }
 
   /** The heap spaces of one of the pool's threads (undefined without a pool). */
   async threadHeap(): Promise<HeapSpaces | undefined> {
-    return this.pool ? ((await this.pool.run(undefined, { name: 'heap' })) as HeapSpaces) : undefined;
+    const pool = await this.poolNow();
+    return pool ? ((await pool.run(undefined, { name: 'heap' })) as HeapSpaces) : undefined;
   }
 
   async decode(signal: Signal, format: Format, body: Body, owned = false): Promise<Telemetry> {
     const min = format === 'json' ? this.cfg.json_min_size : this.cfg.proto_min_size;
-    const pool = this.pool;
     const size = byteLength(body);
-    if (pool === undefined || size < min) {
+    if (this.cfg.threads <= 0 || size < min) {
       this.counts[format].main.inc();
       return decodeOnLoop(signal, format, body);
     }
+    const pool = (await this.poolNow())!;
     if (pool.queueSize >= this.cfg.max_queue) {
       this.refused.inc();
       throw new RetryableError(`worker pool is busy (${pool.queueSize} requests wait for a thread)`, { retryAfterMs: RETRY_MS });
@@ -293,11 +307,11 @@ export class WorkerPool implements Workers {
   }
 
   get offloads(): boolean {
-    return this.pool !== undefined;
+    return this.cfg.threads > 0;
   }
 
   async run<R>(task: TaskRef, input: unknown, transferList: ArrayBuffer[] = []): Promise<R> {
-    const pool = this.pool;
+    const pool = await this.poolNow();
     const thread = pool === undefined ? 'main' : 'worker';
     const key = `${task.name}\0${thread}`;
     let runs = this.taskRuns.get(key);
@@ -327,6 +341,7 @@ export class WorkerPool implements Workers {
   /** Waits for the tasks in flight, then stops the threads. */
   async close(): Promise<void> {
     for (const d of this.disposers.splice(0)) d();
-    await this.pool?.close();
+    const pool = this.pool ?? (await this.starting);
+    await pool?.close();
   }
 }

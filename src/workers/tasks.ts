@@ -15,7 +15,7 @@ import v8 from 'node:v8';
 import zlib from 'node:zlib';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
-import { ownBuffer, withTransfer } from './task.js';
+import { ownBuffer, withTransfer } from './transfer.js';
 
 export interface DecodeTask {
   signal: Signal;
