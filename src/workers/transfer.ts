@@ -17,10 +17,3 @@ export function withTransfer<T extends object>(value: T, buffers: ArrayBuffer[])
     },
   }) as T;
 }
-
-/** The bytes as a Uint8Array that is all of an ArrayBuffer of its own, copying only when they are a
- *  view of part of a larger one, so that its buffer can be moved. */
-export function ownBuffer(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && !(bytes.buffer instanceof SharedArrayBuffer)) return bytes;
-  return new Uint8Array(bytes);
-}
