@@ -184,7 +184,7 @@ export class WorkerPool implements Workers {
       metrics.counter('fleetcol_workers_tasks_total', 'Request bodies decoded, by format and by thread (worker pool or main thread).', { format, thread });
     this.counts = { proto: { worker: tasks('proto', 'worker'), main: tasks('proto', 'main') }, json: { worker: tasks('json', 'worker'), main: tasks('json', 'main') } };
     this.refused = metrics.counter('fleetcol_workers_refused_total', 'Requests refused because max_queue requests already waited for a thread.', {});
-    this.failed = metrics.counter('fleetcol_workers_failed_total', 'Requests whose worker task failed (not malformed input: a thread error).', {});
+    this.failed = metrics.counter('fleetcol_workers_failed_total', 'Worker tasks (request decodes, export steps) that failed in a thread (not malformed input: a thread error).', {});
     this.disposers.push(
       metrics.gauge('fleetcol_workers_threads', 'Threads in the worker pool (0: everything on the main thread).', {}, () => this.pool?.threads.length ?? 0),
       metrics.gauge('fleetcol_workers_queue_size', 'Requests waiting for a worker thread.', {}, () => this.pool?.queueSize ?? 0),
@@ -286,18 +286,7 @@ export class WorkerPool implements Workers {
     try {
       r = (await pool.run(task, { name: 'decode', transferList })) as DecodeResult;
     } catch (err) {
-      const e = err as Error;
-      if (/queue is at limit/i.test(e.message)) {
-        this.refused.inc();
-        throw new RetryableError('worker pool is busy', { retryAfterMs: RETRY_MS, cause: err });
-      }
-      this.failed.inc();
-      const now = Date.now();
-      if (now - this.lastFailureLog > 10_000) {
-        this.lastFailureLog = now;
-        this.logger.error({ err: e.message, format, bytes: size }, 'worker task failed; the request is refused as retryable');
-      }
-      throw new RetryableError(`worker failed: ${e.message}`, { retryAfterMs: RETRY_MS, cause: err });
+      throw this.taskFailed(err, 'decode', { format, bytes: size });
     } finally {
       this.inFlightBytes -= size;
     }
@@ -328,14 +317,25 @@ export class WorkerPool implements Workers {
     try {
       return (await pool.run(input, { filename: task.module, name: task.name, transferList })) as R;
     } catch (err) {
-      const e = err as Error;
-      if (/queue is at limit/i.test(e.message)) {
-        this.refused.inc();
-        throw new RetryableError('worker pool is busy', { retryAfterMs: RETRY_MS, cause: err });
-      }
-      this.failed.inc();
-      throw new RetryableError(`worker task ${task.name} failed: ${e.message}`, { retryAfterMs: RETRY_MS, cause: err });
+      throw this.taskFailed(err, task.name, {});
     }
+  }
+
+  /** A task the pool rejected, as the retryable error its caller answers with: refused when the
+   *  pool's queue was full, otherwise failed (a thread error; logged at most every 10 s). */
+  private taskFailed(err: unknown, task: string, context: Record<string, unknown>): RetryableError {
+    const e = err as Error;
+    if (/queue is at limit/i.test(e.message)) {
+      this.refused.inc();
+      return new RetryableError('worker pool is busy', { retryAfterMs: RETRY_MS, cause: err });
+    }
+    this.failed.inc();
+    const now = Date.now();
+    if (now - this.lastFailureLog > 10_000) {
+      this.lastFailureLog = now;
+      this.logger.error({ err: e.message, task, ...context }, 'worker task failed; refused as retryable');
+    }
+    return new RetryableError(`worker task ${task} failed: ${e.message}`, { retryAfterMs: RETRY_MS, cause: err });
   }
 
   /** Waits for the tasks in flight, then stops the threads. */
