@@ -12,7 +12,7 @@
 // scenario is run --runs times (fleetcol and naive interleaved in each run) and reduced to medians.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/sse-fanout.js [--runs 3] [--clients 1000,5000,10000]
-//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 20ms] [--lazy-read 250]
+//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 20ms] [--window 80ms] [--lazy-read 250]
 // --lazy-read N: connections other than the probes read every N ms instead of as data comes (the
 // server's work is the same; the client processes' is much less, which matters when they share
 // two cores with the server). All options: --help; see bench/README.md.
@@ -224,8 +224,11 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
 }
 
+/** `--cpu-prof DIR`: fleetcol runs under node --cpu-prof, one profile per server started. */
+let cpuProfDir: string | undefined;
+
 /** fleetcol with the otlp receiver (HTTP) and the sse exporter; its config and log are `dir/name.*`. */
-async function startFleetcol(dir: string, flush: string, name: string): Promise<Server> {
+async function startFleetcol(dir: string, flush: string, window: string | undefined, name: string): Promise<Server> {
   const [ingestPort, ssePort, tel] = [await freePort(), await freePort(), await freePort()];
   const cfg = `receivers:
   otlp:
@@ -237,7 +240,7 @@ exporters:
     history: { size: 10000 }
     heartbeat_interval: 60s
     metrics_interval: 0s
-    flush_interval: ${flush}
+    flush_interval: ${flush}${window === undefined ? '' : `\n    write_window: ${window}`}
     max_connections: 0
     max_connections_per_client: 0
 service:
@@ -250,7 +253,8 @@ service:
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(file, cfg);
   const log = openSync(path.join(dir, `${name}.log`), 'w');
-  const proc = spawn(process.execPath, [...launchFlags(CLI), CLI, '--config', file], { stdio: ['ignore', log, log] });
+  const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${name}.cpuprofile`];
+  const proc = spawn(process.execPath, [...launchFlags(CLI), ...prof, CLI, '--config', file], { stdio: ['ignore', log, log] });
   closeSync(log);
   track(proc.pid, 'fleetcol');
   try {
@@ -265,7 +269,7 @@ service:
   return {
     name: 'fleetcol', proc, ingestPort, ssePort,
     delivered: async () => {
-      const m = /^fleetcol_exporter_sse_deliveries\{[^}]*\} (\S+)$/m.exec(await scrape(tel));
+      const m = /^fleetcol_exporter_sse_deliveries(?:_total)?\{[^}]*\} (\S+)$/m.exec(await scrape(tel));
       return m ? Number(m[1]) : 0;
     },
     stop: async () => {
@@ -430,6 +434,8 @@ const USAGE = `usage: node dist/bench/sse-fanout.js [options]
   --warmup S        seconds of load before measuring (default 3)
   --idle N          idle connections for the RSS-per-connection figure, once per run; 0 skips it (default 5000)
   --flush D         fleetcol's sse exporter flush_interval (default 20ms)
+  --window D        fleetcol's sse exporter write_window (default: the exporter's default)
+  --cpu-prof DIR    run fleetcol under node --cpu-prof, profiles in DIR (summarise with profile-top.js)
   --lazy-read MS    non-probe clients read every MS ms instead of as data comes; 0: as data comes (default 0)
   --out FILE        JSON results (default bench/results/sse-fanout-<date>.json)
   --keep            keep the temp dir with fleetcol's configs and logs
@@ -445,6 +451,8 @@ function options() {
       warmup: { type: 'string', default: '3' },
       idle: { type: 'string', default: '5000' },
       flush: { type: 'string', default: '20ms' },
+      window: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       'lazy-read': { type: 'string', default: '0' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -455,6 +463,7 @@ function options() {
   const list = (name: string, v: string, integer: boolean) => v.split(',').map((s) => positive(name, s.trim(), integer));
   // Goes into fleetcol's config as it is: checked here rather than by a failed start.
   if (parseDuration(opt.flush) === undefined) usageError(USAGE, `--flush must be a duration such as 20ms, got "${opt.flush}"`);
+  if (opt.window !== undefined && parseDuration(opt.window) === undefined) usageError(USAGE, `--window must be a duration such as 80ms, got "${opt.window}"`);
   return {
     runs: positive('runs', opt.runs),
     clients: list('clients', opt.clients, true),
@@ -463,6 +472,8 @@ function options() {
     warmupS: positive('warmup', opt.warmup, false, true),
     idle: positive('idle', opt.idle, true, true),
     flush: opt.flush,
+    window: opt.window,
+    cpuProf: opt['cpu-prof'],
     lazyReadMs: positive('lazy-read', opt['lazy-read'], true, true),
     out: opt.out,
     keep: opt.keep,
@@ -471,7 +482,7 @@ function options() {
 type Options = ReturnType<typeof options>;
 
 function startServer(kind: Kind, o: Options, dir: string, name: string): Promise<Server> {
-  return kind === 'fleetcol' ? startFleetcol(dir, o.flush, name) : startNaive();
+  return kind === 'fleetcol' ? startFleetcol(dir, o.flush, o.window, name) : startNaive();
 }
 
 function startClients(n: number): Promise<ClientProc[]> {
@@ -580,6 +591,7 @@ const KiB = 1024;
 
 async function main(): Promise<void> {
   const o = options();
+  cpuProfDir = o.cpuProf === undefined ? undefined : path.resolve(o.cpuProf);
   installCleanup();
   LAZY_MS = o.lazyReadMs;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-sse-bench-'));
@@ -591,7 +603,7 @@ async function main(): Promise<void> {
   log(`command: ${command}`);
   log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')}`);
   log(`fleetcol: ${fleetcol.commit}${fleetcol.dirty ? ' (with uncommitted changes)' : ''}; temp dir ${dir}`);
-  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
+  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush}; write_window ${o.window ?? 'default'}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
 
   const rows: Row[] = [];
   const idle: IdleRow[] = [];

@@ -47,6 +47,8 @@ export class Client {
   /** Replaying from history until it reaches the live edge. */
   catchingUp: boolean;
   closing: CloseReason | undefined;
+  /** The tick of each write window this client is written on (set by the hub). */
+  phase = 0;
   /** Live events this client was given (for metrics). */
   delivered = 0;
   onGone: ((c: Client, reason: CloseReason) => void) | undefined;
@@ -106,8 +108,9 @@ export class Client {
   }
 
   /**
-   * Live events of one flush tick. `shared` is the tick's events (all but agent heartbeats) as one
-   * buffer, built once for every client that follows everything. Returns false if the client must go.
+   * The live events this client is owed (everything after its lastSeq, in order). `shared` is them
+   * (all but agent heartbeats) as one buffer, built once for every client that follows everything.
+   * Returns false if the client must go.
    */
   deliver(events: readonly Prepared[], shared: () => Buffer): boolean {
     if (this.closing || this.catchingUp) return true;

@@ -30,6 +30,7 @@ import { Hub } from './hub.js';
 export interface SseExporterConfig extends ServerConfig {
   history: { size: number; ttl: number };
   flush_interval: number;
+  write_window: number;
   shutdown_retry_spread: number;
   offline_after: number;
   max_agents: number;
@@ -67,7 +68,7 @@ export class SseExporter implements Exporter {
 
   async start(_host?: Host): Promise<void> {
     const cfg = this.cfg;
-    const hub = new Hub({ historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval });
+    const hub = new Hub({ historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window });
     const fleet = new Fleet({ offlineAfterMs: cfg.offline_after, maxAgents: cfg.max_agents, alerts: cfg.alerts }, (ev) => hub.publish(ev));
     const auth = cfg.auth?.jwt ? new JwtAuth(cfg.auth.jwt) : undefined;
     hub.onSlow = () => retryLine(cfg.retry);
