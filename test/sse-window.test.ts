@@ -132,3 +132,14 @@ t.test('write_window through the exporter: spans arrive within the window, once 
   await Promise.all(streams.map((st) => waitEvent(st, (e) => e.type === 'task_failed')));
   t.ok(Date.now() - at < 1000, 'high-lane event not held for the window');
 });
+
+t.test('a connection owed an event that has waited a whole window is written whatever its phase', async (t) => {
+  const { hub, sinks } = hubWithClients(6, 3); // window: 3 ticks of 60 s
+  t.teardown(() => hub.stop());
+  hub.publish(span('a', 0), Date.now() - 200_000); // published longer ago than the window (as when ticks stretch)
+  hub.flush();
+  t.ok(sinks.every((s) => s.writes.length === 1), 'every connection written on the first tick');
+  hub.publish(span('a', 1));
+  hub.flush();
+  t.equal(sinks.filter((s) => s.writes.length === 2).length, 2, 'a fresh event: only the phase due');
+});

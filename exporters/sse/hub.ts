@@ -6,8 +6,10 @@
 // carries, so CPU per delivery is that cost over the events per write. With a window of W ticks,
 // each connection is written on one tick in W (its phase; connections are dealt round-robin), with
 // everything since its last write; the tick a high-lane event arrives writes every connection. So
-// low-lane events wait at most a window, writes carry W times more, and each tick writes 1/W of
-// the connections instead of all of them at once (the event loop is never held for a whole fleet).
+// low-lane events wait about a window (a connection whose oldest owed event has waited a whole
+// window is written on the next tick whatever its phase), writes carry W times more, and each tick
+// writes 1/W of the connections instead of all of them at once (the event loop is never held for
+// the whole fleet).
 import { encodeEvent, HEARTBEAT_COMMENT, HIGH, IdSpace, laneOf, type FeedEvent, type Prepared } from './event.js';
 import { History } from './history.js';
 import { Client, type CloseReason, type FeedContext } from './client.js';
@@ -38,6 +40,8 @@ export class Hub implements FeedContext {
   private tick: Prepared[] = [];
   /** Ticks per write window (1: every connection on every tick). */
   readonly phases: number;
+  /** The window in ms: a connection owed an event older than this is written whatever its phase. */
+  private readonly windowMs: number;
   private tickNo = 0;
   private nextPhase = 0;
   /** Events some connection may not have been written yet (the last `phases` ticks'), contiguous seqs. */
@@ -55,6 +59,7 @@ export class Hub implements FeedContext {
     this.history = new History(opts.historySize, opts.historyTtlMs);
     const window = opts.writeWindowMs ?? 0;
     this.phases = opts.flushIntervalMs > 0 && window > opts.flushIntervalMs ? Math.round(window / opts.flushIntervalMs) : 1;
+    this.windowMs = this.phases * opts.flushIntervalMs;
   }
 
   lastSeq(): number {
@@ -102,6 +107,7 @@ export class Hub implements FeedContext {
       if (e.lane === HIGH) every = true;
     }
     const phase = this.tickNo++ % this.phases;
+    const overdue = Date.now() - this.windowMs;
     const recent = this.recent;
     const first = recent.length > 0 ? recent[0]!.seq : this.seq + 1;
     // What a client that last got `lastSeq` is owed, and those events as one buffer: built once
@@ -133,13 +139,16 @@ export class Hub implements FeedContext {
         if (fresh.length > 0) c.pump();
         continue;
       }
-      if ((!every && c.phase !== phase) || c.lastSeq >= this.seq) continue;
+      if (c.lastSeq >= this.seq) continue;
       if (c.lastSeq + 1 < first) {
         // Owed more than the window holds (cannot happen in step; be safe): replay from history.
         c.catchingUp = true;
         c.pump();
         continue;
       }
+      // Not its phase: written anyway once what it is owed has waited a whole window (ticks that
+      // stretch under load would otherwise stretch the window W times over).
+      if (!every && c.phase !== phase && recent[c.lastSeq + 1 - first]!.time > overdue) continue;
       const o = owedAfter(c.lastSeq);
       if (!c.deliver(o.events, o.shared)) (slow ??= []).push(c);
     }
