@@ -142,6 +142,31 @@ t.test('auth_expired at expiry, then a lossless resume with a new ticket', async
   t.same(names, Array.from({ length: n }, (_, i) => `s${i}`), `all ${n} spans exactly once across the expiry`);
 });
 
+t.test('at expiry the client first gets what the write window still owed it, then auth_expired', async (t) => {
+  // A 2-s window: without the hand-over, up to 2 s of spans would come only after a resume.
+  const f = await startFeed({ auth: { jwt: { secret: SECRET } }, flush_interval: '10ms', write_window: '2s' });
+  t.teardown(() => f.stop());
+  const short = await token({}, { expSec: 3 });
+  const st = await openStream(`${f.base}/v1/events?type=span`, bearer(short));
+  t.equal(st.status, 200);
+  let n = 0;
+  let sending = true;
+  const sender = (async () => {
+    while (sending) {
+      await f.exp.consume(spans([{ agent: 'a', name: `s${n++}` }]));
+      await sleep(20);
+    }
+  })();
+  await st.ended;
+  const sentBeforeClose = n;
+  sending = false;
+  await sender;
+  t.equal(st.events.at(-1)!.type, 'auth_expired');
+  const names = st.events.filter((e) => e.type === 'span').map((e) => e.data.name);
+  t.same(names, Array.from({ length: names.length }, (_, i) => `s${i}`), 'a gap-free prefix, in order');
+  t.ok(sentBeforeClose - names.length <= 3, `all but the last few sent before the close arrived (${names.length} of ${sentBeforeClose})`);
+});
+
 async function ticketFor(base: string, tok: string): Promise<string> {
   const r = await fetch(`${base}/v1/tickets`, { method: 'POST', headers: bearer(tok) });
   return ((await r.json()) as { ticket: string }).ticket;

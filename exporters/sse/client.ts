@@ -154,7 +154,10 @@ export class Client {
     const delay = Math.max(0, atMs - Date.now());
     this.expiry = setTimeout(() => {
       if (this.closing) return;
-      this.writer.flush();
+      // What the hub still owes it (its turn in the write window may be a few ticks away) comes
+      // from the history first, so auth_expired is the last event it was due.
+      if (this.lastSeq < this.feed.lastSeq()) this.catchingUp = true;
+      this.pump();
       this.close('auth_expired', bytes());
     }, delay);
     this.expiry.unref();
