@@ -21,6 +21,25 @@ async function token(claims: Record<string, unknown> = {}, opts: { expSec?: numb
 
 const bearer = (tok: string) => ({ authorization: `Bearer ${tok}` });
 
+/** Spans s0, s1, ... of agent `a`, one every 20 ms, until stop(), which returns how many were sent. */
+function spanSender(f: { exp: { consume(b: ReturnType<typeof spans>): Promise<void> } }): { stop(): Promise<number> } {
+  let n = 0;
+  let sending = true;
+  const loop = (async () => {
+    while (sending) {
+      await f.exp.consume(spans([{ agent: 'a', name: `s${n++}` }]));
+      await sleep(20);
+    }
+  })();
+  return {
+    stop: async () => {
+      sending = false;
+      await loop;
+      return n;
+    },
+  };
+}
+
 t.test('401 without credentials, with a bad signature, expired, or without exp; 200 by bearer or cookie', async (t) => {
   const f = await startFeed({ auth: { jwt: { secret: SECRET } } });
   t.teardown(() => f.stop());
@@ -117,14 +136,7 @@ t.test('auth_expired at expiry, then a lossless resume with a new ticket', async
   const short = await token({}, { expSec: 3 });
   const first = await openStream(`${f.base}/v1/events?type=span&ticket=${await ticketFor(f.base, short)}`);
   t.equal(first.status, 200);
-  let n = 0;
-  let sending = true;
-  const sender = (async () => {
-    while (sending) {
-      await f.exp.consume(spans([{ agent: 'a', name: `s${n++}` }]));
-      await sleep(20);
-    }
-  })();
+  const sender = spanSender(f);
   await first.ended;
   const expired = first.events.at(-1)!;
   t.equal(expired.type, 'auth_expired', 'the last event before the close is auth_expired');
@@ -135,8 +147,7 @@ t.test('auth_expired at expiry, then a lossless resume with a new ticket', async
   t.teardown(() => second.close());
   t.equal(second.status, 200);
   await sleep(200);
-  sending = false;
-  await sender;
+  const n = await sender.stop();
   await waitFor(() => second.events.some((e) => e.data?.name === `s${n - 1}`), 3000, 'the last span');
   const names = [...first.events, ...second.events].filter((e) => e.type === 'span').map((e) => e.data.name);
   t.same(names, Array.from({ length: n }, (_, i) => `s${i}`), `all ${n} spans exactly once across the expiry`);
@@ -149,18 +160,9 @@ t.test('at expiry the client first gets what the write window still owed it, the
   const short = await token({}, { expSec: 3 });
   const st = await openStream(`${f.base}/v1/events?type=span`, bearer(short));
   t.equal(st.status, 200);
-  let n = 0;
-  let sending = true;
-  const sender = (async () => {
-    while (sending) {
-      await f.exp.consume(spans([{ agent: 'a', name: `s${n++}` }]));
-      await sleep(20);
-    }
-  })();
+  const sender = spanSender(f);
   await st.ended;
-  const sentBeforeClose = n;
-  sending = false;
-  await sender;
+  const sentBeforeClose = await sender.stop();
   t.equal(st.events.at(-1)!.type, 'auth_expired');
   const names = st.events.filter((e) => e.type === 'span').map((e) => e.data.name);
   t.same(names, Array.from({ length: names.length }, (_, i) => `s${i}`), 'a gap-free prefix, in order');
