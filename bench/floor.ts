@@ -3,9 +3,11 @@
 // what gRPC transport alone costs on this machine; fleetcol's receiver sits on the same stack.
 // Started by otlp-throughput.ts; reports { port } when listening and answers `stats`.
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { serve } from './lib/ipc.js';
+import { H2Connection } from '../receivers/otlp/h2.js';
+import { encodeHeaderBlock } from '../receivers/otlp/hpack.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 const EMPTY = Buffer.alloc(0);
@@ -31,6 +33,23 @@ if (process.argv.includes('--http2')) {
     });
   });
   h2.listen(0, '127.0.0.1', () => serve({ stats: () => ({ requests, bytes }) }, { port: (h2.address() as AddressInfo).port }));
+} else if (process.argv.includes('--net')) {
+  // The same endpoint on the HTTP/2 server fleetcol's OTLP/gRPC receiver uses (receivers/otlp/h2.ts).
+  const emptyMessage = Buffer.from([0, 0, 0, 0, 0]);
+  const okHeaders = encodeHeaderBlock([[':status', '200'], ['content-type', 'application/grpc']]);
+  const okTrailers = encodeHeaderBlock([['grpc-status', '0']]);
+  const server = net.createServer((socket) => {
+    new H2Connection(socket, { maxConcurrentStreams: 1000 }, (stream) => {
+      let n = 0;
+      stream.ondata = (c) => (n += c.length);
+      stream.onend = () => {
+        requests++;
+        bytes += Math.max(0, n - 5);
+        stream.respond(okHeaders, emptyMessage, okTrailers);
+      };
+    }, () => {});
+  });
+  server.listen(0, '127.0.0.1', () => serve({ stats: () => ({ requests, bytes }) }, { port: (server.address() as AddressInfo).port }));
 } else {
 const server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024, 'grpc.max_send_message_length': 4 * 1024 * 1024 });
 server.addService(

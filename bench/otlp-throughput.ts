@@ -53,7 +53,8 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
   --node-arg FLAG             extra node flag for fleetcol, e.g. --node-arg=--max-semi-space-size=32 (repeatable)
   --out FILE                  JSON results (default bench/results/otlp-throughput-<date>.json)
   --keep                      keep the temp dir with fleetcol's configs and logs
-  --floor-impl grpc-js|http2  the floor server: bare grpc-js (default) or bare node:http2 (gRPC framing by hand)
+  --floor-impl grpc-js|http2|net  the floor server: bare grpc-js (default), bare node:http2 (gRPC
+                              framing by hand) or fleetcol's own HTTP/2 server on node:net
 `;
 
 const opt = parseOptions(USAGE, {
@@ -216,8 +217,15 @@ function fleetcolNodeArgs(name: string): string[] {
   return [...cfg.nodeArgs, '--cpu-prof', `--cpu-prof-dir=${cfg.cpuProf}`, `--cpu-prof-name=${name}-${++profileSeq}.cpuprofile`];
 }
 
-const floorArgs = opt['floor-impl'] === 'http2' ? ['--http2'] : [];
-const floorName = opt['floor-impl'] === 'http2' ? 'floor (bare node:http2)' : 'floor (bare grpc-js)';
+const floorImpls: Record<string, { args: string[]; name: string }> = {
+  'grpc-js': { args: [], name: 'floor (bare grpc-js)' },
+  http2: { args: ['--http2'], name: 'floor (bare node:http2)' },
+  net: { args: ['--net'], name: "floor (fleetcol's HTTP/2 on node:net)" },
+};
+const floorImpl = floorImpls[opt['floor-impl'] ?? 'grpc-js'];
+if (!floorImpl) throw new Error(`--floor-impl: one of ${Object.keys(floorImpls).join(', ')}`);
+const floorArgs = floorImpl.args;
+const floorName = floorImpl.name;
 
 async function fullFloor(run: number): Promise<FullRun> {
   const r: FullRun = { scenario: 'floor', run, loadavg: load1() };

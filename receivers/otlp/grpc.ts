@@ -1,10 +1,11 @@
-// OTLP/gRPC served straight on node:http2: unary Export calls only, which is all OTLP needs.
-// Hand-written instead of @grpc/grpc-js's server because the throughput benchmark shows grpc-js is
-// the bottleneck: at the otelcol testbed rate (10k spans/s in 100-span requests) a bare grpc-js
-// server that acks without reading costs 15.7% of a core and 93 MiB RSS, a bare node:http2 one
-// 10.8% and 68 MiB (bench/otlp-throughput.js --scenarios testbed-floor,testbed-floor-h2).
+// OTLP/gRPC: unary Export calls only, which is all OTLP needs, served on the HTTP/2 server of
+// ./h2.ts (hand-written; see there for the measurements behind that). Neither @grpc/grpc-js's
+// server nor node:http2: at the otelcol testbed rate a bare grpc-js server that acks without
+// reading costs 15.7% of a core, a bare node:http2 one 10.9-11.6%, past fleetcol's 10% target
+// on their own (bench/otlp-throughput.js --scenarios testbed-floor --floor-impl grpc-js|http2|net).
 // The wire format is gRPC's: 5-byte length-prefixed messages, status in trailers.
-import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
@@ -13,6 +14,8 @@ import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/teleme
 import { encodeExportResponse, encodeStatusWithRetryInfo } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
+import { H2Connection, type H2Stream } from './h2.js';
+import { encodeHeaderBlock } from './hpack.js';
 import type { InflightBytes } from './inflight.js';
 import type { Ingest } from './ingest.js';
 
@@ -34,38 +37,42 @@ const Code = { OK: 0, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED:
 const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 /** Retry delay suggested when max_inflight_bytes is reached: requests in flight end quickly. */
 const INFLIGHT_RETRY_MS = 200;
-const OK_HEADERS = { ':status': 200, 'content-type': 'application/grpc' };
-const OK_TRAILERS = { 'grpc-status': '0' };
+const MAX_CONCURRENT_STREAMS = 1000;
+// Configure-time encoding of the header blocks every call sends.
+const OK_HEADERS = encodeHeaderBlock([[':status', '200'], ['content-type', 'application/grpc']]);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
+const NOT_GRPC_HEADERS = encodeHeaderBlock([[':status', '415'], ['content-type', 'text/plain']]);
+const NOT_GRPC_BODY = Buffer.from('gRPC requests only (POST, content-type application/grpc)\n');
+/** grpc-message is kept to this many characters: a status is no place for a novel. */
+const MAX_STATUS_MESSAGE = 1024;
 
 /** grpc-message is percent-encoded: printable ASCII except '%' goes as is. */
 function grpcMessage(s: string): string {
+  if (s.length > MAX_STATUS_MESSAGE) s = `${s.slice(0, MAX_STATUS_MESSAGE)}...`;
   return /^[\x20-\x24\x26-\x7e]*$/.test(s) ? s : Buffer.from(s, 'utf8').reduce((out, b) => out + (b >= 0x20 && b <= 0x7e && b !== 0x25 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`), '');
 }
 
 /** Ends a call with a non-OK status, as a trailers-only response. */
-function fail(stream: http2.ServerHttp2Stream, code: number, message: string, details?: Uint8Array): void {
-  if (stream.destroyed || stream.closed) return;
-  const headers: http2.OutgoingHttpHeaders = { ...OK_HEADERS, 'grpc-status': String(code), 'grpc-message': grpcMessage(message) };
-  if (details) headers['grpc-status-details-bin'] = Buffer.from(details).toString('base64').replace(/=+$/, '');
-  if (stream.headersSent) stream.close(http2.constants.NGHTTP2_CANCEL);
-  else stream.respond(headers, { endStream: true });
+function fail(stream: H2Stream, code: number, message: string, details?: Uint8Array): void {
+  if (stream.closed) return;
+  const fields: Array<[string, string]> = [[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', String(code)], ['grpc-message', grpcMessage(message)]];
+  if (details) fields.push(['grpc-status-details-bin', Buffer.from(details).toString('base64').replace(/=+$/, '')]);
+  stream.respond(encodeHeaderBlock(fields));
 }
 
-function reply(stream: http2.ServerHttp2Stream, message: Uint8Array | undefined): void {
-  if (stream.destroyed || stream.closed) return;
-  stream.respond(OK_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
-  if (!message || message.length === 0) return void stream.end(EMPTY_MESSAGE);
-  const prefix = Buffer.allocUnsafe(5);
-  prefix[0] = 0;
-  prefix.writeUInt32BE(message.length, 1);
-  stream.write(prefix);
-  stream.end(message);
+function reply(stream: H2Stream, message: Uint8Array | undefined): void {
+  if (stream.closed) return;
+  if (!message || message.length === 0) return stream.respond(OK_HEADERS, EMPTY_MESSAGE, OK_TRAILERS);
+  const framed = Buffer.allocUnsafe(5 + message.length);
+  framed[0] = 0;
+  framed.writeUInt32BE(message.length, 1);
+  framed.set(message, 5);
+  stream.respond(OK_HEADERS, framed, OK_TRAILERS);
 }
 
 export class GrpcServer {
-  private server: http2.Http2Server | http2.Http2SecureServer | undefined;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private server: net.Server | tls.Server | undefined;
+  private readonly connections = new Set<H2Connection>();
 
   constructor(
     private readonly cfg: GrpcConfig,
@@ -76,60 +83,54 @@ export class GrpcServer {
   ) {}
 
   async start(): Promise<void> {
-    const settings: http2.Settings = { initialWindowSize: 1 << 20, maxConcurrentStreams: 1000 };
-    const tls = this.cfg.tls;
-    const server = tls
-      ? http2.createSecureServer({
-          settings,
-          cert: readFileSync(tls.cert_file),
-          key: readFileSync(tls.key_file),
-          ...(tls.client_ca_file ? { ca: readFileSync(tls.client_ca_file), requestCert: true, rejectUnauthorized: true } : {}),
-        })
-      : http2.createServer({ settings });
-    server.on('session', (s) => {
-      this.sessions.add(s);
-      s.on('close', () => this.sessions.delete(s));
-      s.on('error', () => {});
-      // A larger connection window than the 64 KiB default: OTLP requests are tens of KiB each.
-      s.on('connect', () => s.setLocalWindowSize(4 << 20));
-    });
-    server.on('stream', (stream, headers) => this.onStream(stream, headers));
+    const t = this.cfg.tls;
+    const accept = (socket: net.Socket) => {
+      const conn = new H2Connection(socket, { maxConcurrentStreams: MAX_CONCURRENT_STREAMS }, (s) => this.onStream(s), (c) => this.connections.delete(c));
+      this.connections.add(conn);
+    };
+    const server = t
+      ? tls.createServer(
+          {
+            ALPNProtocols: ['h2'],
+            cert: readFileSync(t.cert_file),
+            key: readFileSync(t.key_file),
+            ...(t.client_ca_file ? { ca: readFileSync(t.client_ca_file), requestCert: true, rejectUnauthorized: true } : {}),
+          },
+          accept,
+        )
+      : net.createServer(accept);
+    // A failed TLS handshake is the client's problem; it must not reach the process.
+    server.on('tlsClientError', () => {});
     const { host, port } = parseEndpoint(this.cfg.endpoint, 4317);
     await listen(server, host, port);
     this.server = server;
-    this.logger.info({ endpoint: `${host}:${port}`, tls: !!tls }, 'OTLP/gRPC receiver listening');
+    this.logger.info({ endpoint: `${host}:${port}`, tls: !!t }, 'OTLP/gRPC receiver listening');
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => {});
-    const signal = PATHS[headers[':path'] ?? ''];
-    const contentType = String(headers['content-type'] ?? '');
+  private onStream(stream: H2Stream): void {
+    const headers = stream.headers;
+    const path = headers[':path']!;
+    const signal = PATHS[path];
+    const contentType = headers['content-type'] ?? '';
     if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
-      stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: false });
-      stream.end('gRPC requests only (POST, content-type application/grpc)');
+      stream.onend = () => stream.respond(NOT_GRPC_HEADERS, NOT_GRPC_BODY);
       return;
     }
-    if (!signal || !this.ingest[signal].enabled) {
-      stream.resume();
-      return fail(stream, Code.UNIMPLEMENTED, `unknown method ${headers[':path']}`);
-    }
+    if (!signal || !this.ingest[signal].enabled) return fail(stream, Code.UNIMPLEMENTED, `unknown method ${path}`);
     if (this.auth) {
-      const problem = this.auth.check(typeof headers.authorization === 'string' ? headers.authorization : undefined);
-      if (problem) {
-        stream.resume();
-        return fail(stream, Code.UNAUTHENTICATED, problem);
-      }
+      const problem = this.auth.check(headers.authorization);
+      if (problem) return fail(stream, Code.UNAUTHENTICATED, problem);
     }
     const max = this.cfg.max_recv_msg_size;
-    const encoding = String(headers['grpc-encoding'] ?? 'identity');
+    const encoding = headers['grpc-encoding'] ?? 'identity';
     const chunks: Buffer[] = [];
     let size = 0;
     let declared = -1;
     let refused = false;
     // Held from the first byte read until the stream closes (answered, failed or cancelled).
     const held = this.inflight.request();
-    stream.once('close', held.release);
-    stream.on('data', (chunk: Buffer) => {
+    stream.onclose = held.release;
+    stream.ondata = (chunk: Buffer) => {
       if (refused) return;
       if (!held.take(chunk.length)) {
         refused = true;
@@ -151,18 +152,18 @@ export class GrpcServer {
       // read is copied, so what a request retains stays within 16× what it is counted for
       // (max_inflight_bytes, the memory accounting), and in practice close to 1×.
       chunks.push(chunk.length * 16 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
-    });
-    stream.on('end', () => {
+    };
+    stream.onend = () => {
       if (refused) return;
       void this.onMessage(stream, signal, chunks, size, encoding, max, held.add);
-    });
+    };
   }
 
   /** `chunks`: the request's DATA as it arrived (views of the session's read buffers), `size`
    *  bytes in all. An uncompressed message goes on as those chunks, never joined here: the
    *  protobuf scan reads them through reused scratch memory, and batch and exporter keep them as
    *  parts (one fewer buffer per request for the GC; see Telemetry.fromProtoParts). */
-  private async onMessage(stream: http2.ServerHttp2Stream, signal: Signal, chunks: Buffer[], size: number, encoding: string, max: number, hold: (n: number) => void): Promise<void> {
+  private async onMessage(stream: H2Stream, signal: Signal, chunks: Buffer[], size: number, encoding: string, max: number, hold: (n: number) => void): Promise<void> {
     if (size < 5) return fail(stream, Code.INTERNAL, 'expected one length-prefixed message');
     const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks, size).subarray(0, 5);
     const length = head.readUInt32BE(1);
@@ -213,13 +214,13 @@ export class GrpcServer {
     // GOAWAY to every client: calls in flight finish, new ones go elsewhere; then force after 5s.
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
-        for (const session of this.sessions) session.destroy();
+        for (const c of this.connections) c.destroy();
       }, 5000);
       s.close(() => {
         clearTimeout(force);
         resolve();
       });
-      for (const session of this.sessions) session.close();
+      for (const c of this.connections) c.goAway();
     });
   }
 }

@@ -1,0 +1,272 @@
+// The OTLP/gRPC receiver's own HTTP/2 server (receivers/otlp/h2.ts) against node:http2's client
+// (nghttp2) and raw sockets: flow control both ways, CONTINUATION, PING, cancellation, graceful
+// shutdown, and protocol errors that end one connection while the others keep being served.
+import t, { type Test } from 'tap';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
+import { consumerOf, type Consumer } from '../src/consumer.js';
+import { memoryAccounting } from '../src/memory.js';
+import type { Telemetry } from '../src/pdata/telemetry.js';
+import { freePort, settings, sleep, waitFor } from './helper.js';
+import { traces } from './data.js';
+
+const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+
+function framed(message: Uint8Array): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Buffer.concat([head, message]);
+}
+
+async function startReceiver(t: Test, consumer: Consumer, grpc: Record<string, unknown> = {}) {
+  const port = await freePort();
+  const id = `otlp/h2-${port}`;
+  const set = settings('receiver', id);
+  const rcv = otlpReceiverFactory.createReceiver!(set, { protocols: { grpc: { endpoint: `127.0.0.1:${port}`, ...grpc } }, max_inflight_bytes: 64 << 20 }, { traces: consumer });
+  await rcv.start({ extension: () => undefined });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await rcv.shutdown();
+  };
+  t.teardown(stop);
+  const inflight = () => memoryAccounting.snapshot().find((h) => h.id === id)?.bytes ?? NaN;
+  return { port, stop, inflight };
+}
+
+interface Answer {
+  status: string | undefined;
+  message: string | undefined;
+  body: Buffer;
+  httpStatus: number | undefined;
+}
+
+function call(session: http2.ClientHttp2Session, body: Buffer, headers: http2.OutgoingHttpHeaders = {}): Promise<Answer> {
+  const stream = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers', ...headers });
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = [];
+    let httpStatus: number | undefined;
+    let status: string | undefined;
+    let message: string | undefined;
+    stream.on('response', (h) => {
+      httpStatus = Number(h[':status']);
+      if (h['grpc-status'] !== undefined) {
+        status = String(h['grpc-status']);
+        message = h['grpc-message'] as string | undefined;
+      }
+    });
+    stream.on('trailers', (h) => {
+      status = String(h['grpc-status']);
+      message = h['grpc-message'] as string | undefined;
+    });
+    stream.on('data', (c: Buffer) => got.push(c));
+    stream.on('close', () => resolve({ status, message, body: Buffer.concat(got), httpStatus }));
+    stream.on('error', reject);
+    stream.end(body);
+  });
+}
+
+const sink = () => {
+  const got: Telemetry[] = [];
+  return { got, consumer: consumerOf(async (b) => void got.push(b)) };
+};
+
+t.test('large requests: stream and connection windows are credited as DATA arrives', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer, { max_recv_msg_size: 16 * 1024 * 1024 });
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  // Each request is several times the 1 MiB stream window; together they pass the 4 MiB
+  // connection window twice over.
+  const big = traces(7500);
+  const body = framed(big.toProto());
+  t.ok(body.length > 3 * 1024 * 1024, `request of ${body.length} bytes`);
+  for (let i = 0; i < 3; i++) {
+    const a = await call(session, body);
+    t.equal(a.status, '0', `request ${i + 1}: OK`);
+  }
+  t.equal(got.length, 3);
+  t.same(got.map((b) => b.itemCount), [7500, 7500, 7500], 'every span arrived');
+});
+
+t.test('many concurrent streams on one connection, each answered', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => call(session, framed(traces(1 + (i % 7)).toProto()))));
+  t.same(answers.map((a) => a.status), answers.map(() => '0'), '300 calls answered OK');
+  t.equal(got.reduce((n, b) => n + b.itemCount, 0), Array.from({ length: 300 }, (_, i) => 1 + (i % 7)).reduce((a, b) => a + b, 0), 'every span arrived');
+});
+
+t.test('a header block over CONTINUATION frames, Huffman and the dynamic table across calls', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer, {});
+  const session = http2.connect(`http://127.0.0.1:${port}`, { maxSendHeaderBlockLength: 200_000 });
+  t.teardown(() => session.close());
+  for (let i = 0; i < 3; i++) {
+    // 40 KB of header: past the 16 KiB frame size, so nghttp2 sends HEADERS + CONTINUATION.
+    const a = await call(session, framed(traces(2).toProto()), { 'x-big': 'v'.repeat(40_000) + i, 'x-call': `call-${i}` });
+    t.equal(a.status, '0', `call ${i + 1} with a 40 KB header: OK`);
+  }
+  t.equal(got.length, 3);
+});
+
+t.test('the response waits for the client\'s flow-control window', async (t) => {
+  const { consumer } = sink();
+  const { port } = await startReceiver(t, consumer);
+  // A 2-byte stream window: the 5-byte response message goes in three DATA frames, each after a
+  // WINDOW_UPDATE from the client.
+  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 2 } });
+  t.teardown(() => session.close());
+  const a = await call(session, framed(traces(3).toProto()));
+  t.equal(a.status, '0', 'OK');
+  t.same([...a.body], [0, 0, 0, 0, 0], 'the whole (empty) response message arrived');
+});
+
+t.test('PING is answered; a cancelled request releases what it held; the connection goes on', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const got: Telemetry[] = [];
+  const { port, inflight } = await startReceiver(t, consumerOf(async (b) => {
+    await gate;
+    got.push(b);
+  }));
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  // (node's client cancels a ping sent before its session is connected, whatever the server)
+  await new Promise((resolve) => session.once('connect', resolve));
+  const rtt = await new Promise<number>((resolve, reject) => session.ping((err, ms) => (err ? reject(err) : resolve(ms))));
+  t.ok(rtt >= 0, `PING acknowledged (${rtt.toFixed(2)} ms)`);
+
+  // Half a request, then the client gives up on it.
+  const body = framed(traces(50).toProto());
+  const stream = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('error', () => {});
+  stream.write(body.subarray(0, body.length >> 1));
+  await waitFor(() => inflight() > 0, 5000, 'bytes held for the half-sent request');
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await waitFor(() => inflight() === 0, 5000, 'held bytes released after RST_STREAM');
+  t.equal(inflight(), 0, 'the cancelled request holds nothing');
+
+  const pending = call(session, body);
+  await sleep(50);
+  release();
+  t.equal((await pending).status, '0', 'the next request on the same connection is answered');
+  t.equal(got.length, 1, 'only the complete request reached the pipeline');
+});
+
+t.test('not gRPC: 415; unknown method: UNIMPLEMENTED', async (t) => {
+  const { consumer } = sink();
+  const { port } = await startReceiver(t, consumer);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  const notGrpc = await call(session, Buffer.from('{}'), { 'content-type': 'application/json' });
+  t.equal(notGrpc.httpStatus, 415, 'a JSON body on the gRPC port: 415');
+  t.match(notGrpc.body.toString(), /gRPC requests only/);
+  const unknown = await call(session, framed(Buffer.alloc(0)), { ':path': '/nope.Service/Method' });
+  t.equal(unknown.status, '12', 'unknown method: UNIMPLEMENTED');
+  t.match(unknown.message, /unknown method \/nope\.Service\/Method/);
+});
+
+/** A raw connection: writes `bytes`, collects everything until the server closes (or 3 s). */
+function raw(port: number, bytes: Buffer): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const got: Buffer[] = [];
+    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+    const timer = setTimeout(() => s.destroy(), 3000);
+    s.on('data', (c) => got.push(c));
+    s.on('error', () => {});
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(got));
+    });
+  });
+}
+
+function frame(type: number, flags: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(id, 5);
+  return Buffer.concat([h, payload]);
+}
+
+/** The frames in what a server sent: [type, flags, stream, payload]. */
+function frames(b: Buffer): Array<[number, number, number, Buffer]> {
+  const out: Array<[number, number, number, Buffer]> = [];
+  for (let at = 0; at + 9 <= b.length; ) {
+    const len = b.readUIntBE(at, 3);
+    out.push([b[at + 3]!, b[at + 4]!, b.readUInt32BE(at + 5) & 0x7fffffff, b.subarray(at + 9, at + 9 + len)]);
+    at += 9 + len;
+  }
+  return out;
+}
+
+const goAwayCode = (b: Buffer) => {
+  const g = frames(b).find(([type]) => type === 7);
+  return g ? { code: g[3].readUInt32BE(4), debug: g[3].subarray(8).toString() } : undefined;
+};
+
+t.test('protocol errors end that connection with GOAWAY; other connections are unaffected', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  t.equal((await call(session, framed(traces(1).toProto()))).status, '0', 'a good client before');
+
+  const http1 = (await raw(port, Buffer.from('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'))).toString();
+  t.match(http1, /^HTTP\/1\.1 505 /, 'HTTP/1.1 on the gRPC port: 505, in HTTP/1.1');
+  t.match(http1, /gRPC \(HTTP\/2\)/);
+
+  const garbage = await raw(port, Buffer.from('GARBAGE GARBAGE GARBAGE GARBAGE\r\n'));
+  t.equal(goAwayCode(garbage)?.code, 1, 'not the preface: GOAWAY PROTOCOL_ERROR');
+
+  const settings = frame(4, 0, 0);
+  const cases: Array<[string, Buffer, number]> = [
+    ['first frame not SETTINGS', frame(6, 0, 0, Buffer.alloc(8)), 1],
+    ['DATA on stream 0', Buffer.concat([settings, frame(0, 0, 0, Buffer.from('x'))]), 1],
+    ['DATA on an idle stream', Buffer.concat([settings, frame(0, 0, 5, Buffer.from('x'))]), 1],
+    ['a frame past the 16 KiB frame size', Buffer.concat([settings, frame(0, 0, 1, Buffer.alloc(20000))]), 6],
+    ['SETTINGS of a bad length', Buffer.concat([settings, frame(4, 0, 0, Buffer.alloc(5))]), 6],
+    ['WINDOW_UPDATE of 0 on the connection', Buffer.concat([settings, frame(8, 0, 0, Buffer.alloc(4))]), 1],
+    ['a header block HPACK cannot decode', Buffer.concat([settings, frame(1, 0x4 | 0x1, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]))]), 9],
+    ['HEADERS then something other than CONTINUATION', Buffer.concat([settings, frame(1, 0, 1, Buffer.from([0x83])), frame(6, 0, 0, Buffer.alloc(8))]), 1],
+    ['an even stream id', Buffer.concat([settings, frame(1, 0x5, 2, Buffer.from([0x83, 0x84]))]), 1],
+    ['PUSH_PROMISE from a client', Buffer.concat([settings, frame(5, 0x4, 1, Buffer.alloc(4))]), 1],
+  ];
+  for (const [what, bytes, code] of cases) {
+    const answer = await raw(port, Buffer.concat([Buffer.from(PREFACE), bytes]));
+    t.equal(goAwayCode(answer)?.code, code, `${what}: GOAWAY with error ${code}`);
+  }
+  // A valid exchange done by hand: SETTINGS ACK, PING ACK.
+  const ping = Buffer.from('12345678');
+  const ok = frames(await raw(port, Buffer.concat([Buffer.from(PREFACE), settings, frame(6, 0, 0, ping), frame(7, 0, 0, Buffer.alloc(8))])));
+  t.ok(ok.some(([type, flags]) => type === 4 && flags === 1), 'SETTINGS acknowledged');
+  t.ok(ok.some(([type, flags, , p]) => type === 6 && flags === 1 && p.equals(ping)), 'PING answered with its payload');
+
+  t.equal((await call(session, framed(traces(2).toProto()))).status, '0', 'the good client is still served');
+  t.equal(got.length, 2);
+});
+
+t.test('shutdown: GOAWAY, the call in flight is answered, then the connection ends', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { port, stop } = await startReceiver(t, consumerOf(async () => gate));
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  const goaway = new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
+  const inFlight = call(session, framed(traces(4).toProto()));
+  await sleep(100);
+  const stopped = stop();
+  t.equal(await goaway, 0, 'GOAWAY NO_ERROR sent at once');
+  release();
+  t.equal((await inFlight).status, '0', 'the call in flight is answered');
+  await stopped;
+  await waitFor(() => session.closed || session.destroyed, 5000, 'session closed by the server');
+  t.pass('the server stopped once its connections ended');
+});
