@@ -5,6 +5,7 @@ import t, { type Test } from 'tap';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
+import { H2Connection } from '../receivers/otlp/h2.js';
 import { consumerOf, type Consumer } from '../src/consumer.js';
 import { memoryAccounting } from '../src/memory.js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
@@ -269,4 +270,63 @@ t.test('shutdown: GOAWAY, the call in flight is answered, then the connection en
   await stopped;
   await waitFor(() => session.closed || session.destroyed, 5000, 'session closed by the server');
   t.pass('the server stopped once its connections ended');
+});
+
+t.test('a client that sends PINGs and never reads is cut off; others are served', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  const pings = Buffer.concat(Array.from({ length: 20_000 }, (_, i) => frame(6, 0, 0, Buffer.from(String(i).padStart(8, '0')))));
+  const closed = await new Promise<{ bytes: number; goAway: number | undefined }>((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    s.pause(); // reads nothing while it floods
+    s.write(Buffer.concat([Buffer.from(PREFACE), frame(4, 0, 0)]));
+    let sent = 0;
+    const flood = () => {
+      while (sent < 40 && s.write(pings)) sent++;
+      if (sent < 40 && !s.destroyed) s.once('drain', flood);
+    };
+    flood();
+    const got: Buffer[] = [];
+    // Once the server has given up (its socket ended), read what it sent.
+    setTimeout(() => {
+      s.on('data', (c: Buffer) => got.push(c));
+      s.resume();
+    }, 1500);
+    const timer = setTimeout(() => s.destroy(), 10_000);
+    s.on('close', () => {
+      clearTimeout(timer);
+      const all = Buffer.concat(got);
+      const tail = all.subarray(Math.max(0, all.length - 4096));
+      // GOAWAY is the last frame: find it from the end (frames before it may be cut by the window).
+      const at = tail.lastIndexOf(Buffer.from([0x07, 0x00, 0x00, 0x00, 0x00, 0x00]));
+      resolve({ bytes: all.length, goAway: at >= 3 ? tail.readUInt32BE(at + 6 + 4) : undefined });
+    });
+  });
+  t.equal(closed.goAway, 11, `the flooding client got GOAWAY ENHANCE_YOUR_CALM after ${closed.bytes} bytes and was closed`);
+  t.ok(closed.bytes < 20_000 * 17 * 40, 'it was not answered every PING');
+  t.equal((await call(session, framed(traces(1).toProto()))).status, '0', 'another client is served');
+  t.equal(got.length, 1);
+});
+
+t.test('a handler that throws ends that connection with INTERNAL_ERROR, reported, not the process', async (t) => {
+  const reported: unknown[] = [];
+  const server = net.createServer((socket) => {
+    new H2Connection(socket, { maxConcurrentStreams: 10, onInternalError: (err) => reported.push(err) }, () => {
+      throw new Error('handler bug');
+    }, () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+  session.on('error', () => {});
+  const goaway = new Promise<number>((resolve) => session.once('goaway', (code) => resolve(code)));
+  const stream = session.request({ ':method': 'POST', ':path': PATH });
+  stream.on('error', () => {});
+  stream.end();
+  t.equal(await goaway, 2, 'GOAWAY INTERNAL_ERROR');
+  t.match(String(reported[0]), /handler bug/, 'the error was handed to onInternalError');
+  session.destroy();
 });

@@ -73,6 +73,10 @@ function reply(stream: H2Stream, message: Uint8Array | undefined): void {
 export class GrpcServer {
   private server: net.Server | tls.Server | undefined;
   private readonly connections = new Set<H2Connection>();
+  private readonly h2Limits = {
+    maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+    onInternalError: (err: unknown) => this.logger.error({ err }, 'OTLP/gRPC receiver: internal error; the client connection was closed'),
+  };
 
   constructor(
     private readonly cfg: GrpcConfig,
@@ -85,7 +89,7 @@ export class GrpcServer {
   async start(): Promise<void> {
     const t = this.cfg.tls;
     const accept = (socket: net.Socket) => {
-      const conn = new H2Connection(socket, { maxConcurrentStreams: MAX_CONCURRENT_STREAMS }, (s) => this.onStream(s), (c) => this.connections.delete(c));
+      const conn = new H2Connection(socket, this.h2Limits, (s) => this.onStream(s), (c) => this.connections.delete(c));
       this.connections.add(conn);
     };
     const server = t

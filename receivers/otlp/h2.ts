@@ -39,7 +39,14 @@ const MAX_CONTINUATIONS = 64;
 
 export interface H2Limits {
   maxConcurrentStreams: number;
+  /** A handler threw: the connection is ended with INTERNAL_ERROR and the error handed here to be
+   *  logged (a bug in fleetcol must not take the process down with one client's connection). */
+  onInternalError?: (err: unknown) => void;
 }
+
+/** Output the peer has not read past which it is cut off: responses are tens of bytes, so this
+ *  much unread means a client that sends (PINGs, SETTINGS, requests) and never reads. */
+const MAX_UNREAD_OUTPUT = 1 << 20;
 
 /** One request/response exchange. The handler sets the callbacks it needs when the request's
  *  headers arrive (synchronously, in `onRequest`). */
@@ -222,7 +229,10 @@ export class H2Connection {
     } catch (err) {
       if (err instanceof ConnectionError) this.fail(err.code, err.message);
       else if (err instanceof HpackError) this.fail(H2Error.COMPRESSION_ERROR, err.message);
-      else throw err;
+      else {
+        this.fail(H2Error.INTERNAL_ERROR, 'internal error');
+        this.limits.onInternalError?.(err);
+      }
     } finally {
       this.inRead = false;
       this.send();
@@ -583,6 +593,7 @@ export class H2Connection {
     this.out = [];
     if (this.dead || this.socket.destroyed) return;
     this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    if (this.socket.writableLength > MAX_UNREAD_OUTPUT) this.fail(H2Error.ENHANCE_YOUR_CALM, 'the client does not read what it is sent');
   }
 
   private windowUpdate(id: number, inc: number): void {
@@ -661,11 +672,13 @@ export class H2Connection {
   /** A connection error: GOAWAY with its code, then close; open streams are abandoned. */
   private fail(code: number, message: string): void {
     if (this.dead) return;
-    this.writeGoAway(code, message);
-    this.inRead = false;
-    this.send();
     this.dead = true;
-    this.socket.end();
+    this.writeGoAway(code, message);
+    const parts = this.out;
+    this.out = [];
+    if (!this.socket.destroyed) this.socket.end(Buffer.concat(parts));
+    // A peer that does not read would hold the socket open on its unsent output.
+    setTimeout(() => this.socket.destroy(), 5000).unref();
     this.abandonAll();
   }
 
