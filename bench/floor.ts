@@ -1,6 +1,7 @@
 // The floor: the cheapest OTLP/gRPC trace endpoint grpc-js allows. It acks every Export with an
 // empty response without looking at the bytes, so the load generator's traffic against it shows
-// what gRPC transport alone costs on this machine; fleetcol's receiver sits on the same stack.
+// what gRPC transport alone costs on this machine. --http2 serves the same on bare node:http2,
+// --net on the HTTP/2 server fleetcol's receiver uses (receivers/otlp/h2.ts).
 // Started by otlp-throughput.ts; reports { port } when listening and answers `stats`.
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';

@@ -1,5 +1,5 @@
 // The OTLP/gRPC receiver hands an uncompressed request on as the DATA chunks it arrived in (views
-// of node:http2's read buffers, not joined). What a request keeps alive must stay close to what it
+// of the connection's socket reads, not joined). What a request keeps alive must stay close to what it
 // is counted for: a chunk that is a small part of its read buffer is copied.
 import t from 'tap';
 import http2 from 'node:http2';
