@@ -6,6 +6,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { H2Connection } from '../receivers/otlp/h2.js';
+import { encodeHeaderBlock } from '../receivers/otlp/hpack.js';
 import { consumerOf, type Consumer } from '../src/consumer.js';
 import { memoryAccounting } from '../src/memory.js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
@@ -329,4 +330,64 @@ t.test('a handler that throws ends that connection with INTERNAL_ERROR, reported
   t.equal(await goaway, 2, 'GOAWAY INTERNAL_ERROR');
   t.match(String(reported[0]), /handler bug/, 'the error was handed to onInternalError');
   session.destroy();
+});
+
+t.test('a gzip request cancelled while it is decompressed releases what it held', async (t) => {
+  const { got, consumer } = sink();
+  const { port, inflight } = await startReceiver(t, consumer);
+  const { gzipSync } = await import('node:zlib');
+  const body = gzipSync(traces(400).toProto());
+  const head = Buffer.alloc(5);
+  head[0] = 1;
+  head.writeUInt32BE(body.length, 1);
+  const headers = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', PATH], [':authority', 'x'], ['content-type', 'application/grpc'], ['grpc-encoding', 'gzip'], ['te', 'trailers']]);
+  // Ten calls, each complete and then cancelled in the same write, as when a deadline fires: the
+  // receiver reads the cancel while it decompresses.
+  const calls: Buffer[] = [];
+  for (let i = 0; i < 10; i++) {
+    const id = 1 + 2 * i;
+    const rst = Buffer.alloc(4);
+    rst.writeUInt32BE(8, 0);
+    calls.push(frame(1, 0x4, id, headers), frame(0, 0x1, id, Buffer.concat([head, body])), frame(3, 0, id, rst));
+  }
+  const answer = frames(await raw(port, Buffer.concat([Buffer.from(PREFACE), frame(4, 0, 0), ...calls, frame(7, 0, 0, Buffer.alloc(8))])));
+  t.notOk(answer.some(([type]) => type === 7), 'no connection error');
+  await waitFor(() => inflight() === 0, 5000, 'held bytes back to 0');
+  await sleep(300);
+  t.equal(inflight(), 0, 'nothing held once the cancelled calls are done');
+  t.equal(got.length, 0, 'no cancelled call reached the pipeline');
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  t.teardown(() => session.close());
+  t.equal((await call(session, framed(traces(3).toProto()))).status, '0', 'the receiver goes on');
+});
+
+t.test('client trailers on a stream already answered are ignored; the connection goes on', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer);
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  t.teardown(() => session.close());
+  let goaway = false;
+  session.on('goaway', () => (goaway = true));
+  // A slow request in flight on the same connection.
+  const slowBody = framed(traces(5).toProto());
+  const slow = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
+  const slowStatus = new Promise<string>((resolve, reject) => {
+    slow.on('trailers', (h) => resolve(String(h['grpc-status'])));
+    slow.on('error', reject);
+  });
+  slow.resume();
+  slow.write(slowBody.subarray(0, 10));
+  // Answered at its headers (UNIMPLEMENTED), while its body and trailers are still coming.
+  const early = session.request({ ':method': 'POST', ':path': '/nope.Service/Method', 'content-type': 'application/grpc', te: 'trailers' }, { waitForTrailers: true });
+  early.on('error', () => {});
+  early.on('wantTrailers', () => early.sendTrailers({ 'x-done': '1' }));
+  early.resume();
+  early.end(framed(Buffer.alloc(100)));
+  await new Promise((resolve) => early.on('close', resolve));
+  await sleep(100);
+  slow.end(slowBody.subarray(10));
+  t.equal(await slowStatus, '0', 'the other call on the connection is answered');
+  t.notOk(goaway, 'no GOAWAY');
+  t.equal(got.length, 1);
 });

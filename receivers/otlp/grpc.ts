@@ -133,7 +133,12 @@ export class GrpcServer {
     let refused = false;
     // Held from the first byte read until the stream closes (answered, failed or cancelled).
     const held = this.inflight.request();
-    stream.onclose = held.release;
+    // Released when the stream closes before its request is complete (refused, cancelled), else
+    // when the call's work is done: a client's cancel must not release bytes still being decoded.
+    let working = false;
+    stream.onclose = () => {
+      if (!working) held.release();
+    };
     stream.ondata = (chunk: Buffer) => {
       if (refused) return;
       if (!held.take(chunk.length)) {
@@ -159,7 +164,8 @@ export class GrpcServer {
     };
     stream.onend = () => {
       if (refused) return;
-      void this.onMessage(stream, signal, chunks, size, encoding, max, held.add);
+      working = true;
+      void this.onMessage(stream, signal, chunks, size, encoding, max, held.add).finally(held.release);
     };
   }
 
@@ -187,6 +193,8 @@ export class GrpcServer {
         return fail(stream, Code.INTERNAL, `cannot decompress message: ${e.message}`);
       }
     }
+    // A call the client cancelled meanwhile goes no further: it will send it again.
+    if (stream.closed) return;
     let batch: Telemetry;
     try {
       batch = await this.ingest[signal].decode('proto', message);
@@ -198,6 +206,7 @@ export class GrpcServer {
       const msg = err instanceof DecodeError ? err.message : String(err);
       return fail(stream, Code.INVALID_ARGUMENT, `malformed ${signal} request: ${msg}`);
     }
+    if (stream.closed) return;
     const o = await this.ingest[signal].push(batch);
     switch (o.kind) {
       case 'ok':

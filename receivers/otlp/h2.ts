@@ -59,6 +59,7 @@ export class H2Stream {
   onclose: (() => void) | undefined;
   remoteOpen = true;
   localOpen = true;
+  private responded = false;
   /** Flow control of what we send (the peer's window for this stream). */
   sendWindow: number;
   /** Request bytes received since this stream's window was last credited. */
@@ -84,7 +85,8 @@ export class H2Stream {
   /** Sends the response: a header block (see hpack.encodeHeaderBlock); then, if given, a body;
    *  then, if given, a trailer block. The last of them ends the stream. Once only. */
   respond(headerBlock: Buffer, body?: Buffer, trailerBlock?: Buffer): void {
-    if (!this.localOpen) return;
+    if (!this.localOpen || this.responded) return;
+    this.responded = true;
     const endWithHeaders = body === undefined && trailerBlock === undefined;
     this.conn.writeHeaders(this.id, headerBlock, endWithHeaders);
     if (endWithHeaders) {
@@ -461,6 +463,7 @@ export class H2Connection {
       }
       case FrameType.GOAWAY: {
         if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (p.length < 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'GOAWAY shorter than 8 bytes');
         // The client opens no more streams; those open finish, then the connection ends.
         this.goingAway = true;
         if (this.streams.size === 0) this.endSocket();
@@ -479,7 +482,7 @@ export class H2Connection {
 
   private onHeaderBlock(id: number, flags: number, block: Buffer): void {
     // Decoded whatever becomes of the stream: the HPACK table is the connection's.
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = Object.create(null);
     this.hpack.decode(block, (name, value) => {
       const had = headers[name];
       headers[name] = had === undefined ? value : `${had}, ${value}`;
@@ -487,18 +490,25 @@ export class H2Connection {
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // Trailers from the client: they must end the stream; their content is not used.
-      if (!existing.remoteOpen || (flags & Flag.END_STREAM) === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `second HEADERS on stream ${id} without END_STREAM`);
+      if (!existing.remoteOpen) return existing.reset(H2Error.STREAM_CLOSED);
+      if ((flags & Flag.END_STREAM) === 0) return existing.reset(H2Error.PROTOCOL_ERROR);
       return this.endRemote(existing);
     }
-    if ((id & 1) === 0 || id <= this.lastStreamId) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS opening stream ${id} (client streams are odd and increasing)`);
+    if ((id & 1) === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS opening stream ${id} (client streams are odd)`);
+    // A stream we closed (answered early, reset): what the client still sends on it is ignored.
+    if (id <= this.lastStreamId) return;
     this.lastStreamId = id;
     if (this.goingAway) return; // after our GOAWAY, new streams are ignored (the client retries them)
     if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRst(id, H2Error.REFUSED_STREAM);
     if (headers[':method'] === undefined || headers[':path'] === undefined) return this.writeRst(id, H2Error.PROTOCOL_ERROR);
     const s = new H2Stream(this, id, headers, this.peerInitialWindow);
     this.streams.set(id, s);
+    // A request without a body is complete before the handler sees it, so an answer given at once
+    // is not followed by a needless RST_STREAM.
+    const complete = (flags & Flag.END_STREAM) !== 0;
+    if (complete) s.remoteOpen = false;
     this.onRequest(s);
-    if (flags & Flag.END_STREAM) this.endRemote(s);
+    if (complete) s.onend?.();
   }
 
   private onSettings(id: number, flags: number, p: Buffer): void {
@@ -520,7 +530,10 @@ export class H2Connection {
           if (value > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE past 2^31-1');
           const delta = value - this.peerInitialWindow;
           this.peerInitialWindow = value;
-          for (const s of this.streams.values()) s.sendWindow += delta;
+          for (const s of this.streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Error.FLOW_CONTROL_ERROR, `stream ${s.id} window past 2^31-1`);
+          }
           break;
         }
         case Setting.MAX_FRAME_SIZE:
@@ -654,6 +667,7 @@ export class H2Connection {
   /** Graceful: GOAWAY naming the last stream we will answer; the connection ends once they are. */
   goAway(): void {
     if (this.dead || this.goingAway) return;
+    if (this.state === Parse.Preface) return this.destroy(); // not yet an HTTP/2 connection
     this.goingAway = true;
     this.writeGoAway(H2Error.NO_ERROR, '');
     this.send();
@@ -688,6 +702,7 @@ export class H2Connection {
     this.send();
     this.dead = true;
     this.socket.end();
+    setTimeout(() => this.socket.destroy(), 5000).unref();
   }
 
   destroy(): void {
