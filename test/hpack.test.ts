@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { encodeHeaderBlock, HpackDecoder, HpackError, huffmanCode } from '../receivers/otlp/hpack.js';
+import { PREFACE, frame } from './h2-frames.js';
 
 type Field = [string, string];
 
@@ -239,7 +240,6 @@ t.test('Huffman: invalid padding and EOS are rejected', async (t) => {
 
 // ---- 3. a real encoder: node:http2's client ----
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const FRAME_HEADERS = 0x1;
 const FRAME_SETTINGS = 0x4;
 const FRAME_CONTINUATION = 0x9;
@@ -248,15 +248,6 @@ const FLAG_ACK = 0x1;
 const FLAG_END_HEADERS = 0x4;
 const FLAG_PADDED = 0x8;
 const FLAG_PRIORITY = 0x20;
-
-function frame(type: number, flags: number, streamId: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
-  const header = Buffer.alloc(9);
-  header.writeUIntBE(payload.length, 0, 3);
-  header[3] = type;
-  header[4] = flags;
-  header.writeUInt32BE(streamId, 5);
-  return Buffer.concat([header, payload]);
-}
 
 type Seen = { blocks: Map<string, Field[]>; blockLengths: Map<string, number>; flags: number; continuations: number };
 

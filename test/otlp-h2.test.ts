@@ -12,9 +12,9 @@ import { memoryAccounting } from '../src/memory.js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
 import { freePort, settings, sleep, waitFor } from './helper.js';
 import { traces } from './data.js';
+import { PREFACE, frame } from './h2-frames.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
-const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
 function framed(message: Uint8Array): Buffer {
   const head = Buffer.alloc(5);
@@ -187,15 +187,6 @@ function raw(port: number, bytes: Buffer): Promise<Buffer> {
       resolve(Buffer.concat(got));
     });
   });
-}
-
-function frame(type: number, flags: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(id, 5);
-  return Buffer.concat([h, payload]);
 }
 
 /** The frames in what a server sent: [type, flags, stream, payload]. */
