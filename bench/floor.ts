@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { serve } from './lib/ipc.js';
-import { H2Connection } from '../receivers/otlp/h2.js';
+import { H2Connection, type H2Handler, type H2Stream } from '../receivers/otlp/h2.js';
 import { encodeHeaderBlock } from '../receivers/otlp/hpack.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -39,16 +39,19 @@ if (process.argv.includes('--http2')) {
   const emptyMessage = Buffer.from([0, 0, 0, 0, 0]);
   const okHeaders = encodeHeaderBlock([[':status', '200'], ['content-type', 'application/grpc']]);
   const okTrailers = encodeHeaderBlock([['grpc-status', '0']]);
+  // One handler object for every request (see H2Handler in h2.ts), bytes counted per stream.
+  const sizes = new Map<H2Stream, number>();
+  const handler: H2Handler = {
+    data: (s, c) => void sizes.set(s, (sizes.get(s) ?? 0) + c.length),
+    end: (s) => {
+      requests++;
+      bytes += Math.max(0, (sizes.get(s) ?? 0) - 5);
+      s.respond(okHeaders, emptyMessage, okTrailers);
+    },
+    close: (s) => void sizes.delete(s),
+  };
   const server = net.createServer((socket) => {
-    new H2Connection(socket, { maxConcurrentStreams: 1000 }, (stream) => {
-      let n = 0;
-      stream.ondata = (c) => (n += c.length);
-      stream.onend = () => {
-        requests++;
-        bytes += Math.max(0, n - 5);
-        stream.respond(okHeaders, emptyMessage, okTrailers);
-      };
-    }, () => {});
+    new H2Connection(socket, { maxConcurrentStreams: 1000 }, (stream) => (stream.handler = handler), () => {});
   });
   server.listen(0, '127.0.0.1', () => serve({ stats: () => ({ requests, bytes }) }, { port: (server.address() as AddressInfo).port }));
 } else {

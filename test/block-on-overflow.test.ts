@@ -70,6 +70,7 @@ t.test('BlockingOffer polls a queue that has no onSpace', async (t) => {
   const plain: Queue<string> = {
     offer: (i, s) => inner.offer(i, s),
     take: () => inner.take(),
+    ready: () => inner.ready(),
     close: () => inner.close(),
     drain: () => inner.drain(),
     get size() { return inner.size; },

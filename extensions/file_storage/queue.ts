@@ -81,6 +81,7 @@ export class PersistentQueue implements Queue<Telemetry> {
   private readonly ackLog: AckLog;
   private readonly inflight = new Set<Inflight>();
   private waiters: Array<(e: QueueEntry<Telemetry> | undefined) => void> = [];
+  private readyWaiters: Array<(ready: boolean) => void> = [];
   private waitingUnits = 0;
   private waitingRecords = 0;
   /** Bytes of this queue's files. */
@@ -274,8 +275,15 @@ export class PersistentQueue implements Queue<Telemetry> {
       put.seg.pending.push(put.offset, put.seq, size);
       this.waitingUnits += size;
       this.waitingRecords++;
+      this.readyWaiters.shift()?.(true);
     }
     return true;
+  }
+
+  ready(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.waitingRecords > 0) return Promise.resolve(true);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   take(): Promise<QueueEntry<Telemetry> | undefined> {
@@ -288,6 +296,7 @@ export class PersistentQueue implements Queue<Telemetry> {
   close(): void {
     this.closed = true;
     for (const w of this.waiters.splice(0)) w(undefined);
+    for (const w of this.readyWaiters.splice(0)) w(false);
     this.space.notify();
   }
 

@@ -14,9 +14,9 @@ import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/teleme
 import { encodeExportResponse, encodeStatusWithRetryInfo } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
-import { H2Connection, type H2Stream } from './h2.js';
+import { H2Connection, type H2Handler, type H2Stream } from './h2.js';
 import { encodeHeaderBlock } from './hpack.js';
-import type { InflightBytes } from './inflight.js';
+import type { InflightBytes, RequestBytes } from './inflight.js';
 import type { Ingest } from './ingest.js';
 
 export interface GrpcConfig {
@@ -117,7 +117,7 @@ export class GrpcServer {
     const signal = PATHS[path];
     const contentType = headers['content-type'] ?? '';
     if (headers[':method'] !== 'POST' || !contentType.startsWith('application/grpc')) {
-      stream.onend = () => stream.respond(NOT_GRPC_HEADERS, NOT_GRPC_BODY);
+      stream.handler = NOT_GRPC;
       return;
     }
     if (!signal || !this.ingest[signal].enabled) return fail(stream, Code.UNIMPLEMENTED, `unknown method ${path}`);
@@ -125,99 +125,7 @@ export class GrpcServer {
       const problem = this.auth.check(headers.authorization);
       if (problem) return fail(stream, Code.UNAUTHENTICATED, problem);
     }
-    const max = this.cfg.max_recv_msg_size;
-    const encoding = headers['grpc-encoding'] ?? 'identity';
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let declared = -1;
-    let refused = false;
-    // Held from the first byte read until the stream closes (answered, failed or cancelled).
-    const held = this.inflight.request();
-    // Released when the stream closes before its request is complete (refused, cancelled), else
-    // when the call's work is done: a client's cancel must not release bytes still being decoded.
-    let working = false;
-    stream.onclose = () => {
-      if (!working) held.release();
-    };
-    stream.ondata = (chunk: Buffer) => {
-      if (refused) return;
-      if (!held.take(chunk.length)) {
-        refused = true;
-        chunks.length = 0;
-        held.release();
-        const why = `receiver holds max_inflight_bytes (${this.inflight.limit}) of requests; retry later`;
-        return fail(stream, Code.UNAVAILABLE, why, encodeStatusWithRetryInfo(Code.UNAVAILABLE, why, INFLIGHT_RETRY_MS));
-      }
-      size += chunk.length;
-      // Refuse as soon as the declared or received length is past the limit, without buffering it.
-      if (declared < 0 && size >= 5) declared = (chunks.length === 0 ? chunk : Buffer.concat([...chunks, chunk])).readUInt32BE(1);
-      if (declared > max || size > max + 5) {
-        refused = true;
-        chunks.length = 0;
-        return fail(stream, Code.RESOURCE_EXHAUSTED, `Received message larger than max (${Math.max(declared, size - 5)} vs. ${max})`);
-      }
-      // A chunk is a view of the session's read buffer (up to 64 KiB), which it keeps alive while
-      // the batch holds it, whatever else that read carried. A chunk that is a small part of its
-      // read is copied, so what a request retains stays within 16× what it is counted for
-      // (max_inflight_bytes, the memory accounting), and in practice close to 1×.
-      chunks.push(chunk.length * 16 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
-    };
-    stream.onend = () => {
-      if (refused) return;
-      working = true;
-      void this.onMessage(stream, signal, chunks, size, encoding, max, held.add).finally(held.release);
-    };
-  }
-
-  /** `chunks`: the request's DATA as it arrived (views of the session's read buffers), `size`
-   *  bytes in all. An uncompressed message goes on as those chunks, never joined here: the
-   *  protobuf scan reads them through reused scratch memory, and batch and exporter keep them as
-   *  parts (one fewer buffer per request for the GC; see Telemetry.fromProtoParts). */
-  private async onMessage(stream: H2Stream, signal: Signal, chunks: Buffer[], size: number, encoding: string, max: number, hold: (n: number) => void): Promise<void> {
-    if (size < 5) return fail(stream, Code.INTERNAL, 'expected one length-prefixed message');
-    const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks, size).subarray(0, 5);
-    const length = head.readUInt32BE(1);
-    if (size !== 5 + length) return fail(stream, Code.INTERNAL, `message length ${length} does not match the ${size - 5} bytes received`);
-    let message: Buffer | Buffer[] = dropPrefix(chunks, 5);
-    if (head[0] === 1) {
-      if (encoding !== 'gzip' && encoding !== 'deflate') return fail(stream, Code.INTERNAL, `compressed message without a supported grpc-encoding ("${encoding}")`);
-      const compressed = message.length === 1 ? message[0]! : Buffer.concat(message, length);
-      try {
-        message = await new Promise<Buffer>((resolve, reject) =>
-          (encoding === 'gzip' ? zlib.gunzip : zlib.inflate)(compressed, { maxOutputLength: max }, (err, out) => (err ? reject(err) : resolve(out))),
-        );
-        hold(message.length); // bounded by max_recv_msg_size
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        if (e.code === 'ERR_BUFFER_TOO_LARGE') return fail(stream, Code.RESOURCE_EXHAUSTED, `Received message larger than max once decompressed (limit ${max})`);
-        return fail(stream, Code.INTERNAL, `cannot decompress message: ${e.message}`);
-      }
-    }
-    // A call the client cancelled meanwhile goes no further: it will send it again.
-    if (stream.closed) return;
-    let batch: Telemetry;
-    try {
-      batch = await this.ingest[signal].decode('proto', message);
-    } catch (err) {
-      if (err instanceof RetryableError) {
-        const ms = err.retryAfterMs ?? 1000;
-        return fail(stream, Code.UNAVAILABLE, err.message, encodeStatusWithRetryInfo(Code.UNAVAILABLE, err.message, ms));
-      }
-      const msg = err instanceof DecodeError ? err.message : String(err);
-      return fail(stream, Code.INVALID_ARGUMENT, `malformed ${signal} request: ${msg}`);
-    }
-    if (stream.closed) return;
-    const o = await this.ingest[signal].push(batch);
-    switch (o.kind) {
-      case 'ok':
-        return reply(stream, o.rejected > 0 ? encodeExportResponse(o.rejected, o.message) : undefined);
-      case 'invalid':
-        return fail(stream, Code.INVALID_ARGUMENT, o.message);
-      case 'unimplemented':
-        return fail(stream, Code.UNIMPLEMENTED, o.message);
-      case 'retry':
-        return fail(stream, Code.UNAVAILABLE, o.message, encodeStatusWithRetryInfo(Code.UNAVAILABLE, o.message, o.retryAfterMs));
-    }
+    stream.handler = new GrpcCall(this.ingest[signal], this.inflight, this.cfg.max_recv_msg_size, headers['grpc-encoding'] ?? 'identity');
   }
 
   async shutdown(): Promise<void> {
@@ -235,6 +143,132 @@ export class GrpcServer {
       });
       for (const c of this.connections) c.goAway();
     });
+  }
+}
+
+/** Answers a request that is not gRPC, once it is complete. */
+const NOT_GRPC: H2Handler = {
+  data() {},
+  end(stream) {
+    stream.respond(NOT_GRPC_HEADERS, NOT_GRPC_BODY);
+  },
+  close() {},
+};
+
+/** One Export call: its DATA as it arrives, then the decode and the pipeline's answer. A class,
+ *  not closures per call: see H2Handler for why. */
+class GrpcCall implements H2Handler {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private declared = -1;
+  private refused = false;
+  /** Held from the first byte read until the stream closes (answered, failed or cancelled). */
+  private readonly held: RequestBytes;
+  /** Set once the request is complete and its work started. Until then a close (refused,
+   *  cancelled) releases the bytes held; after, the work's end does: a client's cancel must not
+   *  release bytes still being decoded. */
+  private working = false;
+
+  constructor(
+    private readonly ingest: Ingest,
+    private readonly inflight: InflightBytes,
+    private readonly max: number,
+    private readonly encoding: string,
+  ) {
+    this.held = inflight.request();
+  }
+
+  data(stream: H2Stream, chunk: Buffer): void {
+    if (this.refused) return;
+    const chunks = this.chunks;
+    if (!this.held.take(chunk.length)) {
+      this.refuse();
+      const why = `receiver holds max_inflight_bytes (${this.inflight.limit}) of requests; retry later`;
+      return fail(stream, Code.UNAVAILABLE, why, encodeStatusWithRetryInfo(Code.UNAVAILABLE, why, INFLIGHT_RETRY_MS));
+    }
+    this.size += chunk.length;
+    const { size, max } = this;
+    // Refuse as soon as the declared or received length is past the limit, without buffering it.
+    if (this.declared < 0 && size >= 5) this.declared = (chunks.length === 0 ? chunk : Buffer.concat([...chunks, chunk])).readUInt32BE(1);
+    if (this.declared > max || size > max + 5) {
+      this.refused = true;
+      chunks.length = 0;
+      return fail(stream, Code.RESOURCE_EXHAUSTED, `Received message larger than max (${Math.max(this.declared, size - 5)} vs. ${max})`);
+    }
+    // A chunk is a view of the session's read buffer (up to 64 KiB), which it keeps alive while
+    // the batch holds it, whatever else that read carried. A chunk that is a small part of its
+    // read is copied, so what a request retains stays within 16× what it is counted for
+    // (max_inflight_bytes, the memory accounting), and in practice close to 1×.
+    chunks.push(chunk.length * 16 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
+  }
+
+  end(stream: H2Stream): void {
+    if (this.refused) return;
+    this.working = true;
+    void this.run(stream).finally(this.held.release);
+  }
+
+  close(): void {
+    if (!this.working) this.held.release();
+  }
+
+  private refuse(): void {
+    this.refused = true;
+    this.chunks.length = 0;
+    this.held.release();
+  }
+
+  /** Decodes and hands on the request: its DATA as it arrived (views of the session's read buffers), `size`
+   *  bytes in all. An uncompressed message goes on as those chunks, never joined here: the
+   *  protobuf scan reads them through reused scratch memory, and batch and exporter keep them as
+   *  parts (one fewer buffer per request for the GC; see Telemetry.fromProtoParts). */
+  private async run(stream: H2Stream): Promise<void> {
+    const { chunks, size, encoding, max, ingest } = this;
+    const signal = ingest.signal;
+    if (size < 5) return fail(stream, Code.INTERNAL, 'expected one length-prefixed message');
+    const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks, size).subarray(0, 5);
+    const length = head.readUInt32BE(1);
+    if (size !== 5 + length) return fail(stream, Code.INTERNAL, `message length ${length} does not match the ${size - 5} bytes received`);
+    let message: Buffer | Buffer[] = dropPrefix(chunks, 5);
+    if (head[0] === 1) {
+      if (encoding !== 'gzip' && encoding !== 'deflate') return fail(stream, Code.INTERNAL, `compressed message without a supported grpc-encoding ("${encoding}")`);
+      const compressed = message.length === 1 ? message[0]! : Buffer.concat(message, length);
+      try {
+        message = await new Promise<Buffer>((resolve, reject) =>
+          (encoding === 'gzip' ? zlib.gunzip : zlib.inflate)(compressed, { maxOutputLength: max }, (err, out) => (err ? reject(err) : resolve(out))),
+        );
+        this.held.add(message.length); // bounded by max_recv_msg_size
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code === 'ERR_BUFFER_TOO_LARGE') return fail(stream, Code.RESOURCE_EXHAUSTED, `Received message larger than max once decompressed (limit ${max})`);
+        return fail(stream, Code.INTERNAL, `cannot decompress message: ${e.message}`);
+      }
+    }
+    // A call the client cancelled meanwhile goes no further: it will send it again.
+    if (stream.closed) return;
+    let batch: Telemetry;
+    try {
+      batch = await ingest.decode('proto', message);
+    } catch (err) {
+      if (err instanceof RetryableError) {
+        const ms = err.retryAfterMs ?? 1000;
+        return fail(stream, Code.UNAVAILABLE, err.message, encodeStatusWithRetryInfo(Code.UNAVAILABLE, err.message, ms));
+      }
+      const msg = err instanceof DecodeError ? err.message : String(err);
+      return fail(stream, Code.INVALID_ARGUMENT, `malformed ${signal} request: ${msg}`);
+    }
+    if (stream.closed) return;
+    const o = await ingest.push(batch);
+    switch (o.kind) {
+      case 'ok':
+        return reply(stream, o.rejected > 0 ? encodeExportResponse(o.rejected, o.message) : undefined);
+      case 'invalid':
+        return fail(stream, Code.INVALID_ARGUMENT, o.message);
+      case 'unimplemented':
+        return fail(stream, Code.UNIMPLEMENTED, o.message);
+      case 'retry':
+        return fail(stream, Code.UNAVAILABLE, o.message, encodeStatusWithRetryInfo(Code.UNAVAILABLE, o.message, o.retryAfterMs));
+    }
   }
 }
 

@@ -4,7 +4,7 @@
 // bare node:http2 server that reads each request and answers costs 10.9-11.6 % of a core, more
 // than fleetcol's whole target of 10 %, because its per-stream JavaScript (Http2Stream, streams,
 // events, header objects) never runs often enough to be optimised. Here a request is one small
-// object with three callbacks; DATA is handed on as views of the socket's reads; a response is one
+// object and the handler its owner gives it (see H2Handler); DATA is handed on as views of the socket's reads; a response is one
 // socket write. bench/otlp-throughput.js --floor-impl net|http2 compares the two.
 //
 // What it implements: the connection preface, SETTINGS (both ways, with ACKs), HEADERS and
@@ -48,15 +48,25 @@ export interface H2Limits {
  *  much unread means a client that sends (PINGs, SETTINGS, requests) and never reads. */
 const MAX_UNREAD_OUTPUT = 1 << 20;
 
-/** One request/response exchange. The handler sets the callbacks it needs when the request's
- *  headers arrive (synchronously, in `onRequest`). */
-export class H2Stream {
+/** What the owner of a request is told about it. An object with methods, one per request (or one
+ *  shared by all), never closures made per request: measured at the otelcol testbed rate, closures
+ *  that captured the stream and were kept on it outlived their request through every scavenge
+ *  until the next mark-compact, and with them the socket reads they held (~7 MB/s, so a
+ *  mark-compact every ~1.1 s); with methods the same memory was freed young
+ *  (bench/README.md, "what V8 frees young"). */
+export interface H2Handler {
   /** DATA as it arrives: views of the connection's socket reads (keep them, do not mutate). */
-  ondata: ((chunk: Buffer) => void) | undefined;
+  data(stream: H2Stream, chunk: Buffer): void;
   /** The request is complete (END_STREAM). */
-  onend: (() => void) | undefined;
+  end(stream: H2Stream): void;
   /** Closed, for whatever reason (answered, reset by either side, connection lost); once. */
-  onclose: (() => void) | undefined;
+  close(stream: H2Stream): void;
+}
+
+/** One request/response exchange. Its owner sets `handler` when the request's headers arrive
+ *  (synchronously, in `onRequest`). */
+export class H2Stream {
+  handler: H2Handler | undefined;
   remoteOpen = true;
   localOpen = true;
   private responded = false;
@@ -317,7 +327,7 @@ export class H2Connection {
             this.dataLeft -= n;
             const piece = chunk.subarray(off, off + n);
             off += n;
-            if (s !== undefined && s.remoteOpen) s.ondata?.(piece);
+            if (s !== undefined && s.remoteOpen) s.handler?.data(s, piece);
           } else {
             const n = Math.min(this.padLeft, end - off);
             this.padLeft -= n;
@@ -396,7 +406,7 @@ export class H2Connection {
   private endRemote(s: H2Stream): void {
     if (!s.remoteOpen) return;
     s.remoteOpen = false;
-    s.onend?.();
+    s.handler?.end(s);
     if (!s.localOpen) this.closeStream(s);
   }
 
@@ -508,7 +518,7 @@ export class H2Connection {
     const complete = (flags & Flag.END_STREAM) !== 0;
     if (complete) s.remoteOpen = false;
     this.onRequest(s);
-    if (complete) s.onend?.();
+    if (complete) s.handler?.end(s);
   }
 
   private onSettings(id: number, flags: number, p: Buffer): void {
@@ -656,9 +666,9 @@ export class H2Connection {
     s.localOpen = false;
     s.remoteOpen = false;
     this.blocked.delete(s);
-    const cb = s.onclose;
-    s.onclose = s.ondata = s.onend = undefined;
-    cb?.();
+    const h = s.handler;
+    s.handler = undefined;
+    h?.close(s);
     if (this.goingAway && this.streams.size === 0) this.endSocket();
   }
 

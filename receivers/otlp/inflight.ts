@@ -4,6 +4,13 @@
 // so the number of connections does not decide how much memory requests take. Registered with
 // the process-wide memory accounting (src/memory.ts).
 
+/** One request's share: take/add through it, release everything once (idempotent). */
+export interface RequestBytes {
+  take(n: number): boolean;
+  add(n: number): void;
+  release(): void;
+}
+
 export class InflightBytes {
   private used = 0;
 
@@ -30,8 +37,8 @@ export class InflightBytes {
     this.used -= n;
   }
 
-  /** A per-request tally: take/add through it, release everything once (idempotent). */
-  request(): { take(n: number): boolean; add(n: number): void; release(): void } {
+  /** A per-request tally. */
+  request(): RequestBytes {
     let held = 0;
     return {
       take: (n) => {

@@ -184,24 +184,29 @@ export function createExporterHelper(
     : undefined;
   const consumers: Promise<void>[] = [];
 
-  const runConsumer = async (q: Queue<Telemetry>) => {
-    for (;;) {
-      const entry = await q.take();
-      if (!entry) return;
-      const bytes = entry.item.byteSize;
-      if (q.persistent) heldBytes += bytes; // read back from disk (or handed over) into memory
-      let kept = false;
-      try {
-        await send(entry.item, entry.release !== undefined);
-      } catch (err) {
-        // counted and logged by send(), unless kept
-        kept = err instanceof Kept;
-      } finally {
-        heldBytes -= bytes;
-        if (kept) entry.release!();
-        else entry.done();
-      }
+  /** Takes one batch and sends it; false when the queue is closed. Called once the queue is
+   *  ready (see Queue.ready), so this frame is young and ends with the send: nothing that lives
+   *  longer keeps the batch. */
+  const sendNext = async (q: Queue<Telemetry>): Promise<boolean> => {
+    const entry = await q.take();
+    if (!entry) return false;
+    const bytes = entry.item.byteSize;
+    if (q.persistent) heldBytes += bytes; // read back from disk (or handed over) into memory
+    let kept = false;
+    try {
+      await send(entry.item, entry.release !== undefined);
+    } catch (err) {
+      // counted and logged by send(), unless kept
+      kept = err instanceof Kept;
+    } finally {
+      heldBytes -= bytes;
+      if (kept) entry.release!();
+      else entry.done();
     }
+    return true;
+  };
+  const runConsumer = async (q: Queue<Telemetry>) => {
+    while ((await q.ready()) && (await sendNext(q)));
   };
 
   /** Refused for lack of room: dropped here, the sender may retry. */

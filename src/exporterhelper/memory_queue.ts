@@ -7,6 +7,7 @@ export class MemoryQueue<T> implements Queue<T> {
   private used = 0;
   private closed = false;
   private waiters: Array<(e: QueueEntry<T> | undefined) => void> = [];
+  private readyWaiters: Array<(ready: boolean) => void> = [];
   private readonly space = new SpaceListeners();
 
   constructor(readonly capacity: number) {}
@@ -26,7 +27,14 @@ export class MemoryQueue<T> implements Queue<T> {
     }
     this.items.push({ item, size });
     this.used += size;
+    this.readyWaiters.shift()?.(true);
     return true;
+  }
+
+  ready(): Promise<boolean> {
+    if (this.head < this.items.length) return READY;
+    if (this.closed) return CLOSED;
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   take(): Promise<QueueEntry<T> | undefined> {
@@ -47,7 +55,10 @@ export class MemoryQueue<T> implements Queue<T> {
 
   close(): void {
     this.closed = true;
-    if (this.head >= this.items.length) for (const w of this.waiters.splice(0)) w(undefined);
+    if (this.head >= this.items.length) {
+      for (const w of this.waiters.splice(0)) w(undefined);
+      for (const w of this.readyWaiters.splice(0)) w(false);
+    }
     this.space.notify();
   }
 
@@ -57,6 +68,7 @@ export class MemoryQueue<T> implements Queue<T> {
     this.head = 0;
     this.used = 0;
     for (const w of this.waiters.splice(0)) w(undefined);
+    for (const w of this.readyWaiters.splice(0)) w(false);
     this.space.notify();
     return rest;
   }
@@ -71,3 +83,5 @@ export class MemoryQueue<T> implements Queue<T> {
 }
 
 function noop(): void {}
+const READY = Promise.resolve(true);
+const CLOSED = Promise.resolve(false);

@@ -16,6 +16,13 @@ export interface Queue<T> {
   /** Waits for the next entry; undefined once the queue is closed and empty. A persistent queue
    *  hands out nothing after close(): what it holds stays for the next start. */
   take(): Promise<QueueEntry<T> | undefined>;
+  /** Waits until take() has an entry to hand out at once (true), or the queue is closed and will
+   *  hand out nothing more (false). Resolves with a boolean, never an entry: a consumer idles here
+   *  for seconds, long enough for V8 to move its promise and frame to the old generation, and a
+   *  batch stored into an old object stays alive until the next mark-compact, with every socket
+   *  read it is a view of. Consumers wait here, then take() from a fresh frame. One waiter is
+   *  woken per offer; a consumer that loses the race to another finds take() waiting. */
+  ready(): Promise<boolean>;
   /** Stops accepting offers; take() keeps draining what is held (in memory). */
   close(): void;
   /** Drops everything held; returns what was dropped. A persistent queue drops nothing. */
