@@ -267,6 +267,40 @@ t.test('large and concurrent: 3 calls of 24 MiB in flight on one connection all 
   t.equal(srv.sessions.size, 1, 'one connection');
 });
 
+t.test('request copies: reused send buffers never mix calls (sequential, concurrent, after a failed call)', async (t) => {
+  // Each call's parts get a content pattern of their own and a size of their own, so a buffer
+  // reused too early, or a copy of the wrong length, shows up as a wrong body.
+  const pattern = (n: number, seed: number) => {
+    const b = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+    return b;
+  };
+  const sizes = [3, 70_000, 1_500_000, 10, 2_200_000, 999_999, 64 * 1024, 1_048_571, 5, 3_000_000];
+  const expect = (seed: number) => {
+    const n = sizes[seed % sizes.length]!;
+    return [pattern(Math.floor(n / 3), seed), pattern(n - Math.floor(n / 3), seed + 100)];
+  };
+  const srv = await rawServer((s, _seen, i) => (i === 5 ? s.close(http2.constants.NGHTTP2_REFUSED_STREAM) : okTrailersReply(s)));
+  t.teardown(srv.close);
+  const c = clientFor(srv.port);
+  t.teardown(() => c.close());
+  for (let seed = 0; seed < 5; seed++) await c.unary(TRACES, expect(seed));
+  const refused = await rejection(c.unary(TRACES, expect(5)));
+  t.equal(refused.code, Status.UNAVAILABLE, 'the sixth call is refused by the server');
+  await Promise.all([6, 7, 8, 9, 10, 11, 12, 13].map((seed) => c.unary(TRACES, expect(seed))));
+  t.equal(srv.seen.length, 14);
+  for (const got of srv.seen) {
+    const length = got.body.readUInt32BE(1);
+    t.equal(got.body.length, 5 + length, 'the prefix gives the body length');
+  }
+  // Sequential calls arrive in order; the concurrent ones in any order: match them by content.
+  const bodies = srv.seen.map((x) => x.body.subarray(5));
+  for (let seed = 0; seed < 14; seed++) {
+    const want = Buffer.concat(expect(seed));
+    t.ok(bodies.some((b) => b.equals(want)), `call ${seed} arrived byte for byte (${want.length} bytes)`);
+  }
+});
+
 t.test('a connection the server closed is replaced on the next call', async (t) => {
   const srv = await rawServer((s) => okTrailersReply(s));
   t.teardown(srv.close);
