@@ -218,8 +218,8 @@ class GrpcCall implements H2Handler {
     this.held.release();
   }
 
-  /** Decodes and hands on the request: its DATA as it arrived (views of the session's read buffers), `size`
-   *  bytes in all. An uncompressed message goes on as those chunks, never joined here: the
+  /** Decodes the request and hands it on. Its DATA is kept as it arrived (views of the session's
+   *  read buffers): an uncompressed message goes on as those chunks, never joined here; the
    *  protobuf scan reads them through reused scratch memory, and batch and exporter keep them as
    *  parts (one fewer buffer per request for the GC; see Telemetry.fromProtoParts). */
   private async run(stream: H2Stream): Promise<void> {
