@@ -301,8 +301,12 @@ service:
     t.equal(sent.length, SPANS);
 
     // Every batch at once (forceFlush exports them concurrently): far more than the queue holds.
+    // The BatchSpanProcessor already started exporting the first batch when it filled, during the
+    // loop above, and forceFlush does not wait for that one: if fleetcol refused it, its retry may
+    // still be pending when forceFlush resolves. So wait for a final result of every batch.
     await bounded(provider.forceFlush(), 40_000, 'SDK flush');
     const results = grpcExporter?.results ?? httpExporter!.results;
+    await waitFor(() => results.length >= SPANS / BATCH, 30_000, 'a final result for every batch');
     t.equal(results.length, SPANS / BATCH, 'one final result per batch');
     t.strictSame(results.filter((r) => r.code !== ExportResultCode.SUCCESS).map((r) => String(r.error)), [], 'every export succeeded in the end');
 
