@@ -58,8 +58,11 @@ function clientRole(lazyMs: number): void {
   const socks: net.Socket[] = [];
   const lazy: net.Socket[] = [];
   if (lazyMs > 0) {
-    // Non-probe connections read in bursts every lazyMs (the kernel holds the bytes meanwhile), so
-    // that on a small machine the client processes cost less than the server they measure.
+    // Non-probe connections read in bursts every lazyMs, so that on a small machine the client
+    // processes cost less than the server they measure. Between bursts they do not read at all:
+    // with `onread`, pause() stops reading from the kernel at once (a plain socket's pause() only
+    // stops 'data' events and goes on reading into its buffer, waking the process at every write),
+    // so the bytes wait in the kernel's socket buffer and a burst takes them in one read each.
     setInterval(() => {
       for (const s of lazy) s.resume();
       setImmediate(() => {
@@ -67,30 +70,30 @@ function clientRole(lazyMs: number): void {
       });
     }, lazyMs).unref();
   }
+  // Every socket reads into this one buffer: the callbacks run one at a time and copy what they keep.
+  const readBuffer = Buffer.allocUnsafe(256 * 1024);
   let events = 0;
   let lat: number[] = [];
   let closed = 0;
   const openOne = (port: number, p: string, probe: boolean) =>
     new Promise<void>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1');
       let head = true;
       let prevNl = false;
       let text = '';
-      s.once('error', reject);
-      s.on('connect', () => s.write(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
-      s.on('close', () => closed++);
-      s.on('data', (b: Buffer) => {
+      const onRead = (n: number, buf: Buffer): boolean => {
+        const b = buf.subarray(0, n);
         let from = 0;
         if (head) {
+          // The response head arrives in one read (it is written before any event).
           const end = b.indexOf('\r\n\r\n');
-          if (end < 0) return;
+          if (end < 0) return true;
           head = false;
           s.off('error', reject);
           s.on('error', () => {});
           from = end + 4;
           if (!probe && lazyMs > 0) {
             lazy.push(s);
-            s.pause();
+            queueMicrotask(() => s.pause());
           }
           resolve();
         }
@@ -105,7 +108,7 @@ function clientRole(lazyMs: number): void {
         if (probe) {
           text += b.toString('latin1', from);
           const cut = text.lastIndexOf('\n\n');
-          if (cut < 0) return;
+          if (cut < 0) return true;
           const done = text.slice(0, cut);
           text = text.slice(cut + 2);
           const now = Date.now();
@@ -113,7 +116,12 @@ function clientRole(lazyMs: number): void {
           let m: RegExpExecArray | null;
           while ((m = re.exec(done))) lat.push(now - Number(m[1]));
         }
-      });
+        return true;
+      };
+      const s = net.connect({ port, host: '127.0.0.1', onread: { buffer: readBuffer, callback: onRead } });
+      s.once('error', reject);
+      s.on('connect', () => s.write(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
+      s.on('close', () => closed++);
       socks.push(s);
     });
   process.on('message', async (m: any) => {
@@ -194,6 +202,8 @@ interface Server {
   ssePort: number;
   /** Events handed to connections so far, counted by the server. */
   delivered(): Promise<number>;
+  /** fleetcol only: its write-delay histogram so far (le → cumulative count of ticks). */
+  writeDelay?(): Promise<Map<number, number>>;
   stop(): Promise<void>;
 }
 
@@ -271,6 +281,13 @@ service:
     delivered: async () => {
       const m = /^fleetcol_exporter_sse_deliveries(?:_total)?\{[^}]*\} (\S+)$/m.exec(await scrape(tel));
       return m ? Number(m[1]) : 0;
+    },
+    writeDelay: async () => {
+      const buckets = new Map<number, number>();
+      for (const m of (await scrape(tel)).matchAll(/^fleetcol_exporter_sse_write_delay_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)$/gm)) {
+        buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
+      }
+      return buckets;
     },
     stop: async () => {
       proc.kill('SIGTERM');
@@ -409,6 +426,11 @@ interface Row {
   /** Events handed to connections per second, counted by the server. */
   writtenPerS?: number;
   cpuPct?: number;
+  /** fleetcol: its own write delay per tick (publish → written), p50/p99 in ms as histogram bucket bounds. */
+  writeDelayP50?: number;
+  writeDelayP99?: number;
+  /** CPU of all the client processes together (the load generator's share of the machine), % of one core. */
+  clientCpuPct?: number;
   /** Share of that CPU spent in the kernel (system time), %. */
   kernelPct?: number;
   connected?: number;
@@ -513,6 +535,15 @@ async function openClients(procs: ClientProc[], n: number, port: number, probes?
   }
 }
 
+/** The upper bound (ms) of the histogram bucket holding quantile q of the observations between two scrapes. */
+function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const les = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total <= 0) return NaN;
+  for (const le of les) if ((after.get(le) ?? 0) - (before.get(le) ?? 0) >= q * total) return le * 1000;
+  return Infinity;
+}
+
 async function scenario(kind: Kind, run: number, clients: number, rate: number, o: Options, dir: string): Promise<Row> {
   const r: Row = { server: kind, run, clients, rate, loadavg: load1(), expectedPerS: clients * rate * AGENTS };
   let server: Server | undefined;
@@ -527,12 +558,19 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
     await sleep(o.warmupS * 1000);
     await Promise.all(procs.map((p) => p.ask({ cmd: 'reset' })));
     const cpu0 = cpuTimes(server.proc.pid!);
+    const clientCpu0 = procs.map((p) => cpuTimes(p.proc.pid!));
     const d0 = await server.delivered();
+    const wd0 = await server.writeDelay?.();
     const t0 = performance.now();
     await sleep(o.durationS * 1000);
     const reports = await Promise.all(procs.map((p) => p.ask({ cmd: 'report' })));
     const cpu1 = cpuTimes(server.proc.pid!);
+    const clientCpu = procs.reduce((a, p, i) => {
+      const t = cpuTimes(p.proc.pid!);
+      return a + t.user + t.system - clientCpu0[i]!.user - clientCpu0[i]!.system;
+    }, 0);
     const d1 = await server.delivered();
+    const wd1 = await server.writeDelay?.();
     const secs = (performance.now() - t0) / 1000;
     const deliveries = reports.reduce((a, rep) => a + rep.events, 0);
     const written = d1 - d0;
@@ -548,7 +586,9 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
       // On loopback the kernel's work for a write includes delivering it to the reader's socket
       // (the receive path runs in the writer's context), which a real network puts elsewhere.
       kernelPct: cpu > 0 ? (kernel / cpu) * 100 : NaN,
+      clientCpuPct: (clientCpu / secs) * 100,
       connected: reports.reduce((a, rep) => a + rep.open, 0),
+      ...(wd0 && wd1 ? { writeDelayP50: bucketQuantile(wd0, wd1, 0.5), writeDelayP99: bucketQuantile(wd0, wd1, 0.99) } : {}),
     });
   } catch (err) {
     r.error = (err as Error).message;
@@ -616,7 +656,7 @@ async function main(): Promise<void> {
           for (const kind of SERVERS) {
             const r = await scenario(kind, run, clients, rate, o, dir);
             rows.push(r);
-            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %)`}; load avg ${r.loadavg}`);
+            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms`}`}; load avg ${r.loadavg}`);
           }
         }
       }
@@ -631,7 +671,7 @@ async function main(): Promise<void> {
     killAll();
   }
 
-  const FIGURES = ['p50', 'p99', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'cpuPct', 'kernelPct', 'connected'] as const;
+  const FIGURES = ['p50', 'p99', 'writeDelayP99', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'cpuPct', 'kernelPct', 'clientCpuPct', 'connected'] as const;
   const key = (kind: Kind, clients: number, rate: number) => `${kind}/${clients}x${rate}`;
   const medians: Record<string, Record<string, number>> = {};
   const ratios: Record<string, { ofMedians: number; medianOfRuns: number; runs: number[] }> = {};
@@ -639,7 +679,7 @@ async function main(): Promise<void> {
     for (const rate of o.rates) {
       for (const kind of SERVERS) {
         const ok = rows.filter((r) => r.server === kind && r.clients === clients && r.rate === rate && !r.error);
-        medians[key(kind, clients, rate)] = Object.fromEntries([...FIGURES.map((k) => [k, median(ok.map((r) => r[k]!))]), ['okRuns', ok.length]]);
+        medians[key(kind, clients, rate)] = Object.fromEntries([...FIGURES.map((k) => [k, median(ok.filter((r) => r[k] !== undefined).map((r) => r[k]!))]), ['okRuns', ok.length]]);
       }
       // The ratio of medians, and the median of per-run ratios (a run's pair shares the machine's
       // load at that moment).
@@ -663,7 +703,7 @@ async function main(): Promise<void> {
   log(`targets (fleetcol): p99 ≤ ${TARGET_P99_MS} ms at ${num(TARGET_P99_CLIENTS)} clients × ${TARGET_P99_RATE * AGENTS} updates/s${p99Measured ? '' : ' (not measured in this run)'}; ≤ ${TARGET_CPU_US} CPU-µs per delivery; CPU per delivery ≤ ${TARGET_RATIO}× the naive server's; RSS per idle connection ≤ ${TARGET_IDLE_KIB} KiB`);
   log(`median of ${o.runs} run(s); ${o.durationS} s measured after ${o.warmupS} s warm-up`);
   log(table(
-    ['server', 'clients', 'events/s', 'p50 ms', 'p99 ms', 'written/s', 'received/s', 'received of expected', 'CPU-µs/delivery', 'CPU %', 'of it in the kernel', 'fleetcol/naive CPU per delivery, ratio of medians', 'median of per-run ratios'],
+    ['server', 'clients', 'events/s', 'p50 ms', 'p99 ms', 'own write delay p99 ms (≤ bucket)', 'written/s', 'received/s', 'received of expected', 'CPU-µs/delivery', 'CPU %', 'of it in the kernel', 'client processes\' CPU %', 'fleetcol/naive CPU per delivery, ratio of medians', 'median of per-run ratios'],
     o.clients.flatMap((clients) => o.rates.flatMap((rate) => SERVERS.map((kind) => {
       const m = medians[key(kind, clients, rate)]!;
       const ratio = ratios[`${clients}x${rate}`]!;
@@ -672,10 +712,12 @@ async function main(): Promise<void> {
       return [
         kind, num(clients), num(rate * AGENTS), num(m.p50),
         p99Target ? `${num(m.p99)} ${met(m.p99, TARGET_P99_MS)}` : num(m.p99),
+        fc ? num(m.writeDelayP99) : '',
         num(m.writtenPerS), num(m.deliveriesPerS), `${num((m.deliveriesPerS! / (clients * rate * AGENTS)) * 100)} %`,
         fc ? `${num(m.cpuUsPerDelivery, 3)} ${met(m.cpuUsPerDelivery, TARGET_CPU_US)}` : num(m.cpuUsPerDelivery, 3),
         num(m.cpuPct),
         `${num(m.kernelPct)} %`,
+        num(m.clientCpuPct),
         fc ? `${num(ratio.ofMedians, 2)}× ${met(ratio.ofMedians, TARGET_RATIO)}` : '',
         fc ? `${num(ratio.medianOfRuns, 2)}× ${met(ratio.medianOfRuns, TARGET_RATIO)}` : '',
       ];

@@ -143,3 +143,39 @@ t.test('a connection owed an event that has waited a whole window is written wha
   hub.flush();
   t.equal(sinks.filter((s) => s.writes.length === 2).length, 2, 'a fresh event: only the phase due');
 });
+
+t.test('the write delay: after each tick that wrote live events, how long the oldest of them waited', async (t) => {
+  const { hub, sinks } = hubWithClients(4, 2); // two phases
+  t.teardown(() => hub.stop());
+  const seen: number[] = [];
+  hub.onTick = (ms) => seen.push(ms);
+  const now = Date.now();
+  hub.publish(span('a', 0), now - 300);
+  hub.publish(span('a', 1), now - 100);
+  hub.flush(); // phase 0 (neither event has waited the 120-s window)
+  t.equal(seen.length, 1, 'one observation per tick that wrote');
+  t.ok(seen[0]! >= 300 && seen[0]! < 1000, `the oldest event written, not the newest (${seen[0]} ms)`);
+  t.equal(sinks.filter((s) => s.writes.length === 1).length, 2, 'written: the phase due');
+  hub.flush(); // phase 1, owed the same two events
+  t.equal(seen.length, 2);
+  t.ok(seen[1]! >= 300, 'the other phase waited as long');
+  hub.flush(); // nothing new and nothing owed: no write, no observation
+  t.equal(seen.length, 2, 'a tick that wrote nothing is not observed');
+});
+
+t.test('the write delay through the exporter: fleetcol_exporter_sse_write_delay_seconds', async (t) => {
+  const f = await startFeed({ flush_interval: '10ms', write_window: '40ms' });
+  t.teardown(() => f.stop());
+  const st = await openStream(`${f.base}/v1/events`);
+  t.teardown(() => st.close());
+  await waitEvent(st, (e) => e.type === 'subscription_confirmed');
+  for (let i = 0; i < 5; i++) await f.exp.consume(spans([{ agent: 'a0', op: 'chat', inTokens: i + 1 }]));
+  await waitFor(() => st.events.filter((e) => e.type === 'span').length === 5, 'the spans');
+  const text = await f.set.registry.prom.metrics();
+  const count = Number(/^fleetcol_exporter_sse_write_delay_seconds_count\{[^}]*\} (\S+)$/m.exec(text)?.[1]);
+  const sum = Number(/^fleetcol_exporter_sse_write_delay_seconds_sum\{[^}]*\} (\S+)$/m.exec(text)?.[1]);
+  t.ok(count >= 1, `ticks observed (${count})`);
+  t.ok(sum / count < 1, `each within the window plus a little (mean ${(sum / count).toFixed(3)} s)`);
+  const bucket = text.split('\n').find((l) => l.startsWith('fleetcol_exporter_sse_write_delay_seconds_bucket{') && l.includes('le="0.06"'));
+  t.ok(bucket?.includes('exporter="sse"'), 'buckets around the default window, labelled by exporter');
+});

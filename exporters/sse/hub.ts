@@ -53,6 +53,9 @@ export class Hub implements FeedContext {
   readonly counters: HubCounters = { published: 0, dropped: 0, coalesced: 0, deliveries: 0, slowDisconnects: 0 };
   /** Called for a client that could not take a high-lane event; returns the bytes to end with. */
   onSlow: (c: Client) => Buffer | undefined = () => undefined;
+  /** Called after a tick that wrote live events, with how long (ms) the oldest of them had waited
+   *  since it was published when the tick's last write was handed over: the feed's own lag. */
+  onTick: ((oldestWaitMs: number) => void) | undefined;
 
   constructor(private readonly opts: HubOptions) {
     this.ids = new IdSpace(opts.epochMs);
@@ -134,6 +137,7 @@ export class Hub implements FeedContext {
       return o;
     };
     let slow: Client[] | undefined;
+    let oldest = Infinity;
     for (const c of this.clients) {
       if (c.catchingUp) {
         if (fresh.length > 0) c.pump();
@@ -150,9 +154,11 @@ export class Hub implements FeedContext {
       // stretch under load would otherwise stretch the window W times over).
       if (!every && c.phase !== phase && recent[c.lastSeq + 1 - first]!.time > overdue) continue;
       const o = owedAfter(c.lastSeq);
+      if (o.events[0]!.time < oldest) oldest = o.events[0]!.time;
       if (!c.deliver(o.events, o.shared)) (slow ??= []).push(c);
     }
     if (slow) for (const c of slow) this.kick(c, 'slow');
+    if (oldest !== Infinity) this.onTick?.(Date.now() - oldest);
     // The next tick's phase was last written `phases - 1` ticks ago: keep what came after that.
     const ends = this.tickEnds;
     ends.push(this.seq);
