@@ -459,6 +459,9 @@ const USAGE = `usage: node dist/bench/sse-fanout.js [options]
   --window D        fleetcol's sse exporter write_window (default: the exporter's default)
   --cpu-prof DIR    run fleetcol under node --cpu-prof, profiles in DIR (summarise with profile-top.js)
   --lazy-read MS    non-probe clients read every MS ms instead of as data comes; 0: as data comes (default 0)
+  --client-nice N   run the counting client processes at nice N (1-19; the probes, the driver and the
+                    servers stay at 0): they then take the CPU the server leaves, as clients on other
+                    machines would (default 0)
   --out FILE        JSON results (default bench/results/sse-fanout-<date>.json)
   --keep            keep the temp dir with fleetcol's configs and logs
 `;
@@ -476,6 +479,7 @@ function options() {
       window: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'lazy-read': { type: 'string', default: '0' },
+      'client-nice': { type: 'string', default: '0' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -486,6 +490,7 @@ function options() {
   // Goes into fleetcol's config as it is: checked here rather than by a failed start.
   if (parseDuration(opt.flush) === undefined) usageError(USAGE, `--flush must be a duration such as 20ms, got "${opt.flush}"`);
   if (opt.window !== undefined && parseDuration(opt.window) === undefined) usageError(USAGE, `--window must be a duration such as 80ms, got "${opt.window}"`);
+  if (Number(opt['client-nice']) > 19) usageError(USAGE, `--client-nice must be 0-19, got "${opt['client-nice']}"`);
   return {
     runs: positive('runs', opt.runs),
     clients: list('clients', opt.clients, true),
@@ -497,6 +502,7 @@ function options() {
     window: opt.window,
     cpuProf: opt['cpu-prof'],
     lazyReadMs: positive('lazy-read', opt['lazy-read'], true, true),
+    clientNice: positive('client-nice', opt['client-nice'], true, true),
     out: opt.out,
     keep: opt.keep,
   };
@@ -507,8 +513,13 @@ function startServer(kind: Kind, o: Options, dir: string, name: string): Promise
   return kind === 'fleetcol' ? startFleetcol(dir, o.flush, o.window, name) : startNaive();
 }
 
-function startClients(n: number): Promise<ClientProc[]> {
-  return Promise.all(Array.from({ length: Math.ceil(n / PER_PROC) }, () => ClientProc.start()));
+/** --client-nice: the counting client processes' scheduling priority (not the probes'). */
+let CLIENT_NICE = 0;
+
+async function startClients(n: number): Promise<ClientProc[]> {
+  const procs = await Promise.all(Array.from({ length: Math.ceil(n / PER_PROC) }, () => ClientProc.start()));
+  if (CLIENT_NICE !== 0) for (const p of procs) os.setPriority(p.proc.pid!, CLIENT_NICE);
+  return procs;
 }
 
 /**
@@ -634,6 +645,7 @@ async function main(): Promise<void> {
   cpuProfDir = o.cpuProf === undefined ? undefined : path.resolve(o.cpuProf);
   installCleanup();
   LAZY_MS = o.lazyReadMs;
+  CLIENT_NICE = o.clientNice;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-sse-bench-'));
   const command = commandLine();
   const machine = machineInfo();
@@ -643,7 +655,7 @@ async function main(): Promise<void> {
   log(`command: ${command}`);
   log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')}`);
   log(`fleetcol: ${fleetcol.commit}${fleetcol.dirty ? ' (with uncommitted changes)' : ''}; temp dir ${dir}`);
-  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush}; write_window ${o.window ?? 'default'}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
+  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush}; write_window ${o.window ?? 'default'}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}${o.clientNice > 0 ? ` at nice ${o.clientNice}` : ''}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
 
   const rows: Row[] = [];
   const idle: IdleRow[] = [];
