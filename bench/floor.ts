@@ -51,7 +51,7 @@ if (process.argv.includes('--http2')) {
     close: (s) => void sizes.delete(s),
   };
   const server = net.createServer((socket) => {
-    new H2Connection(socket, { maxConcurrentStreams: 1000 }, (stream) => (stream.handler = handler), () => {});
+    new H2Connection(socket, { maxConcurrentStreams: 1000, handshakeTimeoutMs: 20_000 }, (stream) => (stream.handler = handler), () => {});
   });
   server.listen(0, '127.0.0.1', () => serve({ stats: () => ({ requests, bytes }) }, { port: (server.address() as AddressInfo).port }));
 } else {

@@ -306,7 +306,7 @@ t.test('a client that sends PINGs and never reads is cut off; others are served'
 t.test('a handler that throws ends that connection with INTERNAL_ERROR, reported, not the process', async (t) => {
   const reported: unknown[] = [];
   const server = net.createServer((socket) => {
-    new H2Connection(socket, { maxConcurrentStreams: 10, onInternalError: (err) => reported.push(err) }, () => {
+    new H2Connection(socket, { maxConcurrentStreams: 10, handshakeTimeoutMs: 10_000, onInternalError: (err) => reported.push(err) }, () => {
       throw new Error('handler bug');
     }, () => {});
   });
@@ -381,4 +381,91 @@ t.test('client trailers on a stream already answered are ignored; the connection
   t.equal(await slowStatus, '0', 'the other call on the connection is answered');
   t.notOk(goaway, 'no GOAWAY');
   t.equal(got.length, 1);
+});
+
+t.test('a connection that does not complete the HTTP/2 handshake in time is closed; one that does stays', async (t) => {
+  const server = net.createServer((socket) => {
+    new H2Connection(socket, { maxConcurrentStreams: 10, handshakeTimeoutMs: 300 }, () => {}, () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const closedAfter = (bytes: Buffer) =>
+    new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
+      s.on('data', () => {});
+      s.on('error', () => {});
+      s.on('close', () => resolve(Date.now() - t0));
+      setTimeout(() => s.destroy(), 5000).unref();
+    });
+  const silent = await closedAfter(Buffer.alloc(0));
+  t.ok(silent >= 250 && silent < 2000, `a client that sends nothing: closed after ${silent} ms`);
+  const prefaceOnly = await closedAfter(Buffer.from(PREFACE));
+  t.ok(prefaceOnly >= 250 && prefaceOnly < 2000, `the preface but no SETTINGS: closed after ${prefaceOnly} ms`);
+
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => {});
+  t.teardown(() => session.destroy());
+  await new Promise<void>((r) => session.once('remoteSettings', () => r()));
+  await sleep(600);
+  t.notOk(session.closed || session.destroyed, 'a client that completed the handshake is kept past the deadline');
+});
+
+t.test('keepalive.server_parameters.max_connection_idle: an unused connection gets GOAWAY and ends; a busy one does not', async (t) => {
+  const { got, consumer } = sink();
+  const { port } = await startReceiver(t, consumer, { keepalive: { server_parameters: { max_connection_idle: 300 } } });
+  const busy = http2.connect(`http://127.0.0.1:${port}`);
+  busy.on('error', () => {});
+  t.teardown(() => busy.destroy());
+  let busyGoaway = false;
+  busy.on('goaway', () => (busyGoaway = true));
+  const idle = http2.connect(`http://127.0.0.1:${port}`);
+  idle.on('error', () => {});
+  t.teardown(() => idle.destroy());
+  const t0 = Date.now();
+  const goaway = new Promise<number>((r) => idle.once('goaway', (code) => r(code)));
+  t.equal((await call(idle, framed(traces(1).toProto()))).status, '0', 'a call, then nothing');
+  for (let i = 0; i < 8; i++) {
+    t.equal((await call(busy, framed(traces(1).toProto()))).status, '0');
+    await sleep(100);
+  }
+  t.equal(await goaway, 0, 'the idle connection: GOAWAY NO_ERROR');
+  const after = Date.now() - t0;
+  t.ok(after >= 250 && after < 1500, `about the idle limit after its last call (${after} ms)`);
+  await waitFor(() => idle.destroyed, 3000, 'the idle connection closed');
+  t.notOk(busyGoaway, 'the connection with a call every 100 ms was not idle for 300 ms: no GOAWAY');
+  t.equal(got.length, 9);
+});
+
+t.test('keepalive.server_parameters.max_connection_age: GOAWAY at the age; a call in flight finishes within the grace, one past it is cut', async (t) => {
+  let release!: () => void;
+  let gate = new Promise<void>((r) => (release = r));
+  const { port } = await startReceiver(t, consumerOf(async () => gate), { keepalive: { server_parameters: { max_connection_age: 300, max_connection_age_grace: 600 } } });
+
+  const a = http2.connect(`http://127.0.0.1:${port}`);
+  a.on('error', () => {});
+  t.teardown(() => a.destroy());
+  const t0 = Date.now();
+  const goawayA = new Promise<number>((r) => a.once('goaway', (code) => r(code)));
+  const inFlight = call(a, framed(traces(1).toProto()));
+  t.equal(await goawayA, 0, 'GOAWAY NO_ERROR');
+  const at = Date.now() - t0;
+  t.ok(at >= 250 && at < 1200, `at about the age, ±10 % (${at} ms)`);
+  await sleep(100);
+  release();
+  t.equal((await inFlight).status, '0', 'the call in flight when GOAWAY came is answered within the grace');
+  await waitFor(() => a.destroyed, 3000, 'then the connection ends');
+
+  gate = new Promise<void>(() => {}); // never answered
+  const b = http2.connect(`http://127.0.0.1:${port}`);
+  b.on('error', () => {});
+  t.teardown(() => b.destroy());
+  const t1 = Date.now();
+  const stuck = call(b, framed(traces(1).toProto())).catch((e: Error) => ({ status: undefined, message: e.message }));
+  // (node's client marks the session closed at GOAWAY; it is destroyed when the server hangs up)
+  await waitFor(() => b.destroyed, 5000, 'a connection whose call outlives the grace is closed');
+  const closedAt = Date.now() - t1;
+  t.ok(closedAt >= 750 && closedAt < 3000, `closed after the age plus the grace (${closedAt} ms)`);
+  t.not((await stuck).status, '0', 'that call is not answered OK');
 });

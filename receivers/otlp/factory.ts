@@ -29,6 +29,22 @@ const schema: JsonSchema = {
             endpoint: { type: 'string', description: 'host:port to listen on (default 127.0.0.1:4317; 0.0.0.0:4317 for all interfaces).' },
             max_recv_msg_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted message (default 4MiB).' },
             tls,
+            keepalive: {
+              type: 'object',
+              additionalProperties: false,
+              description: 'Connection lifetime limits, as gRPC servers have them. A client must also send its HTTP/2 preface within 20s of connecting, always.',
+              properties: {
+                server_parameters: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    max_connection_idle: { type: ['string', 'number'], 'x-duration': true, description: 'A connection with no call in flight for this long is sent GOAWAY and closed (default: never).' },
+                    max_connection_age: { type: ['string', 'number'], 'x-duration': true, description: 'A connection this old (±10 % jitter) is sent GOAWAY: its calls in flight finish, new ones go to a new connection, which lets a load balancer spread clients again (default: never).' },
+                    max_connection_age_grace: { type: ['string', 'number'], 'x-duration': true, description: 'After a GOAWAY for age or idleness, calls still in flight get this long before the connection is closed (default: as long as they take).' },
+                  },
+                },
+              },
+            },
           },
         },
         http: {

@@ -23,7 +23,11 @@ export interface GrpcConfig {
   endpoint: string;
   max_recv_msg_size: number;
   tls?: { cert_file: string; key_file: string; client_ca_file?: string };
+  keepalive?: { server_parameters?: { max_connection_idle?: number; max_connection_age?: number; max_connection_age_grace?: number } };
 }
+
+/** A client must send its preface and SETTINGS this soon after connecting (ms). */
+const HANDSHAKE_TIMEOUT_MS = 20_000;
 
 const PATHS: Record<string, Signal> = {
   '/opentelemetry.proto.collector.trace.v1.TraceService/Export': 'traces',
@@ -73,8 +77,13 @@ function reply(stream: H2Stream, message: Uint8Array | undefined): void {
 export class GrpcServer {
   private server: net.Server | tls.Server | undefined;
   private readonly connections = new Set<H2Connection>();
+  /** When each connection reaches max_connection_age (Date.now() ms; ±10 % jitter, so that
+   *  clients connected together do not all reconnect together). */
+  private readonly ageDeadline = new WeakMap<H2Connection, number>();
+  private sweeper: NodeJS.Timeout | undefined;
   private readonly h2Limits = {
     maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+    handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
     onInternalError: (err: unknown) => this.logger.error({ err }, 'OTLP/gRPC receiver: internal error; the client connection was closed'),
   };
 
@@ -88,9 +97,16 @@ export class GrpcServer {
 
   async start(): Promise<void> {
     const t = this.cfg.tls;
+    const { max_connection_idle: idle, max_connection_age: age, max_connection_age_grace: grace } = this.cfg.keepalive?.server_parameters ?? {};
+    const limits = [idle, age, grace].filter((v): v is number => v !== undefined && v > 0);
+    if (limits.length > 0) {
+      this.sweeper = setInterval(() => this.sweep(idle, grace), Math.min(1000, Math.max(25, Math.min(...limits) / 4)));
+      this.sweeper.unref();
+    }
     const accept = (socket: net.Socket) => {
       const conn = new H2Connection(socket, this.h2Limits, (s) => this.onStream(s), (c) => this.connections.delete(c));
       this.connections.add(conn);
+      if (age !== undefined && age > 0) this.ageDeadline.set(conn, conn.createdAt + age * (0.9 + 0.2 * Math.random()));
     };
     const server = t
       ? tls.createServer(
@@ -111,6 +127,21 @@ export class GrpcServer {
     this.logger.info({ endpoint: `${host}:${port}`, tls: !!t }, 'OTLP/gRPC receiver listening');
   }
 
+  /** keepalive.server_parameters: GOAWAY to connections idle or old past their limit; connections
+   *  whose GOAWAY is older than the grace are closed, calls in flight or not. */
+  private sweep(idle: number | undefined, grace: number | undefined): void {
+    const now = Date.now();
+    for (const c of this.connections) {
+      if (c.goAwayAt > 0) {
+        if (grace !== undefined && grace > 0 && now - c.goAwayAt >= grace) c.destroy();
+        continue;
+      }
+      const old = (this.ageDeadline.get(c) ?? Infinity) <= now;
+      const unused = idle !== undefined && idle > 0 && c.idleSince > 0 && now - c.idleSince >= idle;
+      if (old || unused) c.goAway();
+    }
+  }
+
   private onStream(stream: H2Stream): void {
     const headers = stream.headers;
     const path = headers[':path']!;
@@ -129,6 +160,7 @@ export class GrpcServer {
   }
 
   async shutdown(): Promise<void> {
+    clearInterval(this.sweeper);
     const s = this.server;
     this.server = undefined;
     if (!s) return;

@@ -10,8 +10,9 @@
 // What it implements: the connection preface, SETTINGS (both ways, with ACKs), HEADERS and
 // CONTINUATION through HPACK (./hpack.ts), DATA with padding, flow control both ways
 // (WINDOW_UPDATE, SETTINGS_INITIAL_WINDOW_SIZE changes), RST_STREAM, PING, PRIORITY (ignored),
-// GOAWAY both ways, stream concurrency limit, frame size limits, and connection errors answered
-// with GOAWAY. No server push, no client trailers beyond END_STREAM, no HTTP/1.1 upgrade.
+// GOAWAY both ways, stream concurrency limit, frame size limits, connection errors answered
+// with GOAWAY, and a deadline for the client's preface and SETTINGS. No server push, no client
+// trailers beyond END_STREAM, no HTTP/1.1 upgrade.
 import type { Socket } from 'node:net';
 import { HpackDecoder, HpackError } from './hpack.js';
 
@@ -39,6 +40,9 @@ const MAX_CONTINUATIONS = 64;
 
 export interface H2Limits {
   maxConcurrentStreams: number;
+  /** The client's preface and first SETTINGS must arrive within this (ms), or the socket is
+   *  closed: a connection that never speaks must not be held forever. */
+  handshakeTimeoutMs: number;
   /** A handler threw: the connection is ended with INTERNAL_ERROR and the error handed here to be
    *  logged (a bug in fleetcol must not take the process down with one client's connection). */
   onInternalError?: (err: unknown) => void;
@@ -200,6 +204,13 @@ export class H2Connection {
    *  when written from outside a read, e.g. an asynchronous response). */
   private out: Buffer[] = [];
   private inRead = false;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Date.now() when the connection was accepted. */
+  readonly createdAt = Date.now();
+  /** Date.now() since which no stream has been open (0 while one is). */
+  idleSince = this.createdAt;
+  /** Date.now() when a graceful GOAWAY was sent (0: not yet). */
+  goAwayAt = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -208,6 +219,10 @@ export class H2Connection {
     private readonly onClosed: (conn: H2Connection) => void,
   ) {
     socket.setNoDelay(true);
+    this.handshakeTimer = setTimeout(() => {
+      if (!this.settingsSeen) this.destroy();
+    }, limits.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
     socket.on('data', (chunk: Buffer) => this.onRead(chunk));
     socket.on('error', () => {});
     socket.on('close', () => this.onSocketClose());
@@ -513,6 +528,7 @@ export class H2Connection {
     if (headers[':method'] === undefined || headers[':path'] === undefined) return this.writeRst(id, H2Error.PROTOCOL_ERROR);
     const s = new H2Stream(this, id, headers, this.peerInitialWindow);
     this.streams.set(id, s);
+    this.idleSince = 0;
     // A request without a body is complete before the handler sees it, so an answer given at once
     // is not followed by a needless RST_STREAM.
     const complete = (flags & Flag.END_STREAM) !== 0;
@@ -528,7 +544,10 @@ export class H2Connection {
       return;
     }
     if (p.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
-    this.settingsSeen = true;
+    if (!this.settingsSeen) {
+      this.settingsSeen = true;
+      clearTimeout(this.handshakeTimer);
+    }
     for (let i = 0; i < p.length; i += 6) {
       const key = p.readUInt16BE(i);
       const value = p.readUInt32BE(i + 2);
@@ -669,6 +688,7 @@ export class H2Connection {
     const h = s.handler;
     s.handler = undefined;
     h?.close(s);
+    if (this.streams.size === 0) this.idleSince = Date.now();
     if (this.goingAway && this.streams.size === 0) this.endSocket();
   }
 
@@ -679,6 +699,7 @@ export class H2Connection {
     if (this.dead || this.goingAway) return;
     if (this.state === Parse.Preface) return this.destroy(); // not yet an HTTP/2 connection
     this.goingAway = true;
+    this.goAwayAt = Date.now();
     this.writeGoAway(H2Error.NO_ERROR, '');
     this.send();
     if (this.streams.size === 0) this.endSocket();
@@ -727,6 +748,7 @@ export class H2Connection {
 
   private onSocketClose(): void {
     this.dead = true;
+    clearTimeout(this.handshakeTimer);
     this.abandonAll();
     this.onClosed(this);
   }

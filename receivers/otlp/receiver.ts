@@ -46,7 +46,7 @@ export class OtlpReceiver implements Receiver {
     this.unregister = memoryAccounting.register('receiver', this.set.id, () => inflight.bytes);
     if ('grpc' in protocols) {
       const g = protocols.grpc ?? {};
-      const cfg: GrpcConfig = { endpoint: g.endpoint ?? '127.0.0.1:4317', max_recv_msg_size: g.max_recv_msg_size ?? 4 * MiB, tls: g.tls };
+      const cfg: GrpcConfig = { endpoint: g.endpoint ?? '127.0.0.1:4317', max_recv_msg_size: g.max_recv_msg_size ?? 4 * MiB, tls: g.tls, keepalive: g.keepalive };
       this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log, inflight));
     }
     if ('http' in protocols) {
