@@ -12,7 +12,7 @@
 // scenario is run --runs times (fleetcol and naive interleaved in each run) and reduced to medians.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/sse-fanout.js [--runs 3] [--clients 1000,5000,10000]
-//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 20ms] [--window 80ms] [--lazy-read 250]
+//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 5ms] [--window 80ms] [--lazy-read 250]
 // --lazy-read N: connections other than the probes read every N ms instead of as data comes (the
 // server's work is the same; the client processes' is much less, which matters when they share
 // two cores with the server). All options: --help; see bench/README.md.
@@ -28,7 +28,7 @@ import { parseDuration } from '../src/config/units.js';
 import { Telemetry, type ExportTraceServiceRequest, type KeyValue } from '../src/pdata/telemetry.js';
 import { installCleanup, killAll, track, untrack } from './lib/cleanup.js';
 import { checkout, commandLine, load1, machineInfo, parseOptions, positiveOption, resultsFile, usageError } from './lib/cli.js';
-import { cpuTimes, freePort, median, memory, percentile, sleep } from './lib/proc.js';
+import { cpuTimes, freePort, median, memory, percentile, sleep, writeSyscalls } from './lib/proc.js';
 import { num, table } from './lib/report.js';
 import { launchFlags } from './lib/fleetcol.js';
 
@@ -238,7 +238,7 @@ function exited(p: ChildProcess): Promise<void> {
 let cpuProfDir: string | undefined;
 
 /** fleetcol with the otlp receiver (HTTP) and the sse exporter; its config and log are `dir/name.*`. */
-async function startFleetcol(dir: string, flush: string, window: string | undefined, name: string): Promise<Server> {
+async function startFleetcol(dir: string, flush: string | undefined, window: string | undefined, name: string): Promise<Server> {
   const [ingestPort, ssePort, tel] = [await freePort(), await freePort(), await freePort()];
   const cfg = `receivers:
   otlp:
@@ -249,8 +249,7 @@ exporters:
     endpoint: 127.0.0.1:${ssePort}
     history: { size: 10000 }
     heartbeat_interval: 60s
-    metrics_interval: 0s
-    flush_interval: ${flush}${window === undefined ? '' : `\n    write_window: ${window}`}
+    metrics_interval: 0s${flush === undefined ? '' : `\n    flush_interval: ${flush}`}${window === undefined ? '' : `\n    write_window: ${window}`}
     max_connections: 0
     max_connections_per_client: 0
 service:
@@ -425,6 +424,10 @@ interface Row {
   cpuUsPerDelivery?: number;
   /** Events handed to connections per second, counted by the server. */
   writtenPerS?: number;
+  /** The server's write system calls per second (/proc/<pid>/io syscw), and its CPU-µs per one:
+   *  what a delivery costs is about that over the events each write carries. */
+  writeCallsPerS?: number;
+  cpuUsPerWriteCall?: number;
   cpuPct?: number;
   /** fleetcol: its own write delay per tick (publish → written), p50/p99 in ms as histogram bucket bounds. */
   writeDelayP50?: number;
@@ -455,7 +458,7 @@ const USAGE = `usage: node dist/bench/sse-fanout.js [options]
   --duration S      measured seconds per scenario (default 10)
   --warmup S        seconds of load before measuring (default 3)
   --idle N          idle connections for the RSS-per-connection figure, once per run; 0 skips it (default 5000)
-  --flush D         fleetcol's sse exporter flush_interval (default 20ms)
+  --flush D         fleetcol's sse exporter flush_interval (default: the exporter's, 5ms)
   --window D        fleetcol's sse exporter write_window (default: the exporter's default)
   --cpu-prof DIR    run fleetcol under node --cpu-prof, profiles in DIR (summarise with profile-top.js)
   --lazy-read MS    non-probe clients read every MS ms instead of as data comes; 0: as data comes (default 0)
@@ -475,7 +478,7 @@ function options() {
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '3' },
       idle: { type: 'string', default: '5000' },
-      flush: { type: 'string', default: '20ms' },
+      flush: { type: 'string' },
       window: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'lazy-read': { type: 'string', default: '0' },
@@ -488,7 +491,7 @@ function options() {
   const positive = positiveOption(USAGE);
   const list = (name: string, v: string, integer: boolean) => v.split(',').map((s) => positive(name, s.trim(), integer));
   // Goes into fleetcol's config as it is: checked here rather than by a failed start.
-  if (parseDuration(opt.flush) === undefined) usageError(USAGE, `--flush must be a duration such as 20ms, got "${opt.flush}"`);
+  if (opt.flush !== undefined && parseDuration(opt.flush) === undefined) usageError(USAGE, `--flush must be a duration such as 5ms, got "${opt.flush}"`);
   if (opt.window !== undefined && parseDuration(opt.window) === undefined) usageError(USAGE, `--window must be a duration such as 80ms, got "${opt.window}"`);
   if (Number(opt['client-nice']) > 19) usageError(USAGE, `--client-nice must be 0-19, got "${opt['client-nice']}"`);
   return {
@@ -569,6 +572,7 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
     await sleep(o.warmupS * 1000);
     await Promise.all(procs.map((p) => p.ask({ cmd: 'reset' })));
     const cpu0 = cpuTimes(server.proc.pid!);
+    const calls0 = writeSyscalls(server.proc.pid!);
     const clientCpu0 = procs.map((p) => cpuTimes(p.proc.pid!));
     const d0 = await server.delivered();
     const wd0 = await server.writeDelay?.();
@@ -576,6 +580,7 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
     await sleep(o.durationS * 1000);
     const reports = await Promise.all(procs.map((p) => p.ask({ cmd: 'report' })));
     const cpu1 = cpuTimes(server.proc.pid!);
+    const calls = writeSyscalls(server.proc.pid!) - calls0;
     const clientCpu = procs.reduce((a, p, i) => {
       const t = cpuTimes(p.proc.pid!);
       return a + t.user + t.system - clientCpu0[i]!.user - clientCpu0[i]!.system;
@@ -593,6 +598,8 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
       deliveriesPerS: deliveries / secs,
       cpuUsPerDelivery: written > 0 ? (cpu * 1e6) / written : NaN,
       writtenPerS: written / secs,
+      writeCallsPerS: calls / secs,
+      cpuUsPerWriteCall: calls > 0 ? (cpu * 1e6) / calls : NaN,
       cpuPct: (cpu / secs) * 100,
       // On loopback the kernel's work for a write includes delivering it to the reader's socket
       // (the receive path runs in the writer's context), which a real network puts elsewhere.
@@ -655,7 +662,7 @@ async function main(): Promise<void> {
   log(`command: ${command}`);
   log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')}`);
   log(`fleetcol: ${fleetcol.commit}${fleetcol.dirty ? ' (with uncommitted changes)' : ''}; temp dir ${dir}`);
-  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush}; write_window ${o.window ?? 'default'}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}${o.clientNice > 0 ? ` at nice ${o.clientNice}` : ''}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
+  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush ?? 'default'}; write_window ${o.window ?? 'default'}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}${o.clientNice > 0 ? ` at nice ${o.clientNice}` : ''}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
 
   const rows: Row[] = [];
   const idle: IdleRow[] = [];
@@ -668,7 +675,7 @@ async function main(): Promise<void> {
           for (const kind of SERVERS) {
             const r = await scenario(kind, run, clients, rate, o, dir);
             rows.push(r);
-            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms`}`}; load avg ${r.loadavg}`);
+            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, ${num(r.writeCallsPerS)} write calls/s at ${num(r.cpuUsPerWriteCall, 1)} CPU-µs each, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms`}`}; load avg ${r.loadavg}`);
           }
         }
       }
@@ -683,7 +690,7 @@ async function main(): Promise<void> {
     killAll();
   }
 
-  const FIGURES = ['p50', 'p99', 'writeDelayP99', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'cpuPct', 'kernelPct', 'clientCpuPct', 'connected'] as const;
+  const FIGURES = ['p50', 'p99', 'writeDelayP99', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'writeCallsPerS', 'cpuUsPerWriteCall', 'cpuPct', 'kernelPct', 'clientCpuPct', 'connected'] as const;
   const key = (kind: Kind, clients: number, rate: number) => `${kind}/${clients}x${rate}`;
   const medians: Record<string, Record<string, number>> = {};
   const ratios: Record<string, { ofMedians: number; medianOfRuns: number; runs: number[] }> = {};
@@ -715,7 +722,7 @@ async function main(): Promise<void> {
   log(`targets (fleetcol): p99 ≤ ${TARGET_P99_MS} ms at ${num(TARGET_P99_CLIENTS)} clients × ${TARGET_P99_RATE * AGENTS} updates/s${p99Measured ? '' : ' (not measured in this run)'}; ≤ ${TARGET_CPU_US} CPU-µs per delivery; CPU per delivery ≤ ${TARGET_RATIO}× the naive server's; RSS per idle connection ≤ ${TARGET_IDLE_KIB} KiB`);
   log(`median of ${o.runs} run(s); ${o.durationS} s measured after ${o.warmupS} s warm-up`);
   log(table(
-    ['server', 'clients', 'events/s', 'p50 ms', 'p99 ms', 'own write delay p99 ms (≤ bucket)', 'written/s', 'received/s', 'received of expected', 'CPU-µs/delivery', 'CPU %', 'of it in the kernel', 'client processes\' CPU %', 'fleetcol/naive CPU per delivery, ratio of medians', 'median of per-run ratios'],
+    ['server', 'clients', 'events/s', 'p50 ms', 'p99 ms', 'own write delay p99 ms (≤ bucket)', 'written/s', 'received/s', 'received of expected', 'CPU-µs/delivery', 'write calls/s', 'CPU-µs per write call', 'CPU %', 'of it in the kernel', 'client processes\' CPU %', 'fleetcol/naive CPU per delivery, ratio of medians', 'median of per-run ratios'],
     o.clients.flatMap((clients) => o.rates.flatMap((rate) => SERVERS.map((kind) => {
       const m = medians[key(kind, clients, rate)]!;
       const ratio = ratios[`${clients}x${rate}`]!;
@@ -727,6 +734,7 @@ async function main(): Promise<void> {
         fc ? num(m.writeDelayP99) : '',
         num(m.writtenPerS), num(m.deliveriesPerS), `${num((m.deliveriesPerS! / (clients * rate * AGENTS)) * 100)} %`,
         fc ? `${num(m.cpuUsPerDelivery, 3)} ${met(m.cpuUsPerDelivery, TARGET_CPU_US)}` : num(m.cpuUsPerDelivery, 3),
+        num(m.writeCallsPerS), num(m.cpuUsPerWriteCall, 1),
         num(m.cpuPct),
         `${num(m.kernelPct)} %`,
         num(m.clientCpuPct),

@@ -1,6 +1,7 @@
-// The write window: each connection written on one tick in W with everything since its last write;
-// a high-lane event writes every connection at once. White-box on the hub (ticks driven by hand),
-// then end to end through the exporter with a real stream.
+// The write window: connections visited round-robin, each tick the share of them that the time
+// since the last tick is of the window, a visit writing everything the connection is owed; a
+// high-lane event writes every connection at once. White-box on the hub (ticks and their clock
+// driven by hand), then end to end through the exporter with a real stream.
 import t from 'tap';
 import { Hub } from '../exporters/sse/hub.js';
 import { Client, type Filter } from '../exporters/sse/client.js';
@@ -26,9 +27,12 @@ function recordingSink(): Sink & { writes: string[] } {
 
 const ALL: Filter = { agents: null, types: null, minSeverity: 0, scope: null };
 
-/** Ticks are driven by hand: an interval long enough that no timer fires during a test. */
+const TICK = 60_000;
+
+/** Ticks are driven by hand, each with its own clock (`at(k)`: the k-th tick's time): an interval
+ *  long enough that no timer fires during a test. */
 function hubWithClients(n: number, windowTicks: number, filter: Filter = ALL) {
-  const hub = new Hub({ historySize: 1000, historyTtlMs: 0, flushIntervalMs: 60_000, writeWindowMs: 60_000 * windowTicks });
+  const hub = new Hub({ historySize: 1000, historyTtlMs: 0, flushIntervalMs: TICK, writeWindowMs: TICK * windowTicks });
   const sinks = Array.from({ length: n }, () => recordingSink());
   const clients = sinks.map((sink) => {
     const c = new Client(sink, filter, 1 << 20, hub, hub.lastSeq(), false, 'p');
@@ -38,47 +42,64 @@ function hubWithClients(n: number, windowTicks: number, filter: Filter = ALL) {
   return { hub, sinks, clients };
 }
 
+const T0 = Date.now();
+const at = (tick: number) => T0 + tick * TICK;
+
 const span = (agent: string, n: number) => ({ type: 'span', agent, severity: 1, data: { n } });
 /** The `n` of every span event a sink was written, in order. */
 const ns = (s: { writes: string[] }) => [...s.writes.join('').matchAll(/"n":(\d+)/g)].map((m) => Number(m[1]));
 
-t.test('each connection is written on one tick in W, with everything since its last write, exactly once and in order', async (t) => {
+t.test('each connection is written once per window, with everything since its last write, exactly once and in order', async (t) => {
   const { hub, sinks } = hubWithClients(8, 4);
   t.teardown(() => hub.stop());
-  t.equal(hub.phases, 4);
+  t.equal(hub.windowMs, 4 * TICK);
   let n = 0;
   const writtenPerTick: number[] = [];
   for (let tick = 0; tick < 12; tick++) {
-    for (let i = 0; i < 3; i++) hub.publish(span(`a${i}`, n++));
+    for (let i = 0; i < 3; i++) hub.publish(span(`a${i}`, n++), at(tick));
     const before = sinks.map((s) => s.writes.length);
-    hub.flush();
+    hub.flush(false, at(tick + 1));
     writtenPerTick.push(sinks.filter((s, i) => s.writes.length > before[i]!).length);
   }
-  t.same(writtenPerTick, Array(12).fill(2), 'a quarter of the connections per tick');
+  t.same(writtenPerTick, Array(12).fill(2), 'a quarter of the connections per tick (a tick is a quarter of the window)');
   for (const [i, s] of sinks.entries()) {
     t.equal(s.writes.length, 3, `connection ${i}: one write per window`);
-    const got = ns(s);
-    // Its last write was on its phase's last tick; what came after waits for its next one.
-    const phase = i % 4;
-    const upTo = (8 + phase + 1) * 3;
-    t.same(got, Array.from({ length: upTo }, (_, k) => k), `connection ${i}: events 0..${upTo - 1} once, in order`);
+    // Round-robin: connections 2k and 2k+1 are written on ticks k, k+4, k+8, each time with
+    // everything published up to that tick.
+    const upTo = (8 + Math.floor(i / 2) + 1) * 3;
+    t.same(ns(s), Array.from({ length: upTo }, (_, k) => k), `connection ${i}: events 0..${upTo - 1} once, in order`);
   }
-  // Ticks with nothing new still write the phases that are owed something, then the hub goes quiet.
-  for (let tick = 0; tick < 4; tick++) hub.flush();
+  // Ticks with nothing new still write the connections owed something, then the hub goes quiet.
+  for (let tick = 12; tick < 16; tick++) hub.flush(false, at(tick + 1));
   for (const s of sinks) t.same(ns(s), Array.from({ length: n }, (_, k) => k), 'everything delivered within one more window');
   t.equal((hub as unknown as { recent: unknown[] }).recent.length, 0, 'nothing held once every connection has everything');
-  t.ok(sinks.every((s) => s.writes.length >= 3 && s.writes.length <= 4));
+  t.same(sinks.map((s) => s.writes.length), [4, 4, 4, 4, 4, 4, 3, 3], 'one more write for those owed something');
+});
+
+t.test('the pace is set by the clock: a late tick visits what the time since the last one is worth, at most every connection', async (t) => {
+  const { hub, sinks } = hubWithClients(6, 3);
+  t.teardown(() => hub.stop());
+  hub.publish(span('a', 0), at(0));
+  hub.flush(false, at(0) + 10 * TICK); // ten ticks late: one whole round, not more
+  t.ok(sinks.every((s) => s.writes.length === 1), 'every connection written once');
+  hub.publish(span('a', 1), at(10));
+  hub.flush(false, at(11));
+  t.equal(sinks.filter((s) => s.writes.length === 2).length, 2, 'on time: a third of them');
+  hub.flush(false, at(13)); // two ticks' worth
+  t.ok(sinks.every((s) => s.writes.length === 2), 'the other two thirds');
+  for (const s of sinks) t.same(ns(s), [0, 1]);
 });
 
 t.test('a tick with a high-lane event writes every connection, with the low-lane events it was owed first', async (t) => {
   const { hub, sinks } = hubWithClients(6, 3);
   t.teardown(() => hub.stop());
-  hub.publish(span('a', 0));
-  hub.flush(); // phase 0 only
-  hub.publish(span('a', 1));
-  hub.publish({ type: 'task_failed', agent: 'a', severity: 3, data: { n: 2 } });
+  hub.publish(span('a', 0), at(0));
+  hub.flush(false, at(1)); // a third of them
+  t.equal(sinks.filter((s) => s.writes.length === 1).length, 2);
+  hub.publish(span('a', 1), at(1));
+  hub.publish({ type: 'task_failed', agent: 'a', severity: 3, data: { n: 2 } }, at(1));
   const before = sinks.map((s) => s.writes.length);
-  hub.flush();
+  hub.flush(false, at(1) + 1);
   t.ok(sinks.every((s, i) => s.writes.length === before[i]! + 1), 'every connection written on this tick');
   for (const s of sinks) {
     t.same(ns(s), [0, 1, 2], 'the earlier low-lane events, then the high-lane one');
@@ -86,27 +107,52 @@ t.test('a tick with a high-lane event writes every connection, with the low-lane
   }
 });
 
-t.test('filtered connections get what matches, on their phase; a connection added mid-window only what came after it', async (t) => {
+t.test('filtered connections get what matches, in their turn; a connection added mid-window only what came after it', async (t) => {
   const { hub, sinks } = hubWithClients(4, 2, { ...ALL, agents: new Set(['b']) });
   t.teardown(() => hub.stop());
-  for (let i = 0; i < 6; i++) hub.publish(span(i % 2 === 0 ? 'a' : 'b', i));
-  hub.flush();
-  hub.flush();
+  for (let i = 0; i < 6; i++) hub.publish(span(i % 2 === 0 ? 'a' : 'b', i), at(0));
+  hub.flush(false, at(1));
+  hub.flush(false, at(2));
   for (const s of sinks) t.same(ns(s), [1, 3, 5], 'agent b only');
   const late = recordingSink();
   const c = new Client(late, ALL, 1 << 20, hub, hub.lastSeq(), false, 'p');
   hub.add(c);
-  hub.publish(span('a', 6));
-  hub.flush();
-  hub.flush();
+  hub.publish(span('a', 6), at(2));
+  hub.flush(false, at(3));
+  hub.flush(false, at(4));
   t.same(ns(late), [6]);
+});
+
+t.test('connections coming and going mid-round: each gets every event from its start, once and in order', async (t) => {
+  const { hub, sinks, clients } = hubWithClients(10, 5);
+  t.teardown(() => hub.stop());
+  const live = clients.map((c, i) => ({ c, sink: sinks[i]!, from: 0 }));
+  let n = 0;
+  let seed = 7;
+  const rand = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % k);
+  for (let tick = 0; tick < 40; tick++) {
+    for (let i = 0; i < 2; i++) hub.publish(span('a', n++), at(tick));
+    if (tick % 3 === 0) {
+      // One leaves (its socket closes: the client is gone from the registry), one comes.
+      const gone = live.splice(rand(live.length), 1)[0]!;
+      hub.clients.delete(gone.c);
+      const sink = recordingSink();
+      const c = new Client(sink, ALL, 1 << 20, hub, hub.lastSeq(), false, 'p');
+      hub.add(c);
+      live.push({ c, sink, from: n });
+    }
+    hub.flush(false, at(tick + 1));
+  }
+  for (let tick = 40; tick < 46; tick++) hub.flush(false, at(tick + 1));
+  for (const { sink, from } of live) t.same(ns(sink), Array.from({ length: n - from }, (_, k) => from + k), `from ${from}: once, in order`);
+  t.equal((hub as unknown as { recent: unknown[] }).recent.length, 0, 'nothing held at the end');
 });
 
 t.test('closeAll writes everything owed to every connection before closing', async (t) => {
   const { hub, sinks } = hubWithClients(4, 4);
   t.teardown(() => hub.stop());
-  for (let i = 0; i < 3; i++) hub.publish(span('a', i));
-  hub.flush();
+  for (let i = 0; i < 3; i++) hub.publish(span('a', i), at(0));
+  hub.flush(false, at(1));
   hub.closeAll('shutdown', () => Buffer.from('retry: 1000\n\n'), 10);
   for (const s of sinks) t.same(ns(s), [0, 1, 2]);
 });
@@ -133,33 +179,22 @@ t.test('write_window through the exporter: spans arrive within the window, once 
   t.ok(Date.now() - at < 1000, 'high-lane event not held for the window');
 });
 
-t.test('a connection owed an event that has waited a whole window is written whatever its phase', async (t) => {
-  const { hub, sinks } = hubWithClients(6, 3); // window: 3 ticks of 60 s
-  t.teardown(() => hub.stop());
-  hub.publish(span('a', 0), Date.now() - 200_000); // published longer ago than the window (as when ticks stretch)
-  hub.flush();
-  t.ok(sinks.every((s) => s.writes.length === 1), 'every connection written on the first tick');
-  hub.publish(span('a', 1));
-  hub.flush();
-  t.equal(sinks.filter((s) => s.writes.length === 2).length, 2, 'a fresh event: only the phase due');
-});
-
 t.test('the write delay: after each tick that wrote live events, how long the oldest of them waited', async (t) => {
-  const { hub, sinks } = hubWithClients(4, 2); // two phases
+  const { hub, sinks } = hubWithClients(4, 2);
   t.teardown(() => hub.stop());
   const seen: number[] = [];
   hub.onTick = (ms) => seen.push(ms);
   const now = Date.now();
   hub.publish(span('a', 0), now - 300);
   hub.publish(span('a', 1), now - 100);
-  hub.flush(); // phase 0 (neither event has waited the 120-s window)
+  hub.flush(false, now - 300 + TICK); // half of them (the delay is measured by the real clock)
   t.equal(seen.length, 1, 'one observation per tick that wrote');
   t.ok(seen[0]! >= 300 && seen[0]! < 1000, `the oldest event written, not the newest (${seen[0]} ms)`);
-  t.equal(sinks.filter((s) => s.writes.length === 1).length, 2, 'written: the phase due');
-  hub.flush(); // phase 1, owed the same two events
+  t.equal(sinks.filter((s) => s.writes.length === 1).length, 2, 'written: half');
+  hub.flush(false, now - 300 + 2 * TICK); // the other half, owed the same two events
   t.equal(seen.length, 2);
-  t.ok(seen[1]! >= 300, 'the other phase waited as long');
-  hub.flush(); // nothing new and nothing owed: no write, no observation
+  t.ok(seen[1]! >= 300, 'the other half waited as long');
+  hub.flush(false, now - 300 + 3 * TICK); // nothing new and nothing owed: no write, no observation
   t.equal(seen.length, 2, 'a tick that wrote nothing is not observed');
 });
 

@@ -27,6 +27,17 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
 }
 
+/** Write-type system calls (write, writev, sendmsg, ...) a process has made so far, from
+ *  /proc/<pid>/io (`syscw`); NaN where the kernel does not provide it. */
+export function writeSyscalls(pid: number): number {
+  try {
+    const m = /^syscw:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU seconds (user + system, all threads) a process has used so far. */
 export function cpuSeconds(pid: number): number {
   const t = cpuTimes(pid);

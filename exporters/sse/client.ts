@@ -47,8 +47,6 @@ export class Client {
   /** Replaying from history until it reaches the live edge. */
   catchingUp: boolean;
   closing: CloseReason | undefined;
-  /** The tick of each write window this client is written on (set by the hub). */
-  phase = 0;
   /** Live events this client was given (for metrics). */
   delivered = 0;
   onGone: ((c: Client, reason: CloseReason) => void) | undefined;

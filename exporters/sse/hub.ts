@@ -2,14 +2,15 @@
 // clients, and fans events out to them on flush ticks: at most one write per connection per tick,
 // the bytes of a run of events shared by every client that follows everything.
 //
-// Write window: a socket write costs a fixed ~5-7 µs of CPU (most of it the kernel's) whatever it
-// carries, so CPU per delivery is that cost over the events per write. With a window of W ticks,
-// each connection is written on one tick in W (its phase; connections are dealt round-robin), with
-// everything since its last write; the tick a high-lane event arrives writes every connection. So
-// low-lane events wait about a window (a connection whose oldest owed event has waited a whole
-// window is written on the next tick whatever its phase), writes carry W times more, and each tick
-// writes 1/W of the connections instead of all of them at once (the event loop is never held for
-// the whole fleet).
+// Write window: a socket write costs a fixed ~7-9 µs of CPU (most of it the kernel's) whatever it
+// carries, so CPU per delivery is that cost over the events per write. With a window W longer
+// than the tick, writes are paced: the connections are visited round-robin, each tick visiting
+// the share of them that the time since the last tick is of W, and a visit writes everything the
+// connection is owed. So each connection is written about once per W (low-lane events wait up to
+// W), writes carry what W holds, and the writes are spread evenly over it: the event loop is never
+// held for the whole fleet, and a tick that ran late is made up by the next one's larger share
+// (the pace is set by the clock, not by the ticks). A tick with a high-lane event visits every
+// connection at once.
 import { encodeEvent, HEARTBEAT_COMMENT, HIGH, IdSpace, laneOf, type FeedEvent, type Prepared } from './event.js';
 import { History } from './history.js';
 import { Client, type CloseReason, type FeedContext } from './client.js';
@@ -38,16 +39,21 @@ export class Hub implements FeedContext {
   readonly clients = new Set<Client>();
   private seq = 0;
   private tick: Prepared[] = [];
-  /** Ticks per write window (1: every connection on every tick). */
-  readonly phases: number;
-  /** The window in ms: a connection owed an event older than this is written whatever its phase. */
-  private readonly windowMs: number;
-  private tickNo = 0;
-  private nextPhase = 0;
-  /** Events some connection may not have been written yet (the last `phases` ticks'), contiguous seqs. */
+  /** The write window in ms; 0: every connection on every tick. */
+  readonly windowMs: number;
+  /** Where the round-robin is (a Set iterator follows additions and deletions). */
+  private cursor: Iterator<Client> | undefined;
+  /** Connections visited so far in paced ticks (monotonic). */
+  private visits = 0;
+  /** Visits earned by the clock and not yet made (fractional). */
+  private credit = 0;
+  /** When the last tick ran, or when the first event after a quiet spell came. */
+  private pacedAt = 0;
+  /** Events some connection may not have been written yet, contiguous seqs. */
   private recent: Prepared[] = [];
-  /** Last seq at the end of each of the last ticks, oldest first. */
-  private tickEnds: number[] = [];
+  /** Per paced tick, oldest first: the visit count and last seq when it began. Once a whole
+   *  round of visits has been made since, every connection has everything up to that seq. */
+  private marks: { visits: number; seq: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   readonly counters: HubCounters = { published: 0, dropped: 0, coalesced: 0, deliveries: 0, slowDisconnects: 0 };
@@ -61,8 +67,7 @@ export class Hub implements FeedContext {
     this.ids = new IdSpace(opts.epochMs);
     this.history = new History(opts.historySize, opts.historyTtlMs);
     const window = opts.writeWindowMs ?? 0;
-    this.phases = opts.flushIntervalMs > 0 && window > opts.flushIntervalMs ? Math.round(window / opts.flushIntervalMs) : 1;
-    this.windowMs = this.phases * opts.flushIntervalMs;
+    this.windowMs = opts.flushIntervalMs > 0 && window > opts.flushIntervalMs ? window : 0;
   }
 
   lastSeq(): number {
@@ -82,6 +87,7 @@ export class Hub implements FeedContext {
       bytes: encodeEvent(this.ids.id(seq), ev.type, ev.data),
     };
     this.history.push(p);
+    if (this.tick.length === 0 && this.recent.length === 0) this.pacedAt = now; // the window starts now
     this.tick.push(p);
     this.counters.published++;
     this.schedule();
@@ -95,8 +101,8 @@ export class Hub implements FeedContext {
     else this.immediate = setImmediate(() => this.flush());
   }
 
-  /** One tick: the connections whose phase it is (all of them with `all`, or when a high-lane event came). */
-  flush(all = false): void {
+  /** One tick: the connections whose turn it is (every one with `all`, or when a high-lane event came). */
+  flush(all = false, now = Date.now()): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
@@ -104,17 +110,15 @@ export class Hub implements FeedContext {
     const fresh = this.tick;
     this.tick = [];
     if (fresh.length === 0 && this.recent.length === 0) return;
-    let every = all || this.phases === 1;
+    let every = all || this.windowMs === 0;
     for (const e of fresh) {
       this.recent.push(e);
       if (e.lane === HIGH) every = true;
     }
-    const phase = this.tickNo++ % this.phases;
-    const overdue = Date.now() - this.windowMs;
     const recent = this.recent;
-    const first = recent.length > 0 ? recent[0]!.seq : this.seq + 1;
+    const first = recent[0]!.seq;
     // What a client that last got `lastSeq` is owed, and those events as one buffer: built once
-    // per distinct position (in step, every client of a phase has the same one).
+    // per distinct position (the clients of one tick were mostly last written on the same tick).
     const owed = new Map<number, { events: Prepared[]; shared: () => Buffer }>();
     const owedAfter = (lastSeq: number) => {
       let o = owed.get(lastSeq);
@@ -138,48 +142,63 @@ export class Hub implements FeedContext {
     };
     let slow: Client[] | undefined;
     let oldest = Infinity;
-    for (const c of this.clients) {
+    const visit = (c: Client) => {
       if (c.catchingUp) {
-        if (fresh.length > 0) c.pump();
-        continue;
+        c.pump();
+        return;
       }
-      if (c.lastSeq >= this.seq) continue;
+      if (c.lastSeq >= this.seq) return;
       if (c.lastSeq + 1 < first) {
-        // Owed more than the window holds (cannot happen in step; be safe): replay from history.
+        // Owed more than `recent` holds (a connection the round skipped as others came and went):
+        // replay from history.
         c.catchingUp = true;
         c.pump();
-        continue;
+        return;
       }
-      // Not its phase: written anyway once what it is owed has waited a whole window (ticks that
-      // stretch under load would otherwise stretch the window W times over).
-      if (!every && c.phase !== phase && recent[c.lastSeq + 1 - first]!.time > overdue) continue;
       const o = owedAfter(c.lastSeq);
       if (o.events[0]!.time < oldest) oldest = o.events[0]!.time;
       if (!c.deliver(o.events, o.shared)) (slow ??= []).push(c);
+    };
+    if (every) {
+      for (const c of this.clients) visit(c);
+      this.recent = [];
+      this.marks = [];
+    } else {
+      const n = this.clients.size;
+      this.marks.push({ visits: this.visits, seq: this.seq });
+      this.credit = Math.min(n, this.credit + (n * Math.max(0, now - this.pacedAt)) / this.windowMs);
+      let due = Math.floor(this.credit);
+      this.credit -= due;
+      this.visits += due;
+      let cursor = this.cursor;
+      while (due-- > 0) {
+        let r = cursor?.next();
+        if (r === undefined || r.done) {
+          cursor = this.clients.values();
+          r = cursor.next();
+          if (r.done) break;
+        }
+        visit(r.value);
+      }
+      this.cursor = cursor;
+      // Forget what every connection has been written (a whole round of visits since it came).
+      let keepAfter = 0;
+      const marks = this.marks;
+      let m = 0;
+      while (m < marks.length && this.visits - marks[m]!.visits >= this.clients.size) keepAfter = marks[m++]!.seq;
+      if (m > 0) marks.splice(0, m);
+      if (keepAfter >= this.seq) this.recent = [];
+      else if (keepAfter >= first) this.recent = recent.slice(keepAfter + 1 - first);
     }
+    this.pacedAt = now;
     if (slow) for (const c of slow) this.kick(c, 'slow');
     if (oldest !== Infinity) this.onTick?.(Date.now() - oldest);
-    // The next tick's phase was last written `phases - 1` ticks ago: keep what came after that.
-    const ends = this.tickEnds;
-    ends.push(this.seq);
-    if (ends.length >= this.phases) {
-      const keepAfter = ends[ends.length - this.phases]!;
-      ends.splice(0, ends.length - this.phases + 1);
-      let drop = 0;
-      while (drop < recent.length && recent[drop]!.seq <= keepAfter) drop++;
-      if (drop === recent.length) this.recent = [];
-      else if (drop > 0) this.recent = recent.slice(drop);
-    }
-    if (all) {
-      this.recent = [];
-      this.tickEnds = [];
-    }
     this.history.prune();
     if (this.recent.length > 0) this.schedule();
+    else this.credit = 0;
   }
 
   add(c: Client): void {
-    c.phase = this.nextPhase++ % this.phases;
     this.clients.add(c);
     c.onGone = (client) => this.clients.delete(client);
   }
@@ -215,7 +234,7 @@ export class Hub implements FeedContext {
 
   stop(): void {
     this.recent = [];
-    this.tickEnds = [];
+    this.marks = [];
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
