@@ -75,7 +75,7 @@ export class SseExporter implements Exporter {
     const writeDelay = this.set.metrics.histogram(
       'exporter_sse_write_delay_seconds',
       'Per flush tick that wrote live events: how long the oldest of them had waited since it was published when the tick\'s writes were handed to the kernel (write_window plus any lag of the event loop).',
-      [0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5],
+      [0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.09, 0.1, 0.11, 0.125, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5],
     );
     hub.onTick = (ms) => writeDelay.observe(ms / 1000);
     const server = new SseServer(cfg, hub, fleet, auth, this.set.logger);
