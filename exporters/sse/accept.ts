@@ -40,10 +40,15 @@ export function parseHead(head: string): RawRequest | undefined {
 export function rawOpen(socket: Socket, extra: Record<string, string>): Sink {
   socket.setNoDelay(true);
   socket.setTimeout(0);
+  socket.write(rawHead(extra));
+  return new SocketSink(socket);
+}
+
+/** The stream's response head (HTTP/1.1, no chunked framing: the connection ends the stream). */
+export function rawHead(extra: Record<string, string>): string {
   let head = 'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-store\r\nx-accel-buffering: no\r\nconnection: close\r\n';
   for (const [k, v] of Object.entries(extra)) head += `${k}: ${v}\r\n`;
-  socket.write(head + '\r\n');
-  return new SocketSink(socket);
+  return head + '\r\n';
 }
 
 export function rawFail(socket: Socket, err: SseError, extra: Record<string, string>): void {

@@ -12,6 +12,8 @@
 //   hub.ts        ids, history, client registry, fan-out per flush tick (one write per connection per tick; the tick's bytes shared by every client that follows everything)
 //   client.ts     one connection: filter, position (last seq), catch-up from history (paced), live delivery
 //   writer.ts     the byte-bounded queue and its lanes
+//   writers.ts    writer processes (`writers: N`): plain-HTTP streams handed over with their socket, the event stream forwarded
+//   writer-process.ts  a writer process's entry: its own hub for the streams it was handed
 //   transport.ts  HTTP/1.1 socket (our own head, then raw bytes) or HTTP/2 stream
 //   handler.ts    HTTP: /v1/events, /v1/agents, /v1/tickets, /, CORS; limits
 //   auth.ts       JWT (jose): secret, public key file or JWKS URL; bearer, cookie, tickets; fleetcol_agents scope
@@ -26,11 +28,13 @@ import { retryLine } from './event.js';
 import { Fleet } from './fleet.js';
 import { SseServer, type ServerConfig } from './handler.js';
 import { Hub } from './hub.js';
+import { WriterPool } from './writers.js';
 
 export interface SseExporterConfig extends ServerConfig {
   history: { size: number; ttl: number };
   flush_interval: number;
   write_window: number;
+  writers: number;
   shutdown_retry_spread: number;
   offline_after: number;
   max_agents: number;
@@ -44,6 +48,7 @@ export class SseExporter implements Exporter {
   private hub: Hub | undefined;
   private fleet: Fleet | undefined;
   private server: SseServer | undefined;
+  private writers: WriterPool | undefined;
   private timers: NodeJS.Timeout[] = [];
   private last = { published: 0, dropped: 0, coalesced: 0, slow: 0, connections: 0, authFailures: 0 };
   private readonly c: Record<'published' | 'deliveries' | 'dropped' | 'coalesced' | 'slow' | 'connections' | 'authFailures', BoundCounter>;
@@ -78,14 +83,25 @@ export class SseExporter implements Exporter {
       [0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.09, 0.1, 0.11, 0.125, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5],
     );
     hub.onTick = (ms) => writeDelay.observe(ms / 1000);
-    const server = new SseServer(cfg, hub, fleet, auth, this.set.logger);
+    let writers: WriterPool | undefined;
+    if (cfg.writers > 0) {
+      writers = new WriterPool(cfg.writers, {
+        t: 'init', historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window,
+        epochMs: Number(hub.ids.epoch), maxBytes: cfg.client_queue_max_bytes, retryMs: cfg.retry, heartbeatMs: cfg.heartbeat_interval,
+      }, this.set.logger);
+      await writers.start();
+      hub.onPublish = (p) => writers!.publish(p);
+      writers.onDelay = (ms) => writeDelay.observe(ms / 1000);
+      this.writers = writers;
+    }
+    const server = new SseServer(cfg, hub, fleet, auth, this.set.logger, writers);
     const { port } = await server.start();
     this.port = port;
     this.hub = hub;
     this.fleet = fleet;
     this.server = server;
     const m = this.set.metrics;
-    m.gauge('exporter_sse_clients', 'Open feed streams.', () => hub.clients.size);
+    m.gauge('exporter_sse_clients', 'Open feed streams (writer processes\' included).', () => server.streams());
     m.gauge('exporter_sse_history_events', 'Events held for resuming clients.', () => hub.history.length);
     m.gauge('exporter_sse_history_bytes', 'Bytes of the events held for resuming clients.', () => hub.history.bytes);
     m.gauge('exporter_sse_agents', 'Agents known to the feed.', () => fleet.agents.byId.size);
@@ -99,19 +115,21 @@ export class SseExporter implements Exporter {
       this.publishCounters();
     });
     if (cfg.heartbeat_interval > 0) every(cfg.heartbeat_interval, () => hub.heartbeat());
-    if (cfg.metrics_interval > 0) every(cfg.metrics_interval, () => hub.publish(fleet.metricsUpdate(Date.now(), hub.clients.size)));
+    if (cfg.metrics_interval > 0) every(cfg.metrics_interval, () => hub.publish(fleet.metricsUpdate(Date.now(), server.streams())));
   }
 
   private publishCounters(): void {
     const hub = this.hub!;
     const s = this.server!;
-    const now = { published: hub.counters.published, dropped: hub.counters.dropped, coalesced: hub.counters.coalesced, slow: hub.counters.slowDisconnects, connections: s.counters.connections, authFailures: s.counters.authFailures };
+    const w = this.writers?.totals ?? { deliveries: 0, dropped: 0, coalesced: 0, slow: 0 };
+    const now = { published: hub.counters.published, dropped: hub.counters.dropped + w.dropped, coalesced: hub.counters.coalesced + w.coalesced, slow: hub.counters.slowDisconnects + w.slow, connections: s.counters.connections, authFailures: s.counters.authFailures };
     for (const k of Object.keys(now) as (keyof typeof now)[]) {
       const d = now[k] - this.last[k];
       if (d > 0) this.c[k].inc(d);
     }
     this.last = now;
-    const delivered = hub.collectDeliveries();
+    const delivered = hub.collectDeliveries() + w.deliveries;
+    w.deliveries = 0;
     if (delivered > 0) this.c.deliveries.inc(delivered);
   }
 
@@ -132,6 +150,7 @@ export class SseExporter implements Exporter {
     }
     this.hub?.stop();
     this.server = undefined;
+    this.writers = undefined;
     this.hub = undefined;
     this.fleet = undefined;
     this.set.metrics.dispose();

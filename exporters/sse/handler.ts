@@ -17,7 +17,8 @@ import { SseCode, SseError } from './errors.js';
 import type { Fleet } from './fleet.js';
 import type { Hub } from './hub.js';
 import { StreamSink, type Sink } from './transport.js';
-import { accept, rawFail, rawOpen } from './accept.js';
+import { accept, rawFail, rawHead, rawOpen } from './accept.js';
+import type { WriterPool } from './writers.js';
 
 export interface ServerConfig {
   endpoint: string;
@@ -59,6 +60,8 @@ export class SseServer {
     private readonly fleet: Fleet,
     private readonly auth: JwtAuth | undefined,
     private readonly logger: Logger,
+    /** Writer processes that take plain-HTTP streams starting at the live edge (`writers`). */
+    private readonly writers?: WriterPool,
   ) {
     this.retryBytes = retryLine(cfg.retry);
     this.allowAnyOrigin = cfg.cors.allowed_origins.includes('*');
@@ -115,11 +118,12 @@ export class SseServer {
       ? new Promise<void>((resolve) => front.close(() => resolve()))
       : new Promise<void>((resolve) => server.close(() => resolve()));
     this.hub.closeAll('shutdown', () => retryLine(this.cfg.retry + Math.random() * spreadMs), 1000);
+    const handed = this.writers?.close(this.cfg.retry, spreadMs, 1000, Math.min(timeoutMs, 3000));
     if (server instanceof http.Server) server.closeIdleConnections();
     const t = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, Math.min(timeoutMs, 2000));
-    await closed;
+    await Promise.all([closed, handed]);
     clearTimeout(t);
     this.auth?.clear();
   }
@@ -244,7 +248,12 @@ export class SseServer {
     return { agents, types, minSeverity, scope };
   }
 
-  private async events(headers: http.IncomingHttpHeaders, remote: string | undefined, url: URL, open: () => Sink): Promise<void> {
+  /** Open streams, here and in the writer processes. */
+  streams(): number {
+    return this.hub.clients.size + (this.writers?.streams ?? 0);
+  }
+
+  private async events(headers: http.IncomingHttpHeaders, remote: string | undefined, url: URL, open: () => Sink, raw?: { socket: Socket; cors: Record<string, string> }): Promise<void> {
     this.connecting++;
     let p: Principal | undefined;
     let filter: Filter;
@@ -258,7 +267,7 @@ export class SseServer {
     const now = Date.now();
     if (p && p.expMs <= now) throw new SseError(401, SseCode.AuthExpired, 'token expired', { 'www-authenticate': 'Bearer' });
     const who = p ? `sub:${p.subject}` : `addr:${remote ?? ''}`;
-    if (this.cfg.max_connections > 0 && this.hub.clients.size >= this.cfg.max_connections) {
+    if (this.cfg.max_connections > 0 && this.streams() >= this.cfg.max_connections) {
       this.counters.rejected++;
       throw new SseError(503, SseCode.TooManyConnections, 'too many connections to the feed', { 'retry-after': '10' });
     }
@@ -294,23 +303,19 @@ export class SseServer {
       }
     }
 
-    const sink = open();
-    const client = new Client(sink, filter, this.cfg.client_queue_max_bytes, hub, start, catchingUp, who);
-    this.counters.connections++;
-    this.perPrincipal.set(who, held + 1);
-    hub.add(client);
-    const remove = client.onGone;
-    client.onGone = (c, reason) => {
-      remove?.(c, reason);
+    // Counted from here until the stream ends (here or in a writer process).
+    const hold = () => {
+      this.counters.connections++;
+      this.perPrincipal.set(who, held + 1);
+    };
+    const ended = (reason: string) => {
       const n = (this.perPrincipal.get(who) ?? 1) - 1;
       if (n <= 0) this.perPrincipal.delete(who);
       else this.perPrincipal.set(who, n);
       this.logger.debug({ who: p ? 'token' : who, reason }, 'SSE stream closed');
     };
-
     const startId = hub.ids.id(start);
-    client.own(this.retryBytes);
-    client.own(encodeEvent(startId, 'subscription_confirmed', {
+    const confirmed = encodeEvent(startId, 'subscription_confirmed', {
       filters: { agent: filter.agents ? [...filter.agents] : null, type: filter.types ? [...filter.types] : null, min_severity: SEVERITY_NAME[filter.minSeverity] },
       scope: p?.patterns ?? null,
       resume: { last_event_id: lastId ?? null, from: startId, replay: catchingUp },
@@ -320,7 +325,29 @@ export class SseServer {
       heartbeat_ms: this.cfg.heartbeat_interval,
       expires_at: p ? p.expMs : null,
       server_time: now,
-    }));
+    });
+
+    if (raw && !catchingUp && !reset && this.writers?.available) {
+      // A stream at the live edge goes to a writer process, with its first bytes.
+      const first = Buffer.concat([Buffer.from(rawHead(raw.cors), 'latin1'), this.retryBytes, confirmed]);
+      const f = { agents: filter.agents && [...filter.agents], types: filter.types && [...filter.types], minSeverity: filter.minSeverity, patterns: p?.scope ? p.patterns : null };
+      hold();
+      this.writers.hand(raw.socket, { first, start, filter: f, principal: who, expMs: p ? p.expMs : null }, () => ended('writer'));
+      this.logger.debug({ who: p ? 'token' : who, resume: !!lastId }, 'SSE stream opened (writer process)');
+      return;
+    }
+
+    const sink = open();
+    const client = new Client(sink, filter, this.cfg.client_queue_max_bytes, hub, start, catchingUp, who);
+    hold();
+    hub.add(client);
+    const remove = client.onGone;
+    client.onGone = (c, reason) => {
+      remove?.(c, reason);
+      ended(reason);
+    };
+    client.own(this.retryBytes);
+    client.own(confirmed);
     if (reset) client.own(encodeEvent(startId, 'reset', reset));
     if (p) {
       // auth_expired goes out a second before exp; then the stream ends and the client comes back
@@ -342,7 +369,7 @@ export class SseServer {
     }
     try {
       if (this.stopping) throw new SseError(503, SseCode.ShuttingDown, 'shutting down', { 'retry-after': '5' });
-      await this.events(req.headers, socket.remoteAddress, url, () => rawOpen(socket, cors));
+      await this.events(req.headers, socket.remoteAddress, url, () => rawOpen(socket, cors), { socket, cors });
     } catch (err) {
       if (err instanceof SseError) {
         if (err.status === 401) this.counters.authFailures++;

@@ -74,6 +74,9 @@ export class Hub implements FeedContext {
     return this.seq;
   }
 
+  /** Called with every event published (writer processes are fed from here). */
+  onPublish: ((p: Prepared) => void) | undefined;
+
   publish(ev: FeedEvent, now = Date.now()): Prepared {
     const seq = ++this.seq;
     const p: Prepared = {
@@ -86,12 +89,23 @@ export class Hub implements FeedContext {
       time: now,
       bytes: encodeEvent(this.ids.id(seq), ev.type, ev.data),
     };
+    this.counters.published++;
+    this.enqueue(p, now);
+    this.onPublish?.(p);
+    return p;
+  }
+
+  /** An event published by another hub (a writer process follows the exporter's): same seq. */
+  follow(p: Prepared, now = Date.now()): void {
+    this.seq = p.seq;
+    this.enqueue(p, now);
+  }
+
+  private enqueue(p: Prepared, now: number): void {
     this.history.push(p);
     if (this.tick.length === 0 && this.recent.length === 0) this.pacedAt = now; // the window starts now
     this.tick.push(p);
-    this.counters.published++;
     this.schedule();
-    return p;
   }
 
   /** The next tick comes flush_interval after this one ended: writing holds the event loop for a share of the time at most, and with more connections than a tick can write the ticks (and the window) stretch. */
