@@ -28,7 +28,7 @@ import { parseDuration } from '../src/config/units.js';
 import { Telemetry, type ExportTraceServiceRequest, type KeyValue } from '../src/pdata/telemetry.js';
 import { installCleanup, killAll, track, untrack } from './lib/cleanup.js';
 import { checkout, commandLine, load1, machineInfo, parseOptions, positiveOption, resultsFile, usageError } from './lib/cli.js';
-import { cpuTimes, freePort, median, memory, percentile, sleep, writeSyscalls } from './lib/proc.js';
+import { cpuTimes, freePort, median, percentile, sleep, treeCpuTimes, treeRss, treeWriteSyscalls } from './lib/proc.js';
 import { num, table } from './lib/report.js';
 import { launchFlags } from './lib/fleetcol.js';
 
@@ -238,7 +238,7 @@ function exited(p: ChildProcess): Promise<void> {
 let cpuProfDir: string | undefined;
 
 /** fleetcol with the otlp receiver (HTTP) and the sse exporter; its config and log are `dir/name.*`. */
-async function startFleetcol(dir: string, flush: string | undefined, window: string | undefined, name: string): Promise<Server> {
+async function startFleetcol(dir: string, flush: string | undefined, window: string | undefined, writers: number, name: string): Promise<Server> {
   const [ingestPort, ssePort, tel] = [await freePort(), await freePort(), await freePort()];
   const cfg = `receivers:
   otlp:
@@ -250,6 +250,7 @@ exporters:
     history: { size: 10000 }
     heartbeat_interval: 60s
     metrics_interval: 0s${flush === undefined ? '' : `\n    flush_interval: ${flush}`}${window === undefined ? '' : `\n    write_window: ${window}`}
+    writers: ${writers}
     max_connections: 0
     max_connections_per_client: 0
 service:
@@ -460,6 +461,7 @@ const USAGE = `usage: node dist/bench/sse-fanout.js [options]
   --idle N          idle connections for the RSS-per-connection figure, once per run; 0 skips it (default 5000)
   --flush D         fleetcol's sse exporter flush_interval (default: the exporter's, 5ms)
   --window D        fleetcol's sse exporter write_window (default: the exporter's default)
+  --writers N       fleetcol's sse exporter writers (writer processes; default 0). fleetcol's CPU, write calls and RSS are summed over its process and its children
   --cpu-prof DIR    run fleetcol under node --cpu-prof, profiles in DIR (summarise with profile-top.js)
   --lazy-read MS    non-probe clients read every MS ms instead of as data comes; 0: as data comes (default 0)
   --client-nice N   run the counting client processes at nice N (1-19; the probes, the driver and the
@@ -480,6 +482,7 @@ function options() {
       idle: { type: 'string', default: '5000' },
       flush: { type: 'string' },
       window: { type: 'string' },
+      writers: { type: 'string', default: '0' },
       'cpu-prof': { type: 'string' },
       'lazy-read': { type: 'string', default: '0' },
       'client-nice': { type: 'string', default: '0' },
@@ -503,6 +506,7 @@ function options() {
     idle: positive('idle', opt.idle, true, true),
     flush: opt.flush,
     window: opt.window,
+    writers: positive('writers', opt.writers, true, true),
     cpuProf: opt['cpu-prof'],
     lazyReadMs: positive('lazy-read', opt['lazy-read'], true, true),
     clientNice: positive('client-nice', opt['client-nice'], true, true),
@@ -513,7 +517,7 @@ function options() {
 type Options = ReturnType<typeof options>;
 
 function startServer(kind: Kind, o: Options, dir: string, name: string): Promise<Server> {
-  return kind === 'fleetcol' ? startFleetcol(dir, o.flush, o.window, name) : startNaive();
+  return kind === 'fleetcol' ? startFleetcol(dir, o.flush, o.window, o.writers, name) : startNaive();
 }
 
 /** --client-nice: the counting client processes' scheduling priority (not the probes'). */
@@ -571,16 +575,17 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
     load = loadgen(server.ingestPort, rate * AGENTS);
     await sleep(o.warmupS * 1000);
     await Promise.all(procs.map((p) => p.ask({ cmd: 'reset' })));
-    const cpu0 = cpuTimes(server.proc.pid!);
-    const calls0 = writeSyscalls(server.proc.pid!);
+    // The server's process and its children (fleetcol's sse writer processes, with --writers).
+    const cpu0 = treeCpuTimes(server.proc.pid!);
+    const calls0 = treeWriteSyscalls(server.proc.pid!);
     const clientCpu0 = procs.map((p) => cpuTimes(p.proc.pid!));
     const d0 = await server.delivered();
     const wd0 = await server.writeDelay?.();
     const t0 = performance.now();
     await sleep(o.durationS * 1000);
     const reports = await Promise.all(procs.map((p) => p.ask({ cmd: 'report' })));
-    const cpu1 = cpuTimes(server.proc.pid!);
-    const calls = writeSyscalls(server.proc.pid!) - calls0;
+    const cpu1 = treeCpuTimes(server.proc.pid!);
+    const calls = treeWriteSyscalls(server.proc.pid!) - calls0;
     const clientCpu = procs.reduce((a, p, i) => {
       const t = cpuTimes(p.proc.pid!);
       return a + t.user + t.system - clientCpu0[i]!.user - clientCpu0[i]!.system;
@@ -630,10 +635,10 @@ async function idleRss(kind: Kind, run: number, o: Options, dir: string): Promis
     warm = await ClientProc.start();
     await warm.ask({ cmd: 'open', port: server.ssePort, path: '/v1/events', count: 1, probes: 0 });
     await sleep(2000);
-    const before = memory(server.proc.pid!).rss;
+    const before = treeRss(server.proc.pid!);
     await openClients(procs, o.idle, server.ssePort);
     await sleep(3000);
-    const after = memory(server.proc.pid!).rss;
+    const after = treeRss(server.proc.pid!);
     Object.assign(r, { rssBefore: before, rssAfter: after, rssPerConn: (after - before) / o.idle });
   } catch (err) {
     r.error = (err as Error).message;
@@ -662,7 +667,7 @@ async function main(): Promise<void> {
   log(`command: ${command}`);
   log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')}`);
   log(`fleetcol: ${fleetcol.commit}${fleetcol.dirty ? ' (with uncommitted changes)' : ''}; temp dir ${dir}`);
-  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush ?? 'default'}; write_window ${o.window ?? 'default'}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}${o.clientNice > 0 ? ` at nice ${o.clientNice}` : ''}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
+  log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush ?? 'default'}; write_window ${o.window ?? 'default'}; writers ${o.writers}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}${o.clientNice > 0 ? ` at nice ${o.clientNice}` : ''}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
 
   const rows: Row[] = [];
   const idle: IdleRow[] = [];

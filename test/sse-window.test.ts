@@ -90,6 +90,39 @@ t.test('the pace is set by the clock: a late tick visits what the time since the
   for (const s of sinks) t.same(ns(s), [0, 1]);
 });
 
+t.test('writes that would not fit in the window stretch it: the pace follows what a write costs here', async (t) => {
+  // A 4-ms window of 1-ms ticks; 8 connections whose writes take ~1 ms of wall time each: a round
+  // takes ~8 ms, so the window is stretched to ~8 / 0.75 ms and each tick writes fewer of them.
+  const run = (writeMs: number) => {
+    const hub = new Hub({ historySize: 1000, historyTtlMs: 0, flushIntervalMs: 1, writeWindowMs: 4 });
+    const sinks = Array.from({ length: 8 }, () => {
+      const s = recordingSink();
+      const write = s.write;
+      s.write = (chunks) => {
+        const until = performance.now() + writeMs;
+        while (performance.now() < until);
+        write(chunks);
+      };
+      return s;
+    });
+    for (const sink of sinks) hub.add(new Client(sink, ALL, 1 << 20, hub, hub.lastSeq(), false, 'p'));
+    const t0 = 1_000_000;
+    for (let tick = 0; tick < 40; tick++) {
+      hub.publish(span('a', tick), t0 + tick);
+      hub.flush(false, t0 + tick + 1);
+    }
+    hub.stop();
+    return { hub, writes: sinks.reduce((a, s) => a + s.writes.length, 0), got: sinks.map((s) => ns(s)) };
+  };
+  const fast = run(0);
+  t.equal(fast.hub.effectiveWindowMs, 4, 'cheap writes: the configured window');
+  t.ok(fast.writes >= 75 && fast.writes <= 81, `two connections per tick (${fast.writes} writes in 40 ticks)`);
+  const slow = run(1);
+  t.ok(slow.hub.effectiveWindowMs > 8 && slow.hub.effectiveWindowMs < 40, `stretched to ${slow.hub.effectiveWindowMs.toFixed(1)} ms`);
+  t.ok(slow.writes < fast.writes * 0.75, `fewer writes, each carrying more (${slow.writes})`);
+  for (const got of slow.got) t.same(got, got.length === 0 ? [] : Array.from({ length: got.length }, (_, k) => k), 'in order, none lost');
+});
+
 t.test('a tick with a high-lane event writes every connection, with the low-lane events it was owed first', async (t) => {
   const { hub, sinks } = hubWithClients(6, 3);
   t.teardown(() => hub.stop());

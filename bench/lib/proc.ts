@@ -1,6 +1,6 @@
 // Per-process CPU and memory from /proc (Linux), plus small numeric helpers.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 let clkTck: number | undefined;
@@ -36,6 +36,58 @@ export function writeSyscalls(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** A process and its descendants (from /proc/<pid>/task/<tid>/children), the process first. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const tid of readdirSync(`/proc/${out[i]}/task`)) {
+        const kids = readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').trim();
+        if (kids !== '') out.push(...kids.split(' ').map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** cpuTimes summed over a process and its descendants (e.g. fleetcol's sse writer processes). */
+export function treeCpuTimes(pid: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const t = cpuTimes(p);
+      user += t.user;
+      system += t.system;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { user, system };
+}
+
+/** writeSyscalls summed over a process and its descendants. */
+export function treeWriteSyscalls(pid: number): number {
+  let n = 0;
+  for (const p of processTree(pid)) n += writeSyscalls(p);
+  return n;
+}
+
+/** VmRSS summed over a process and its descendants, bytes. */
+export function treeRss(pid: number): number {
+  let n = 0;
+  for (const p of processTree(pid)) {
+    try {
+      n += memory(p).rss;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */

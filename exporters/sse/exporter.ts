@@ -9,7 +9,7 @@
 //   alerts.ts     thresholds per agent over a sliding window (1 s buckets): raised / cleared
 //   event.ts      event types, lanes, severities, ids (<epoch>-<seq>), the wire form (encoded once)
 //   history.ts    ring of the last history.size events (and history.ttl), indexed by seq
-//   hub.ts        ids, history, client registry, fan-out per flush tick (one write per connection per tick; the tick's bytes shared by every client that follows everything)
+//   hub.ts        ids, history, client registry, fan-out on flush ticks (connections written round-robin about once per write_window; a run of events' bytes shared by every client that follows everything)
 //   client.ts     one connection: filter, position (last seq), catch-up from history (paced), live delivery
 //   writer.ts     the byte-bounded queue and its lanes
 //   writers.ts    writer processes (`writers: N`): plain-HTTP streams handed over with their socket, the event stream forwarded
@@ -104,6 +104,7 @@ export class SseExporter implements Exporter {
     m.gauge('exporter_sse_clients', 'Open feed streams (writer processes\' included).', () => server.streams());
     m.gauge('exporter_sse_history_events', 'Events held for resuming clients.', () => hub.history.length);
     m.gauge('exporter_sse_history_bytes', 'Bytes of the events held for resuming clients.', () => hub.history.bytes);
+    m.gauge('exporter_sse_write_window_seconds', 'The write window the pace follows (the longest among the writer processes\' too): write_window, or longer while a round of writes would not fit in 75 % of it.', () => Math.max(hub.effectiveWindowMs, this.writers?.windowMs ?? 0) / 1000);
     m.gauge('exporter_sse_agents', 'Agents known to the feed.', () => fleet.agents.byId.size);
     const every = (ms: number, fn: () => void) => {
       const t = setInterval(fn, ms);

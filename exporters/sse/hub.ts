@@ -15,6 +15,11 @@ import { encodeEvent, HEARTBEAT_COMMENT, HIGH, IdSpace, laneOf, type FeedEvent, 
 import { History } from './history.js';
 import { Client, type CloseReason, type FeedContext } from './client.js';
 
+/** The share of the window a round of writes may take before the window is stretched. */
+const WRITE_SHARE = 0.75;
+/** Weight of one tick in the moving average of the write cost. */
+const WRITE_COST_ALPHA = 0.05;
+
 export interface HubOptions {
   historySize: number;
   historyTtlMs: number;
@@ -47,6 +52,10 @@ export class Hub implements FeedContext {
   private visits = 0;
   /** Visits earned by the clock and not yet made (fractional). */
   private credit = 0;
+  /** Wall-clock ms one connection's write has been taking (moving average over paced ticks). */
+  private writeMs = 0;
+  /** The window the pace follows: write_window, or longer when the writes of one would not fit in it. */
+  effectiveWindowMs = 0;
   /** When the last tick ran, or when the first event after a quiet spell came. */
   private pacedAt = 0;
   /** Events some connection may not have been written yet, contiguous seqs. */
@@ -68,6 +77,7 @@ export class Hub implements FeedContext {
     this.history = new History(opts.historySize, opts.historyTtlMs);
     const window = opts.writeWindowMs ?? 0;
     this.windowMs = opts.flushIntervalMs > 0 && window > opts.flushIntervalMs ? window : 0;
+    this.effectiveWindowMs = this.windowMs;
   }
 
   lastSeq(): number {
@@ -156,6 +166,7 @@ export class Hub implements FeedContext {
     };
     let slow: Client[] | undefined;
     let oldest = Infinity;
+    let writes = 0;
     const visit = (c: Client) => {
       if (c.catchingUp) {
         c.pump();
@@ -171,6 +182,7 @@ export class Hub implements FeedContext {
       }
       const o = owedAfter(c.lastSeq);
       if (o.events[0]!.time < oldest) oldest = o.events[0]!.time;
+      writes++;
       if (!c.deliver(o.events, o.shared)) (slow ??= []).push(c);
     };
     if (every) {
@@ -180,7 +192,13 @@ export class Hub implements FeedContext {
     } else {
       const n = this.clients.size;
       this.marks.push({ visits: this.visits, seq: this.seq });
-      this.credit = Math.min(n, this.credit + (n * Math.max(0, now - this.pacedAt)) / this.windowMs);
+      // The window is stretched when a round of writes would take more than WRITE_SHARE of it
+      // (writes cost more wall time than usual: many connections, a busy or shared host), so the
+      // event loop keeps time for ingest and the ticks stay short, rather than falling behind.
+      const window = Math.max(this.windowMs, (n * this.writeMs) / WRITE_SHARE);
+      this.effectiveWindowMs = window;
+      this.credit = Math.min(n, this.credit + (n * Math.max(0, now - this.pacedAt)) / window);
+      const t0 = performance.now();
       let due = Math.floor(this.credit);
       this.credit -= due;
       this.visits += due;
@@ -195,6 +213,10 @@ export class Hub implements FeedContext {
         visit(r.value);
       }
       this.cursor = cursor;
+      if (writes > 0) {
+        const per = (performance.now() - t0) / writes;
+        this.writeMs = this.writeMs === 0 ? per : this.writeMs + (per - this.writeMs) * WRITE_COST_ALPHA;
+      }
       // Forget what every connection has been written (a whole round of visits since it came).
       let keepAfter = 0;
       const marks = this.marks;

@@ -24,7 +24,7 @@ function run(init: WriterInit): void {
   const last = { dropped: 0, coalesced: 0, slow: 0 };
   const stats = () => {
     const c = hub.counters;
-    send({ t: 'stats', deliveries: hub.collectDeliveries(), dropped: c.dropped - last.dropped, coalesced: c.coalesced - last.coalesced, slow: c.slowDisconnects - last.slow, clients: hub.clients.size, delays });
+    send({ t: 'stats', deliveries: hub.collectDeliveries(), dropped: c.dropped - last.dropped, coalesced: c.coalesced - last.coalesced, slow: c.slowDisconnects - last.slow, clients: hub.clients.size, windowMs: hub.effectiveWindowMs, delays });
     last.dropped = c.dropped;
     last.coalesced = c.coalesced;
     last.slow = c.slowDisconnects;

@@ -47,13 +47,15 @@ export type ToWriter =
 export type ToParent =
   | { t: 'ready' }
   | { t: 'gone'; id: number }
-  | { t: 'stats'; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; delays: number[] }
+  | { t: 'stats'; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; windowMs: number; delays: number[] }
   | { t: 'closed' };
 
 interface Writer {
   proc: ChildProcess;
   /** Has its init: may be sent events and streams. */
   live: boolean;
+  /** The write window its hub last reported following. */
+  windowMs: number;
   /** Handed streams not yet ended, by id: what to call when they end. */
   streams: Map<number, () => void>;
   ready: Promise<void>;
@@ -94,6 +96,13 @@ export class WriterPool {
     let n = 0;
     for (const w of this.writers) n += w.streams.size;
     return n;
+  }
+
+  /** The longest write window a writer's hub follows (see Hub.effectiveWindowMs). */
+  get windowMs(): number {
+    let ms = 0;
+    for (const w of this.writers) if (w.live) ms = Math.max(ms, w.windowMs);
+    return ms;
   }
 
   /** Queues an event for every writer; sent in one message per writer per event-loop turn. */
@@ -160,12 +169,16 @@ export class WriterPool {
   }
 
   private spawn(): Writer {
-    const proc = fork(ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // Node flags carry over (a TypeScript loader, --cpu-prof), but not a profile's file name, which
+    // would be shared with the exporter's process.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof-name'));
+    const proc = fork(ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     let readyFn!: () => void;
     let closedFn!: () => void;
     const w: Writer = {
       proc,
       live: false,
+      windowMs: 0,
       streams: new Map(),
       ready: new Promise<void>((r) => (readyFn = r)),
       closed: new Promise<void>((r) => (closedFn = r)),
@@ -186,6 +199,7 @@ export class WriterPool {
           this.totals.dropped += m.dropped;
           this.totals.coalesced += m.coalesced;
           this.totals.slow += m.slow;
+          w.windowMs = m.windowMs;
           for (const d of m.delays) this.onDelay(d);
           break;
         case 'closed':
