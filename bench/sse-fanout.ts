@@ -204,6 +204,8 @@ interface Server {
   delivered(): Promise<number>;
   /** fleetcol only: its write-delay histogram so far (le → cumulative count of ticks). */
   writeDelay?(): Promise<Map<number, number>>;
+  /** fleetcol: the write window its pace follows now (ms; longer than write_window when stretched). */
+  writeWindow?(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -288,6 +290,10 @@ service:
         buckets.set(m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2]));
       }
       return buckets;
+    },
+    writeWindow: async () => {
+      const m = /^fleetcol_exporter_sse_write_window_seconds(?:\{[^}]*\})? (\S+)$/m.exec(await scrape(tel));
+      return m ? Number(m[1]) * 1000 : NaN;
     },
     stop: async () => {
       proc.kill('SIGTERM');
@@ -433,6 +439,8 @@ interface Row {
   /** fleetcol: its own write delay per tick (publish → written), p50/p99 in ms as histogram bucket bounds. */
   writeDelayP50?: number;
   writeDelayP99?: number;
+  /** fleetcol: the write window its pace followed at the end of the measured window, ms. */
+  writeWindowMs?: number;
   /** CPU of all the client processes together (the load generator's share of the machine), % of one core. */
   clientCpuPct?: number;
   /** Share of that CPU spent in the kernel (system time), %. */
@@ -592,6 +600,7 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
     }, 0);
     const d1 = await server.delivered();
     const wd1 = await server.writeDelay?.();
+    const ww = await server.writeWindow?.();
     const secs = (performance.now() - t0) / 1000;
     const deliveries = reports.reduce((a, rep) => a + rep.events, 0);
     const written = d1 - d0;
@@ -611,6 +620,7 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
       kernelPct: cpu > 0 ? (kernel / cpu) * 100 : NaN,
       clientCpuPct: (clientCpu / secs) * 100,
       connected: reports.reduce((a, rep) => a + rep.open, 0),
+      ...(ww === undefined ? {} : { writeWindowMs: ww }),
       ...(wd0 && wd1 ? { writeDelayP50: bucketQuantile(wd0, wd1, 0.5), writeDelayP99: bucketQuantile(wd0, wd1, 0.99) } : {}),
     });
   } catch (err) {
@@ -680,7 +690,7 @@ async function main(): Promise<void> {
           for (const kind of SERVERS) {
             const r = await scenario(kind, run, clients, rate, o, dir);
             rows.push(r);
-            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, ${num(r.writeCallsPerS)} write calls/s at ${num(r.cpuUsPerWriteCall, 1)} CPU-µs each, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms`}`}; load avg ${r.loadavg}`);
+            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, ${num(r.writeCallsPerS)} write calls/s at ${num(r.cpuUsPerWriteCall, 1)} CPU-µs each, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms, write window ${num(r.writeWindowMs)} ms`}`}; load avg ${r.loadavg}`);
           }
         }
       }
@@ -695,7 +705,7 @@ async function main(): Promise<void> {
     killAll();
   }
 
-  const FIGURES = ['p50', 'p99', 'writeDelayP99', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'writeCallsPerS', 'cpuUsPerWriteCall', 'cpuPct', 'kernelPct', 'clientCpuPct', 'connected'] as const;
+  const FIGURES = ['p50', 'p99', 'writeDelayP99', 'writeWindowMs', 'writtenPerS', 'deliveriesPerS', 'cpuUsPerDelivery', 'writeCallsPerS', 'cpuUsPerWriteCall', 'cpuPct', 'kernelPct', 'clientCpuPct', 'connected'] as const;
   const key = (kind: Kind, clients: number, rate: number) => `${kind}/${clients}x${rate}`;
   const medians: Record<string, Record<string, number>> = {};
   const ratios: Record<string, { ofMedians: number; medianOfRuns: number; runs: number[] }> = {};

@@ -10,7 +10,9 @@
 // W), writes carry what W holds, and the writes are spread evenly over it: the event loop is never
 // held for the whole fleet, and a tick that ran late is made up by the next one's larger share
 // (the pace is set by the clock, not by the ticks). A tick with a high-lane event visits every
-// connection at once.
+// connection at once. When a round of writes would take more than WRITE_SHARE of the window (the
+// wall time a write takes here is measured), the window is stretched to fit: an overloaded feed
+// writes each connection less often, with more in each write, instead of falling behind.
 import { encodeEvent, HEARTBEAT_COMMENT, HIGH, IdSpace, laneOf, type FeedEvent, type Prepared } from './event.js';
 import { History } from './history.js';
 import { Client, type CloseReason, type FeedContext } from './client.js';
