@@ -169,6 +169,19 @@ t.test('at expiry the client first gets what the write window still owed it, the
   t.ok(sentBeforeClose - names.length <= 3, `all but the last few sent before the close arrived (${names.length} of ${sentBeforeClose})`);
 });
 
+t.test('a token that expires months from now keeps its stream (longer than a timer can wait)', async (t) => {
+  const f = await startFeed({ auth: { jwt: { secret: SECRET } } });
+  t.teardown(() => f.stop());
+  const st = await openStream(`${f.base}/v1/events`, bearer(await token({}, { expSec: 90 * 86_400 })));
+  t.teardown(() => st.close());
+  t.equal(st.status, 200);
+  await waitEvent(st, (e) => e.type === 'subscription_confirmed');
+  await sleep(300);
+  await f.exp.consume(spans([{ agent: 'a', name: 'later' }]));
+  await waitEvent(st, (e) => e.data?.name === 'later');
+  t.notOk(st.events.some((e) => e.type === 'auth_expired'), 'no auth_expired');
+});
+
 async function ticketFor(base: string, tok: string): Promise<string> {
   const r = await fetch(`${base}/v1/tickets`, { method: 'POST', headers: bearer(tok) });
   return ((await r.json()) as { ticket: string }).ticket;

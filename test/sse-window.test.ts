@@ -31,8 +31,8 @@ const TICK = 60_000;
 
 /** Ticks are driven by hand, each with its own clock (`at(k)`: the k-th tick's time): an interval
  *  long enough that no timer fires during a test. */
-function hubWithClients(n: number, windowTicks: number, filter: Filter = ALL) {
-  const hub = new Hub({ historySize: 1000, historyTtlMs: 0, flushIntervalMs: TICK, writeWindowMs: TICK * windowTicks });
+function hubWithClients(n: number, windowTicks: number, filter: Filter = ALL, historySize = 1000) {
+  const hub = new Hub({ historySize, historyTtlMs: 0, flushIntervalMs: TICK, writeWindowMs: TICK * windowTicks });
   const sinks = Array.from({ length: n }, () => recordingSink());
   const clients = sinks.map((sink) => {
     const c = new Client(sink, filter, 1 << 20, hub, hub.lastSeq(), false, 'p');
@@ -107,7 +107,7 @@ t.test('writes that would not fit in the window stretch it: the pace follows wha
     });
     for (const sink of sinks) hub.add(new Client(sink, ALL, 1 << 20, hub, hub.lastSeq(), false, 'p'));
     const t0 = 1_000_000;
-    for (let tick = 0; tick < 40; tick++) {
+    for (let tick = 0; tick < 80; tick++) {
       hub.publish(span('a', tick), t0 + tick);
       hub.flush(false, t0 + tick + 1);
     }
@@ -116,9 +116,9 @@ t.test('writes that would not fit in the window stretch it: the pace follows wha
   };
   const fast = run(0);
   t.equal(fast.hub.effectiveWindowMs, 4, 'cheap writes: the configured window');
-  t.ok(fast.writes >= 75 && fast.writes <= 81, `two connections per tick (${fast.writes} writes in 40 ticks)`);
+  t.ok(fast.writes >= 155 && fast.writes <= 161, `two connections per tick (${fast.writes} writes in 80 ticks)`);
   const slow = run(1);
-  t.ok(slow.hub.effectiveWindowMs > 8 && slow.hub.effectiveWindowMs < 40, `stretched to ${slow.hub.effectiveWindowMs.toFixed(1)} ms`);
+  t.ok(slow.hub.effectiveWindowMs > 8 && slow.hub.effectiveWindowMs <= 32, `stretched (at most 8 × write_window) to ${slow.hub.effectiveWindowMs.toFixed(1)} ms`);
   t.ok(slow.writes < fast.writes * 0.75, `fewer writes, each carrying more (${slow.writes})`);
   for (const got of slow.got) t.same(got, got.length === 0 ? [] : Array.from({ length: got.length }, (_, k) => k), 'in order, none lost');
 });
@@ -156,8 +156,9 @@ t.test('filtered connections get what matches, in their turn; a connection added
   t.same(ns(late), [6]);
 });
 
-t.test('connections coming and going mid-round: each gets every event from its start, once and in order', async (t) => {
-  const { hub, sinks, clients } = hubWithClients(10, 5);
+for (const historySize of [1000, 0]) t.test(`connections coming and going mid-round: each gets every event from its start, once and in order (history ${historySize})`, async (t) => {
+  // With no history, a connection the hub forgot it still owed would get a reset and lose events.
+  const { hub, sinks, clients } = hubWithClients(10, 5, ALL, historySize);
   t.teardown(() => hub.stop());
   const live = clients.map((c, i) => ({ c, sink: sinks[i]!, from: 0 }));
   let n = 0;
@@ -177,7 +178,10 @@ t.test('connections coming and going mid-round: each gets every event from its s
     hub.flush(false, at(tick + 1));
   }
   for (let tick = 40; tick < 46; tick++) hub.flush(false, at(tick + 1));
-  for (const { sink, from } of live) t.same(ns(sink), Array.from({ length: n - from }, (_, k) => from + k), `from ${from}: once, in order`);
+  for (const { sink, from } of live) {
+    t.same(ns(sink), Array.from({ length: n - from }, (_, k) => from + k), `from ${from}: once, in order`);
+    t.notMatch(sink.writes.join(''), /event: reset/, 'no reset');
+  }
   t.equal((hub as unknown as { recent: unknown[] }).recent.length, 0, 'nothing held at the end');
 });
 

@@ -7,6 +7,9 @@ import type { IdSpace } from './event.js';
 import { OVERFLOW, Writer, type LaneStats } from './writer.js';
 import type { Sink } from './transport.js';
 
+/** The longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface Filter {
   agents: ReadonlySet<string> | null;
   types: ReadonlySet<string> | null;
@@ -150,6 +153,12 @@ export class Client {
   /** Closes the stream with `bytes` at `atMs` (token expiry). */
   expireAt(atMs: number, bytes: () => Buffer): void {
     const delay = Math.max(0, atMs - Date.now());
+    // setTimeout takes at most 2^31-1 ms (~24.8 days; a longer delay fires at once): re-arm until then.
+    if (delay > MAX_TIMER_MS) {
+      this.expiry = setTimeout(() => this.expireAt(atMs, bytes), MAX_TIMER_MS);
+      this.expiry.unref();
+      return;
+    }
     this.expiry = setTimeout(() => {
       if (this.closing) return;
       // What the hub still owes it (its turn in the write window may be a few ticks away) comes

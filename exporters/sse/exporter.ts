@@ -84,7 +84,10 @@ export class SseExporter implements Exporter {
     );
     hub.onTick = (ms) => writeDelay.observe(ms / 1000);
     let writers: WriterPool | undefined;
-    if (cfg.writers > 0) {
+    if (cfg.writers > 0 && cfg.tls) {
+      // Writers take plain-HTTP/1.1 streams only (a TLS or HTTP/2 stream cannot change process).
+      this.set.logger.warn({ writers: cfg.writers }, 'SSE writers are not started: with tls every stream stays in the exporter');
+    } else if (cfg.writers > 0) {
       writers = new WriterPool(cfg.writers, {
         t: 'init', historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window,
         epochMs: Number(hub.ids.epoch), maxBytes: cfg.client_queue_max_bytes, retryMs: cfg.retry, heartbeatMs: cfg.heartbeat_interval,
@@ -95,7 +98,14 @@ export class SseExporter implements Exporter {
       this.writers = writers;
     }
     const server = new SseServer(cfg, hub, fleet, auth, this.set.logger, writers);
-    const { port } = await server.start();
+    let port: number;
+    try {
+      ({ port } = await server.start());
+    } catch (err) {
+      await writers?.close(cfg.retry, 0, 0, 1000); // no orphans when the port is taken
+      this.writers = undefined;
+      throw err;
+    }
     this.port = port;
     this.hub = hub;
     this.fleet = fleet;
@@ -146,8 +156,8 @@ export class SseExporter implements Exporter {
   async shutdown(): Promise<void> {
     for (const t of this.timers.splice(0)) clearInterval(t);
     if (this.server) {
-      this.publishCounters();
       await this.server.stop(this.cfg.shutdown_retry_spread, this.set.shutdownTimeoutMs);
+      this.publishCounters(); // with what the streams and the writers did while closing
     }
     this.hub?.stop();
     this.server = undefined;

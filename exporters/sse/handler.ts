@@ -114,8 +114,15 @@ export class SseServer {
     this.server = undefined;
     const front = this.front;
     this.front = undefined;
+    // The front door's own close callback is not waited for: once one of its sockets has gone to a
+    // writer process that later exited, node:net's close() never calls back (it polls the writers
+    // that hold its sockets, and a writer that exited is no longer asked). Its sockets are tracked here.
     const closed = front
-      ? new Promise<void>((resolve) => front.close(() => resolve()))
+      ? new Promise<void>((resolve) => {
+          front.close();
+          const check = () => (this.sockets.size === 0 ? resolve() : setTimeout(check, 20));
+          check();
+        })
       : new Promise<void>((resolve) => server.close(() => resolve()));
     this.hub.closeAll('shutdown', () => retryLine(this.cfg.retry + Math.random() * spreadMs), 1000);
     const handed = this.writers?.close(this.cfg.retry, spreadMs, 1000, Math.min(timeoutMs, 3000));

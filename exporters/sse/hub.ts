@@ -12,7 +12,8 @@
 // (the pace is set by the clock, not by the ticks). A tick with a high-lane event visits every
 // connection at once. When a round of writes would take more than WRITE_SHARE of the window (the
 // wall time a write takes here is measured), the window is stretched to fit: an overloaded feed
-// writes each connection less often, with more in each write, instead of falling behind.
+// writes each connection less often, with more in each write, instead of falling behind (up to
+// MAX_STRETCH times write_window).
 import { encodeEvent, HEARTBEAT_COMMENT, HIGH, IdSpace, laneOf, type FeedEvent, type Prepared } from './event.js';
 import { History } from './history.js';
 import { Client, type CloseReason, type FeedContext } from './client.js';
@@ -21,6 +22,8 @@ import { Client, type CloseReason, type FeedContext } from './client.js';
 const WRITE_SHARE = 0.75;
 /** Weight of one tick in the moving average of the write cost. */
 const WRITE_COST_ALPHA = 0.05;
+/** The window is stretched to this many times write_window at most: past it, the feed is behind. */
+const MAX_STRETCH = 8;
 
 export interface HubOptions {
   historySize: number;
@@ -48,23 +51,22 @@ export class Hub implements FeedContext {
   private tick: Prepared[] = [];
   /** The write window in ms; 0: every connection on every tick. */
   readonly windowMs: number;
-  /** Where the round-robin is (a Set iterator follows additions and deletions). */
+  /** Where the round-robin is: a pass is one Set iterator, which follows additions and deletions. */
   private cursor: Iterator<Client> | undefined;
-  /** Connections visited so far in paced ticks (monotonic). */
-  private visits = 0;
+  /** The cursor's next result, fetched one visit early so that a pass's end is seen at its last visit. */
+  private ahead: IteratorResult<Client> | undefined;
+  /** The last seq when the current pass began: once the pass is through, every connection has it. */
+  private passSeq = 0;
   /** Visits earned by the clock and not yet made (fractional). */
   private credit = 0;
   /** Wall-clock ms one connection's write has been taking (moving average over paced ticks). */
   private writeMs = 0;
-  /** The window the pace follows: write_window, or longer when the writes of one would not fit in it. */
-  effectiveWindowMs = 0;
   /** When the last tick ran, or when the first event after a quiet spell came. */
   private pacedAt = 0;
   /** Events some connection may not have been written yet, contiguous seqs. */
   private recent: Prepared[] = [];
-  /** Per paced tick, oldest first: the visit count and last seq when it began. Once a whole
-   *  round of visits has been made since, every connection has everything up to that seq. */
-  private marks: { visits: number; seq: number }[] = [];
+  /** Deliveries of clients that have gone since the last collectDeliveries(). */
+  private goneDeliveries = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   readonly counters: HubCounters = { published: 0, dropped: 0, coalesced: 0, deliveries: 0, slowDisconnects: 0 };
@@ -79,7 +81,13 @@ export class Hub implements FeedContext {
     this.history = new History(opts.historySize, opts.historyTtlMs);
     const window = opts.writeWindowMs ?? 0;
     this.windowMs = opts.flushIntervalMs > 0 && window > opts.flushIntervalMs ? window : 0;
-    this.effectiveWindowMs = this.windowMs;
+  }
+
+  /** The window the pace follows: write_window, or longer while a round of writes would not fit in
+   *  WRITE_SHARE of it (at the write cost last measured and the connections there are now). */
+  get effectiveWindowMs(): number {
+    if (this.windowMs === 0) return 0;
+    return Math.min(this.windowMs * MAX_STRETCH, Math.max(this.windowMs, (this.clients.size * this.writeMs) / WRITE_SHARE));
   }
 
   lastSeq(): number {
@@ -169,6 +177,7 @@ export class Hub implements FeedContext {
     let slow: Client[] | undefined;
     let oldest = Infinity;
     let writes = 0;
+    let writing = 0; // wall ms in deliver()
     const visit = (c: Client) => {
       if (c.catchingUp) {
         c.pump();
@@ -185,48 +194,47 @@ export class Hub implements FeedContext {
       const o = owedAfter(c.lastSeq);
       if (o.events[0]!.time < oldest) oldest = o.events[0]!.time;
       writes++;
+      const t0 = performance.now();
       if (!c.deliver(o.events, o.shared)) (slow ??= []).push(c);
+      writing += performance.now() - t0;
     };
     if (every) {
       for (const c of this.clients) visit(c);
       this.recent = [];
-      this.marks = [];
     } else {
       const n = this.clients.size;
-      this.marks.push({ visits: this.visits, seq: this.seq });
       // The window is stretched when a round of writes would take more than WRITE_SHARE of it
       // (writes cost more wall time than usual: many connections, a busy or shared host), so the
       // event loop keeps time for ingest and the ticks stay short, rather than falling behind.
-      const window = Math.max(this.windowMs, (n * this.writeMs) / WRITE_SHARE);
-      this.effectiveWindowMs = window;
+      const window = this.effectiveWindowMs;
       this.credit = Math.min(n, this.credit + (n * Math.max(0, now - this.pacedAt)) / window);
-      const t0 = performance.now();
       let due = Math.floor(this.credit);
       this.credit -= due;
-      this.visits += due;
       let cursor = this.cursor;
-      while (due-- > 0) {
-        let r = cursor?.next();
-        if (r === undefined || r.done) {
+      let r = this.ahead;
+      let through = -1; // the passSeq of a pass that got through in this tick
+      while (due > 0) {
+        if (cursor === undefined || r === undefined || r.done) {
           cursor = this.clients.values();
+          this.passSeq = this.seq;
           r = cursor.next();
           if (r.done) break;
         }
-        visit(r.value);
+        const c = r.value;
+        r = cursor.next();
+        if (r.done) through = this.passSeq;
+        if (!this.clients.has(c)) continue; // gone since it was fetched
+        due--;
+        visit(c);
       }
       this.cursor = cursor;
-      if (writes > 0) {
-        const per = (performance.now() - t0) / writes;
-        this.writeMs = this.writeMs === 0 ? per : this.writeMs + (per - this.writeMs) * WRITE_COST_ALPHA;
-      }
-      // Forget what every connection has been written (a whole round of visits since it came).
-      let keepAfter = 0;
-      const marks = this.marks;
-      let m = 0;
-      while (m < marks.length && this.visits - marks[m]!.visits >= this.clients.size) keepAfter = marks[m++]!.seq;
-      if (m > 0) marks.splice(0, m);
-      if (keepAfter >= this.seq) this.recent = [];
-      else if (keepAfter >= first) this.recent = recent.slice(keepAfter + 1 - first);
+      this.ahead = r;
+      // Seeded at 0, so one slow tick at the start does not stretch the window at once.
+      if (writes > 0) this.writeMs += (writing / writes - this.writeMs) * WRITE_COST_ALPHA;
+      // Forget what every connection has been written: everything up to the seq a finished pass
+      // began at (connections that came during it started at a later seq).
+      if (this.clients.size === 0 || through >= this.seq) this.recent = [];
+      else if (through >= first) this.recent = recent.slice(through + 1 - first);
     }
     this.pacedAt = now;
     if (slow) for (const c of slow) this.kick(c, 'slow');
@@ -238,7 +246,11 @@ export class Hub implements FeedContext {
 
   add(c: Client): void {
     this.clients.add(c);
-    c.onGone = (client) => this.clients.delete(client);
+    c.onGone = (client) => {
+      this.clients.delete(client);
+      this.goneDeliveries += client.delivered;
+      client.delivered = 0;
+    };
   }
 
   kick(c: Client, reason: CloseReason): void {
@@ -256,7 +268,8 @@ export class Hub implements FeedContext {
 
   /** Sums and resets the clients' delivery counts. */
   collectDeliveries(): number {
-    let n = 0;
+    let n = this.goneDeliveries;
+    this.goneDeliveries = 0;
     for (const c of this.clients) {
       n += c.delivered;
       c.delivered = 0;
@@ -272,7 +285,6 @@ export class Hub implements FeedContext {
 
   stop(): void {
     this.recent = [];
-    this.marks = [];
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;

@@ -64,7 +64,6 @@ function run(init: WriterInit): void {
       hub.closeAll('shutdown', () => retryLine(m.retryMs + Math.random() * m.spreadMs), m.graceMs);
       const done = () => {
         stats();
-        send({ t: 'closed' });
         process.disconnect();
       };
       if (hub.clients.size === 0) return done();
@@ -81,5 +80,6 @@ function run(init: WriterInit): void {
 process.on('disconnect', () => process.exit(0));
 process.once('message', (m: ToWriter) => {
   if (m.t === 'init') run(m);
+  else process.disconnect(); // closed before it started (only init comes first otherwise)
 });
 send({ t: 'ready' });

@@ -9,7 +9,7 @@
 // not been written to: its first bytes (response head, retry:, subscription_confirmed) travel with
 // it and the writer sends them. A writer that dies
 // takes its streams with it (their clients reconnect and resume from their last id) and is
-// replaced.
+// replaced, after a pause that grows while replacements die young.
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { extname } from 'node:path';
@@ -47,20 +47,31 @@ export type ToWriter =
 export type ToParent =
   | { t: 'ready' }
   | { t: 'gone'; id: number }
-  | { t: 'stats'; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; windowMs: number; delays: number[] }
-  | { t: 'closed' };
+  | { t: 'stats'; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; windowMs: number; delays: number[] };
+
+/** A stream handed to a writer: what to call when it ends, and the exporter's copy of its socket
+ *  until the writer has its own. */
+interface Handed {
+  end: () => void;
+  socket: Socket | undefined;
+}
 
 interface Writer {
   proc: ChildProcess;
+  startedAt: number;
   /** Has its init: may be sent events and streams. */
   live: boolean;
   /** The write window its hub last reported following. */
   windowMs: number;
-  /** Handed streams not yet ended, by id: what to call when they end. */
-  streams: Map<number, () => void>;
+  /** Handed streams not yet ended, by id. */
+  streams: Map<number, Handed>;
   ready: Promise<void>;
-  closed: Promise<void>;
+  exited: Promise<void>;
 }
+
+/** A replacement for a writer that died within this long of its start waits longer each time. */
+const YOUNG_DEATH_MS = 10_000;
+const MAX_RESPAWN_DELAY_MS = 30_000;
 
 const ENTRY = fileURLToPath(new URL(`./writer-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
@@ -70,6 +81,7 @@ export class WriterPool {
   private forwardScheduled = false;
   private nextId = 1;
   private stopping = false;
+  private respawnDelayMs = 0;
   /** Sums of what the writers reported (deliveries, low-lane losses, slow disconnects). */
   readonly totals = { deliveries: 0, dropped: 0, coalesced: 0, slow: 0 };
   /** Each writer tick's write delay (ms), as the exporter's own hub reports it. */
@@ -88,7 +100,7 @@ export class WriterPool {
 
   /** True if a stream can be handed over now. */
   get available(): boolean {
-    return !this.stopping && this.writers.some((w) => w.live);
+    return !this.stopping && this.writers.some(usable);
   }
 
   /** Streams handed to writers and not yet ended. */
@@ -120,7 +132,7 @@ export class WriterPool {
   hand(socket: Socket, stream: HandedStream, ended: () => void): void {
     this.forward(); // the writer must have every event up to the stream's start before the stream
     let w: Writer | undefined;
-    for (const o of this.writers) if (o.live && (w === undefined || o.streams.size < w.streams.size)) w = o;
+    for (const o of this.writers) if (usable(o) && (w === undefined || o.streams.size < w.streams.size)) w = o;
     if (w === undefined) {
       socket.destroy();
       return ended();
@@ -128,18 +140,25 @@ export class WriterPool {
     const writer = w;
     const id = this.nextId++;
     let once = false;
-    const end = () => {
-      if (once) return;
-      once = true;
-      writer.streams.delete(id);
-      ended();
+    const handed: Handed = {
+      socket,
+      end: () => {
+        if (once) return;
+        once = true;
+        writer.streams.delete(id);
+        ended();
+      },
     };
-    writer.streams.set(id, end);
+    writer.streams.set(id, handed);
     const msg: ToWriter = { t: 'client', id, ...stream };
-    writer.proc.send(msg, socket, { keepOpen: false }, (err) => {
-      if (!err) return;
+    // keepOpen: the exporter closes its copy itself once the message (and with it the writer's copy)
+    // is on its way, so a copy that never reaches the writer (the writer died first) is still ours to
+    // close and the client sees the connection end. Closing one copy does not end the connection.
+    socket.pause();
+    writer.proc.send(msg, socket, { keepOpen: true }, (err) => {
+      handed.socket = undefined;
       socket.destroy();
-      end();
+      if (err) handed.end();
     });
   }
 
@@ -150,13 +169,14 @@ export class WriterPool {
     for (const w of this.writers) {
       if (w.proc.connected) w.proc.send({ t: 'close', retryMs, spreadMs, graceMs } satisfies ToWriter);
     }
-    const all = Promise.all(this.writers.map((w) => w.closed));
+    // Waits for the exits, not for a message: a writer writes its profile or coverage as it exits.
+    const all = Promise.all(this.writers.map((w) => w.exited));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
     clearTimeout(timer);
     for (const w of this.writers) {
       if (w.proc.exitCode === null && w.proc.signalCode === null) w.proc.kill('SIGKILL');
-      for (const end of [...w.streams.values()]) end();
+      release(w);
     }
   }
 
@@ -165,23 +185,21 @@ export class WriterPool {
     if (this.pending.length === 0) return;
     const msg: ToWriter = { t: 'events', events: this.pending };
     this.pending = [];
-    for (const w of this.writers) if (w.live && w.proc.connected) w.proc.send(msg);
+    for (const w of this.writers) if (usable(w)) w.proc.send(msg);
   }
 
   private spawn(): Writer {
-    // Node flags carry over (a TypeScript loader, --cpu-prof), but not a profile's file name, which
-    // would be shared with the exporter's process.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--cpu-prof-name'));
-    const proc = fork(ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    const proc = fork(ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: writerExecArgv(process.execArgv), env: writerEnv(process.env) });
     let readyFn!: () => void;
-    let closedFn!: () => void;
+    let exitedFn!: () => void;
     const w: Writer = {
       proc,
+      startedAt: Date.now(),
       live: false,
       windowMs: 0,
       streams: new Map(),
       ready: new Promise<void>((r) => (readyFn = r)),
-      closed: new Promise<void>((r) => (closedFn = r)),
+      exited: new Promise<void>((r) => (exitedFn = r)),
     };
     proc.on('message', (m: ToParent) => {
       switch (m.t) {
@@ -192,7 +210,7 @@ export class WriterPool {
           readyFn();
           break;
         case 'gone':
-          w.streams.get(m.id)?.();
+          w.streams.get(m.id)?.end();
           break;
         case 'stats':
           this.totals.deliveries += m.deliveries;
@@ -202,23 +220,68 @@ export class WriterPool {
           w.windowMs = m.windowMs;
           for (const d of m.delays) this.onDelay(d);
           break;
-        case 'closed':
-          closedFn();
-          break;
       }
     });
-    proc.on('error', (err) => this.logger.error({ err: err.message, pid: proc.pid }, 'SSE writer process error'));
-    proc.once('exit', (code, signal) => {
+    let gone = false;
+    const onGone = (code: number | null, signal: string | null) => {
+      if (gone) return;
+      gone = true;
       w.live = false;
       readyFn();
-      closedFn();
-      for (const end of [...w.streams.values()]) end();
+      exitedFn();
+      release(w);
       if (this.stopping) return;
-      // Its streams went with it; their clients reconnect and resume. Keep the pool's size.
-      this.logger.error({ pid: proc.pid, code, signal }, 'SSE writer process exited; starting another');
-      const i = this.writers.indexOf(w);
-      if (i >= 0) this.writers[i] = this.spawn();
+      // Its streams went with it; their clients reconnect and resume. Keep the pool's size, but
+      // do not spin on a writer that cannot start or keeps dying.
+      this.respawnDelayMs = Date.now() - w.startedAt > YOUNG_DEATH_MS ? 0 : Math.min(MAX_RESPAWN_DELAY_MS, Math.max(100, this.respawnDelayMs * 2));
+      this.logger.error({ pid: proc.pid, code, signal, restartInMs: this.respawnDelayMs }, 'SSE writer process exited; starting another');
+      setTimeout(() => {
+        const i = this.writers.indexOf(w);
+        if (!this.stopping && i >= 0) this.writers[i] = this.spawn();
+      }, this.respawnDelayMs).unref();
+    };
+    proc.on('error', (err) => {
+      this.logger.error({ err: err.message, pid: proc.pid }, 'SSE writer process error');
+      if (proc.pid === undefined) onGone(null, null); // it never started: no 'exit' will come
     });
+    proc.once('exit', onGone);
     return w;
   }
+}
+
+function usable(w: Writer): boolean {
+  return w.live && w.proc.connected;
+}
+
+/** Ends the writer's streams: the exporter's copies of sockets not yet handed over are closed. */
+function release(w: Writer): void {
+  for (const h of [...w.streams.values()]) {
+    h.socket?.destroy();
+    h.socket = undefined;
+    h.end();
+  }
+}
+
+/** Node flags carry over (a TypeScript loader, --cpu-prof), but not a profile's file name, which
+ *  would be shared with the exporter's process, nor an inspector, whose port would be. */
+function writerExecArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--cpu-prof-name' || a === '--inspect-port') {
+      i++; // and its value
+      continue;
+    }
+    if (a.startsWith('--cpu-prof-name=') || a.startsWith('--inspect') || a.startsWith('--debug')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** Only Node's own variables (NODE_OPTIONS, NODE_V8_COVERAGE...): a writer needs no secret the
+ *  exporter's environment holds (a JWT secret given as ${env:...}). */
+function writerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('NODE_') || k === 'TZ') out[k] = v;
+  return out;
 }
