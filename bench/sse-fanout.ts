@@ -88,7 +88,8 @@ function clientRole(lazyMs: number): void {
           const end = b.indexOf('\r\n\r\n');
           if (end < 0) return true;
           head = false;
-          s.off('error', reject);
+          socks.push(s);
+          s.off('error', fail);
           s.on('error', () => {});
           from = end + 4;
           if (!probe && lazyMs > 0) {
@@ -119,19 +120,42 @@ function clientRole(lazyMs: number): void {
         return true;
       };
       const s = net.connect({ port, host: '127.0.0.1', onread: { buffer: readBuffer, callback: onRead } });
-      s.once('error', reject);
+      const fail = (err: Error) => {
+        s.destroy();
+        reject(err);
+      };
+      s.once('error', fail);
       s.on('connect', () => s.write(`GET ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`));
-      s.on('close', () => closed++);
-      socks.push(s);
+      s.on('close', () => {
+        if (head) return fail(new Error('closed before the response head'));
+        closed++;
+      });
     });
+  /** A connection refused or reset before its response (a saturated host) is tried again, a few times. */
+  let retried = 0;
+  const openWithRetry = async (port: number, p: string, probe: boolean): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await openOne(port, p, probe);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        retried++;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  };
   process.on('message', async (m: any) => {
     if (m.cmd === 'open') {
-      for (let i = 0; i < m.count; i += 250) {
-        const batch = [];
-        for (let j = i; j < Math.min(m.count, i + 250); j++) batch.push(openOne(m.port, m.path, j < m.probes));
-        await Promise.all(batch);
+      try {
+        for (let i = 0; i < m.count; i += 250) {
+          const batch = [];
+          for (let j = i; j < Math.min(m.count, i + 250); j++) batch.push(openWithRetry(m.port, m.path, j < m.probes));
+          await Promise.all(batch);
+        }
+        process.send!({ ok: true, retried });
+      } catch (err) {
+        process.send!({ ok: false, error: `opening connections: ${(err as Error).message} (${retried} retried)` });
       }
-      process.send!({ ok: true });
     } else if (m.cmd === 'reset') {
       events = 0;
       lat = [];
@@ -327,9 +351,16 @@ async function startNaive(): Promise<Server> {
 
 class ClientProc {
   private waiting: ((m: any) => void)[] = [];
+  private exitedWith: string | undefined;
+  /** Connections it had to try again while opening (refused or reset before their response). */
+  retried = 0;
   constructor(readonly proc: ChildProcess) {
     track(proc.pid, 'sse-clients');
     proc.on('message', (m) => this.waiting.shift()?.(m));
+    proc.once('exit', (code, signal) => {
+      this.exitedWith = `a client process exited (${code ?? signal})`;
+      for (const w of this.waiting.splice(0)) w({ ok: false, error: this.exitedWith });
+    });
   }
   static async start(): Promise<ClientProc> {
     const proc = fork(fileURLToPath(import.meta.url), ['client', String(LAZY_MS)], { stdio: 'inherit' });
@@ -340,13 +371,18 @@ class ClientProc {
   next(): Promise<any> {
     return new Promise((r) => this.waiting.push(r));
   }
+  /** Sends a command and returns the reply; a reply with `ok: false` (or the process gone) throws. */
   async ask(m: unknown): Promise<any> {
+    if (this.exitedWith) throw new Error(this.exitedWith);
     const p = this.next();
     this.proc.send(m as never);
-    return p;
+    const r = await p;
+    if (r?.ok === false) throw new Error(r.error);
+    if (typeof r?.retried === 'number') this.retried = r.retried;
+    return r;
   }
   async close(): Promise<void> {
-    await Promise.race([this.ask({ cmd: 'close' }), sleep(3000)]);
+    await Promise.race([this.ask({ cmd: 'close' }).catch(() => undefined), sleep(3000)]);
     this.proc.kill('SIGKILL');
     await exited(this.proc);
     untrack(this.proc.pid);
@@ -441,6 +477,8 @@ interface Row {
   writeDelayP99?: number;
   /** fleetcol: the write window its pace followed at the end of the measured window, ms. */
   writeWindowMs?: number;
+  /** Connections that were refused or reset before their response while opening, and tried again. */
+  openRetries?: number;
   /** CPU of all the client processes together (the load generator's share of the machine), % of one core. */
   clientCpuPct?: number;
   /** Share of that CPU spent in the kernel (system time), %. */
@@ -620,6 +658,7 @@ async function scenario(kind: Kind, run: number, clients: number, rate: number, 
       kernelPct: cpu > 0 ? (kernel / cpu) * 100 : NaN,
       clientCpuPct: (clientCpu / secs) * 100,
       connected: reports.reduce((a, rep) => a + rep.open, 0),
+      openRetries: procs.reduce((a, p) => a + p.retried, 0),
       ...(ww === undefined ? {} : { writeWindowMs: ww }),
       ...(wd0 && wd1 ? { writeDelayP50: bucketQuantile(wd0, wd1, 0.5), writeDelayP99: bucketQuantile(wd0, wd1, 0.99) } : {}),
     });
@@ -690,7 +729,7 @@ async function main(): Promise<void> {
           for (const kind of SERVERS) {
             const r = await scenario(kind, run, clients, rate, o, dir);
             rows.push(r);
-            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, ${num(r.writeCallsPerS)} write calls/s at ${num(r.cpuUsPerWriteCall, 1)} CPU-µs each, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms, write window ${num(r.writeWindowMs)} ms`}`}; load avg ${r.loadavg}`);
+            log(`run ${run} ${scenarioName(kind, clients, rate)}: ${r.error ? `ERROR ${r.error}` : `p50 ${num(r.p50)} ms, p99 ${num(r.p99)} ms, received ${num(r.deliveriesPerS)}/s, written ${num(r.writtenPerS)}/s (of ${num(r.expectedPerS)}), ${num(r.cpuUsPerDelivery, 3)} CPU-µs/delivery, ${num(r.writeCallsPerS)} write calls/s at ${num(r.cpuUsPerWriteCall, 1)} CPU-µs each, CPU ${num(r.cpuPct)} % (kernel ${num(r.kernelPct)} %), clients' CPU ${num(r.clientCpuPct)} %${r.writeDelayP99 === undefined ? '' : `, own write delay per tick p50 ≤ ${num(r.writeDelayP50)} / p99 ≤ ${num(r.writeDelayP99)} ms, write window ${num(r.writeWindowMs)} ms`}${r.openRetries ? `, ${r.openRetries} connections opened at a retry` : ''}`}; load avg ${r.loadavg}`);
           }
         }
       }

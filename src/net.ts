@@ -14,12 +14,13 @@ export function parseEndpoint(endpoint: string, defaultPort: number): { host: st
   return { host, port };
 }
 
-/** server.listen as a promise that rejects on EADDRINUSE and the like instead of crashing. */
-export function listen(server: Server, host: string, port: number): Promise<void> {
+/** server.listen as a promise that rejects on EADDRINUSE and the like instead of crashing.
+ *  `backlog`: connections the kernel may hold before they are accepted (capped by net.core.somaxconn). */
+export function listen(server: Server, host: string, port: number, backlog = 511): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog }, () => {
       server.off('error', onError);
       resolve();
     });

@@ -98,7 +98,9 @@ export class SseServer {
       this.front = front;
       listening = front;
     }
-    await listen(listening as net.Server, host, port);
+    // A fleet of dashboards reconnects at once after a restart: a deep accept queue (node's default
+    // is 511) takes the burst instead of making clients retransmit their SYNs.
+    await listen(listening as net.Server, host, port, 4096);
     this.server = server;
     const addr = listening.address();
     const bound = typeof addr === 'object' && addr ? addr.port : port;
