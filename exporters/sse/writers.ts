@@ -59,6 +59,8 @@ interface Handed {
 interface Writer {
   proc: ChildProcess;
   startedAt: number;
+  /** When it last sent anything (it reports stats every second). */
+  heardAt: number;
   /** Has its init: may be sent events and streams. */
   live: boolean;
   /** The write window its hub last reported following. */
@@ -72,6 +74,9 @@ interface Writer {
 /** A replacement for a writer that died within this long of its start waits longer each time. */
 const YOUNG_DEATH_MS = 10_000;
 const MAX_RESPAWN_DELAY_MS = 30_000;
+/** A writer silent this long (it reports every second) is stuck: it is killed, and replaced. The
+ *  exporter would otherwise queue every event for it without bound. */
+const STALL_MS = 10_000;
 
 const ENTRY = fileURLToPath(new URL(`./writer-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
@@ -82,6 +87,7 @@ export class WriterPool {
   private nextId = 1;
   private stopping = false;
   private respawnDelayMs = 0;
+  private watchdog: NodeJS.Timeout | undefined;
   /** Sums of what the writers reported (deliveries, low-lane losses, slow disconnects). */
   readonly totals = { deliveries: 0, dropped: 0, coalesced: 0, slow: 0 };
   /** Each writer tick's write delay (ms), as the exporter's own hub reports it. */
@@ -95,6 +101,21 @@ export class WriterPool {
 
   async start(): Promise<void> {
     for (let i = 0; i < this.size; i++) this.writers.push(this.spawn());
+    let lastCheck = Date.now();
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      const late = now - lastCheck > 2000; // this process was held up itself: the writers' messages wait unread
+      lastCheck = now;
+      for (const w of this.writers) {
+        if (late) w.heardAt = now;
+        else if (usable(w) && now - w.heardAt > STALL_MS) {
+          this.logger.error({ pid: w.proc.pid, silentMs: now - w.heardAt }, 'SSE writer process stalled; killing it');
+          w.proc.kill('SIGKILL');
+          w.heardAt = now;
+        }
+      }
+    }, 1000);
+    this.watchdog.unref();
     await Promise.all(this.writers.map((w) => w.ready));
   }
 
@@ -165,6 +186,7 @@ export class WriterPool {
   /** Every writer ends its streams (each with its own `retry:`) and exits; bounded by timeoutMs. */
   async close(retryMs: number, spreadMs: number, graceMs: number, timeoutMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watchdog);
     this.forward();
     for (const w of this.writers) {
       if (w.proc.connected) w.proc.send({ t: 'close', retryMs, spreadMs, graceMs } satisfies ToWriter);
@@ -195,6 +217,7 @@ export class WriterPool {
     const w: Writer = {
       proc,
       startedAt: Date.now(),
+      heardAt: Date.now(),
       live: false,
       windowMs: 0,
       streams: new Map(),
@@ -202,6 +225,7 @@ export class WriterPool {
       exited: new Promise<void>((r) => (exitedFn = r)),
     };
     proc.on('message', (m: ToParent) => {
+      w.heardAt = Date.now();
       switch (m.t) {
         case 'ready':
           this.forward(); // what is pending predates it
