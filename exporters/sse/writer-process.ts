@@ -22,9 +22,10 @@ function run(init: WriterInit): void {
   let delays: number[] = [];
   hub.onTick = (ms) => delays.push(ms);
   const last = { dropped: 0, coalesced: 0, slow: 0 };
+  let lastId = 0; // the last stream handed here (they come in order)
   const stats = () => {
     const c = hub.counters;
-    send({ t: 'stats', deliveries: hub.collectDeliveries(), dropped: c.dropped - last.dropped, coalesced: c.coalesced - last.coalesced, slow: c.slowDisconnects - last.slow, clients: hub.clients.size, windowMs: hub.effectiveWindowMs, delays });
+    send({ t: 'stats', lastId, deliveries: hub.collectDeliveries(), dropped: c.dropped - last.dropped, coalesced: c.coalesced - last.coalesced, slow: c.slowDisconnects - last.slow, clients: hub.clients.size, windowMs: hub.effectiveWindowMs, delays });
     last.dropped = c.dropped;
     last.coalesced = c.coalesced;
     last.slow = c.slowDisconnects;
@@ -34,7 +35,9 @@ function run(init: WriterInit): void {
   if (init.heartbeatMs > 0) timers.push(setInterval(() => hub.heartbeat(), init.heartbeatMs));
 
   const take = (m: Extract<ToWriter, { t: 'client' }>, socket: Socket | undefined) => {
+    lastId = m.id;
     if (!socket) return send({ t: 'gone', id: m.id });
+    send({ t: 'took', id: m.id });
     socket.on('error', () => {});
     socket.resume(); // reads (and drops) whatever comes, so that the peer's close is seen
     const f = m.filter;

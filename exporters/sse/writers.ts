@@ -47,13 +47,18 @@ export type ToWriter =
 export type ToParent =
   | { t: 'ready' }
   | { t: 'gone'; id: number }
-  | { t: 'stats'; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; windowMs: number; delays: number[] };
+  /** The stream's socket arrived (the exporter's copy was closed when it was sent). */
+  | { t: 'took'; id: number }
+  | { t: 'stats'; lastId: number; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; windowMs: number; delays: number[] };
 
 /** A stream handed to a writer: what to call when it ends, and the exporter's copy of its socket
  *  until the writer has its own. */
 interface Handed {
+  id: number;
   end: () => void;
   socket: Socket | undefined;
+  /** The writer has the socket. */
+  took: boolean;
 }
 
 interface Writer {
@@ -162,7 +167,9 @@ export class WriterPool {
     const id = this.nextId++;
     let once = false;
     const handed: Handed = {
+      id,
       socket,
+      took: false,
       end: () => {
         if (once) return;
         once = true;
@@ -236,7 +243,17 @@ export class WriterPool {
         case 'gone':
           w.streams.get(m.id)?.end();
           break;
+        case 'took': {
+          const h = w.streams.get(m.id);
+          if (h) h.took = true;
+          break;
+        }
         case 'stats':
+          // A writer takes streams in the order they were sent. One that has taken a later stream
+          // but not this one never got its socket (node drops a handle that arrives without its
+          // descriptor, e.g. at the writer's open-file limit): the connection is closed already,
+          // and its slot comes back here.
+          for (const h of w.streams.values()) if (!h.took && h.socket === undefined && h.id < m.lastId) h.end();
           this.totals.deliveries += m.deliveries;
           this.totals.dropped += m.dropped;
           this.totals.coalesced += m.coalesced;
@@ -286,13 +303,15 @@ function release(w: Writer): void {
   }
 }
 
+const DROPPED_WITH_VALUE = new Set(['--cpu-prof-name', '--inspect-port', '--debug-port', '--inspect-publish-uid']);
+
 /** Node flags carry over (a TypeScript loader, --cpu-prof), but not a profile's file name, which
  *  would be shared with the exporter's process, nor an inspector, whose port would be. */
 function writerExecArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--cpu-prof-name' || a === '--inspect-port') {
+    if (DROPPED_WITH_VALUE.has(a)) {
       i++; // and its value
       continue;
     }
