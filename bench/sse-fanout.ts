@@ -31,6 +31,7 @@ import { checkout, commandLine, load1, machineInfo, parseOptions, positiveOption
 import { cpuTimes, freePort, median, percentile, sleep, treeCpuTimes, treeRss, treeWriteSyscalls } from './lib/proc.js';
 import { num, table } from './lib/report.js';
 import { launchFlags } from './lib/fleetcol.js';
+import { pinTree, steerLoopbackRx, type RxSteering } from './lib/steer.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -513,6 +514,10 @@ const USAGE = `usage: node dist/bench/sse-fanout.js [options]
   --client-nice N   run the counting client processes at nice N (1-19; the probes, the driver and the
                     servers stay at 0): they then take the CPU the server leaves, as clients on other
                     machines would (default 0)
+  --rx-cpu N        run the loopback receive path (receive packet steering on lo), the driver and the
+                    clients on CPU N and the servers on the other CPUs, so that the clients' TCP receive
+                    work is not charged to the server (as on a network); Linux, root and taskset; the
+                    steering is undone on exit
   --out FILE        JSON results (default bench/results/sse-fanout-<date>.json)
   --keep            keep the temp dir with fleetcol's configs and logs
 `;
@@ -532,6 +537,7 @@ function options() {
       'cpu-prof': { type: 'string' },
       'lazy-read': { type: 'string', default: '0' },
       'client-nice': { type: 'string', default: '0' },
+      'rx-cpu': { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -556,14 +562,20 @@ function options() {
     cpuProf: opt['cpu-prof'],
     lazyReadMs: positive('lazy-read', opt['lazy-read'], true, true),
     clientNice: positive('client-nice', opt['client-nice'], true, true),
+    rxCpu: opt['rx-cpu'] === undefined ? undefined : positive('rx-cpu', opt['rx-cpu'], true, true),
     out: opt.out,
     keep: opt.keep,
   };
 }
 type Options = ReturnType<typeof options>;
 
-function startServer(kind: Kind, o: Options, dir: string, name: string): Promise<Server> {
-  return kind === 'fleetcol' ? startFleetcol(dir, o.flush, o.window, o.writers, name) : startNaive();
+/** --rx-cpu: where the loopback receive path runs, and the CPUs left to the servers. */
+let STEER: RxSteering | undefined;
+
+async function startServer(kind: Kind, o: Options, dir: string, name: string): Promise<Server> {
+  const server = await (kind === 'fleetcol' ? startFleetcol(dir, o.flush, o.window, o.writers, name) : startNaive());
+  if (STEER) pinTree(server.proc.pid!, STEER.serverCpus);
+  return server;
 }
 
 /** --client-nice: the counting client processes' scheduling priority (not the probes'). */
@@ -707,6 +719,11 @@ async function main(): Promise<void> {
   installCleanup();
   LAZY_MS = o.lazyReadMs;
   CLIENT_NICE = o.clientNice;
+  if (o.rxCpu !== undefined) {
+    const s = steerLoopbackRx(o.rxCpu);
+    if (typeof s === 'string') usageError(USAGE, s);
+    STEER = s;
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-sse-bench-'));
   const command = commandLine();
   const machine = machineInfo();
@@ -717,6 +734,7 @@ async function main(): Promise<void> {
   log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, load average ${machine.loadavgAtStart.join(' ')}`);
   log(`fleetcol: ${fleetcol.commit}${fleetcol.dirty ? ' (with uncommitted changes)' : ''}; temp dir ${dir}`);
   log(`${AGENTS} agents; clients ${o.clients.join('/')}; updates/s per agent ${o.rates.join('/')}; ${o.durationS} s measured after ${o.warmupS} s; flush_interval ${o.flush ?? 'default'}; write_window ${o.window ?? 'default'}; writers ${o.writers}; non-probe clients read ${o.lazyReadMs > 0 ? `every ${o.lazyReadMs} ms` : 'as data comes'}${o.clientNice > 0 ? ` at nice ${o.clientNice}` : ''}; idle RSS ${o.idle > 0 ? `with ${num(o.idle)} connections` : 'skipped'}; ${o.runs} run(s)`);
+  if (STEER) log(`loopback receive path, driver and clients on CPU ${STEER.rxCpu}; servers on CPU ${STEER.serverCpus} (--rx-cpu: the clients' TCP receive work is not charged to the server, as on a network)`);
 
   const rows: Row[] = [];
   const idle: IdleRow[] = [];

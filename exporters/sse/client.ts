@@ -52,6 +52,8 @@ export class Client {
   closing: CloseReason | undefined;
   /** Live events this client was given (for metrics). */
   delivered = 0;
+  /** Its connection has closed (and it has left the hub). */
+  left = false;
   onGone: ((c: Client, reason: CloseReason) => void) | undefined;
   private expiry: NodeJS.Timeout | undefined;
 
@@ -171,6 +173,7 @@ export class Client {
   }
 
   private gone(reason: CloseReason): void {
+    this.left = true;
     if (this.expiry) clearTimeout(this.expiry);
     this.closing ??= reason;
     this.writer.clear();
