@@ -177,6 +177,7 @@ export class Hub implements FeedContext {
     let slow: Client[] | undefined;
     let oldest = Infinity;
     let writes = 0;
+    let writing = 0; // wall ms in deliver()
     const visit = (c: Client) => {
       if (c.catchingUp) {
         c.pump();
@@ -193,7 +194,9 @@ export class Hub implements FeedContext {
       const o = owedAfter(c.lastSeq);
       if (o.events[0]!.time < oldest) oldest = o.events[0]!.time;
       writes++;
+      const t0 = performance.now();
       if (!c.deliver(o.events, o.shared)) (slow ??= []).push(c);
+      writing += performance.now() - t0;
     };
     if (every) {
       for (const c of this.clients) visit(c);
@@ -210,9 +213,6 @@ export class Hub implements FeedContext {
       let cursor = this.cursor;
       let r = this.ahead;
       let through = -1; // the passSeq of a pass that got through in this tick
-      // The round's wall time over its writes (one clock read per tick, not two per write: at
-      // thousands of writes a tick those were a few % of the exporter's CPU).
-      const t0 = performance.now();
       while (due > 0) {
         if (cursor === undefined || r === undefined || r.done) {
           cursor = this.clients.values();
@@ -230,7 +230,7 @@ export class Hub implements FeedContext {
       this.cursor = cursor;
       this.ahead = r;
       // Seeded at 0, so one slow tick at the start does not stretch the window at once.
-      if (writes > 0) this.writeMs += ((performance.now() - t0) / writes - this.writeMs) * WRITE_COST_ALPHA;
+      if (writes > 0) this.writeMs += (writing / writes - this.writeMs) * WRITE_COST_ALPHA;
       // Forget what every connection has been written: everything up to the seq a finished pass
       // began at (connections that came during it started at a later seq).
       if (this.clients.size === 0 || through >= this.seq) this.recent = [];
