@@ -12,7 +12,7 @@
 // scenario is run --runs times (fleetcol and naive interleaved in each run) and reduced to medians.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/sse-fanout.js [--runs 3] [--clients 1000,5000,10000]
-//     [--rates 1,10] [--duration 10] [--warmup 3] [--idle 5000] [--flush 5ms] [--window 80ms] [--lazy-read 250]
+//     [--rates 1,10] [--duration 10] [--warmup 8] [--idle 5000] [--flush 5ms] [--window 80ms] [--lazy-read 250]
 // --lazy-read N: connections other than the probes read every N ms instead of as data comes (the
 // server's work is the same; the client processes' is much less, which matters when they share
 // two cores with the server). All options: --help; see bench/README.md.
@@ -504,7 +504,7 @@ const USAGE = `usage: node dist/bench/sse-fanout.js [options]
   --clients LIST    concurrent SSE clients, one scenario each (default 1000,5000,10000)
   --rates LIST      updates/s per agent, ${AGENTS} agents, one scenario each (default 1,10)
   --duration S      measured seconds per scenario (default 10)
-  --warmup S        seconds of load before measuring (default 3)
+  --warmup S        seconds of load before measuring (default 8: at 10,000 clients they are still catching up after 3)
   --idle N          idle connections for the RSS-per-connection figure, once per run; 0 skips it (default 5000)
   --flush D         fleetcol's sse exporter flush_interval (default: the exporter's, 5ms)
   --window D        fleetcol's sse exporter write_window (default: the exporter's default)
@@ -529,7 +529,7 @@ function options() {
       clients: { type: 'string', default: '1000,5000,10000' },
       rates: { type: 'string', default: '1,10' },
       duration: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '8' },
       idle: { type: 'string', default: '5000' },
       flush: { type: 'string' },
       window: { type: 'string' },

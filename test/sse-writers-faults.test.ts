@@ -2,6 +2,8 @@
 // or a start that fails. Real child processes, real sockets.
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import t from 'tap';
 import type { WriterPool } from '../exporters/sse/writers.js';
 import type { Hub } from '../exporters/sse/hub.js';
@@ -30,7 +32,9 @@ function writerChildren(): number[] {
 }
 
 t.test('a writer that dies takes its streams; the slots come back and a new writer takes new streams', async (t) => {
-  const f = await startFeed({ writers: 1, max_connections_per_client: 1 });
+  let log = '';
+  const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { log += c; cb(); } }));
+  const f = await startFeed({ writers: 1, max_connections_per_client: 1 }, { logger });
   t.teardown(() => f.stop());
   const st = await openStream(`${f.base}/v1/events`);
   await waitEvent(st, (e) => e.type === 'subscription_confirmed');
@@ -38,6 +42,8 @@ t.test('a writer that dies takes its streams; the slots come back and a new writ
   process.kill(pid!, 'SIGKILL');
   await st.ended;
   t.pass('its stream ended with it');
+  await waitFor(() => log.includes('SSE stream closed'), 5000, 'the stream\'s end logged');
+  t.match(log, /"reason":"writer_exit".*"msg":"SSE stream closed"/, 'logged as ended by the writer\'s exit');
   await waitFor(() => internals(f).writers.available && writerPids(f)[0] !== pid, 10_000, 'a new writer');
   const again = await openStream(`${f.base}/v1/events`);
   t.teardown(() => again.close());

@@ -1,6 +1,8 @@
 // Writer processes (`writers: N`): plain-HTTP streams at the live edge are handed, socket and all,
 // to child processes that write them; the exporter forwards every event, keeps resuming streams,
 // auth and limits, and hears when a handed stream ends. Real child processes, real sockets.
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import t from 'tap';
 import { SignJWT } from 'jose';
 import type { WriterPool } from '../exporters/sse/writers.js';
@@ -63,7 +65,9 @@ t.test('handed streams get every event once and in order; a resuming stream stay
 });
 
 t.test('a handed stream that ends gives back its per-client slot', async (t) => {
-  const f = await startFeed({ writers: 1, max_connections_per_client: 2 });
+  let log = '';
+  const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { log += c; cb(); } }));
+  const f = await startFeed({ writers: 1, max_connections_per_client: 2 }, { logger });
   t.teardown(() => f.stop());
   const a = await openStream(`${f.base}/v1/events`);
   const b = await openStream(`${f.base}/v1/events`);
@@ -73,6 +77,8 @@ t.test('a handed stream that ends gives back its per-client slot', async (t) => 
   t.equal(third.status, 429, 'two streams held');
   a.close();
   await waitFor(() => internals(f).writers.streams === 1, 5000, 'the writer saw it end');
+  const closed = log.split('\n').filter((l) => l.includes('SSE stream closed')).map((l) => JSON.parse(l).reason);
+  t.same(closed, ['client'], 'logged with the reason the writer saw (the client left)');
   const again = await openStream(`${f.base}/v1/events`);
   t.teardown(() => again.close());
   t.equal(again.status, 200, 'the slot is free again');
@@ -110,4 +116,8 @@ t.test('shutdown: every handed stream gets a retry: and is closed', async (t) =>
     t.equal(st.retries.length, 2, 'retry: on connect and at shutdown');
     t.ok(st.retries[1]! >= 1500 && st.retries[1]! <= 2500, `spread retry (${st.retries[1]})`);
   }
+  // Stopped well inside a writer's 1 s report: its last report (sent as it exits) is counted.
+  const live = streams.reduce((n, st) => n + st.events.filter((e) => e.type !== 'subscription_confirmed').length, 0);
+  t.ok(live >= 4, `events written to the streams (${live})`);
+  t.equal(await metric(f, 'exporter_sse_deliveries'), live, 'every delivery a writer made is in the exporter\'s counter after shutdown');
 });

@@ -11,8 +11,10 @@ import { Hub } from './hub.js';
 import { SocketSink } from './transport.js';
 import type { ToParent, ToWriter, WriterInit } from './writers.js';
 
-function send(m: ToParent): void {
-  if (process.connected) process.send!(m);
+function send(m: ToParent, sent?: () => void): void {
+  if (!process.connected) sent?.();
+  else if (sent) process.send!(m, () => sent());
+  else process.send!(m);
 }
 
 function run(init: WriterInit): void {
@@ -23,20 +25,20 @@ function run(init: WriterInit): void {
   hub.onTick = (ms) => delays.push(ms);
   const last = { dropped: 0, coalesced: 0, slow: 0 };
   let lastId = 0; // the last stream handed here (they come in order)
-  const stats = () => {
+  const stats = (sent?: () => void) => {
     const c = hub.counters;
-    send({ t: 'stats', lastId, deliveries: hub.collectDeliveries(), dropped: c.dropped - last.dropped, coalesced: c.coalesced - last.coalesced, slow: c.slowDisconnects - last.slow, clients: hub.clients.size, windowMs: hub.effectiveWindowMs, delays });
+    send({ t: 'stats', lastId, deliveries: hub.collectDeliveries(), dropped: c.dropped - last.dropped, coalesced: c.coalesced - last.coalesced, slow: c.slowDisconnects - last.slow, clients: hub.clients.size, windowMs: hub.effectiveWindowMs, delays }, sent);
     last.dropped = c.dropped;
     last.coalesced = c.coalesced;
     last.slow = c.slowDisconnects;
     delays = [];
   };
-  const timers = [setInterval(stats, 1000)];
+  const timers = [setInterval(() => stats(), 1000)];
   if (init.heartbeatMs > 0) timers.push(setInterval(() => hub.heartbeat(), init.heartbeatMs));
 
   const take = (m: Extract<ToWriter, { t: 'client' }>, socket: Socket | undefined) => {
     lastId = m.id;
-    if (!socket) return send({ t: 'gone', id: m.id });
+    if (!socket) return send({ t: 'gone', id: m.id, reason: 'writer_lost' });
     send({ t: 'took', id: m.id });
     socket.on('error', () => {});
     socket.resume(); // reads (and drops) whatever comes, so that the peer's close is seen
@@ -48,7 +50,7 @@ function run(init: WriterInit): void {
     const remove = client.onGone;
     client.onGone = (c, reason) => {
       remove?.(c, reason);
-      send({ t: 'gone', id: m.id });
+      send({ t: 'gone', id: m.id, reason });
     };
     if (m.expMs !== null) {
       const expMs = m.expMs;
@@ -65,10 +67,9 @@ function run(init: WriterInit): void {
     else if (m.t === 'close') {
       for (const t of timers) clearInterval(t);
       hub.closeAll('shutdown', () => retryLine(m.retryMs + Math.random() * m.spreadMs), m.graceMs);
-      const done = () => {
-        stats();
-        process.disconnect();
-      };
+      // Disconnects once the last report is sent: messages still queued when the channel is
+      // disconnected are dropped (a backed-up pipe lost them in a test of 200 large messages).
+      const done = () => stats(() => process.disconnect());
       if (hub.clients.size === 0) return done();
       const check = setInterval(() => {
         if (hub.clients.size > 0) return;

@@ -46,7 +46,8 @@ export type ToWriter =
 
 export type ToParent =
   | { t: 'ready' }
-  | { t: 'gone'; id: number }
+  /** A handed stream ended; `reason` as the exporter's own streams log it (client, slow, ...). */
+  | { t: 'gone'; id: number; reason?: string }
   /** The stream's socket arrived (the exporter's copy was closed when it was sent). */
   | { t: 'took'; id: number }
   | { t: 'stats'; lastId: number; deliveries: number; dropped: number; coalesced: number; slow: number; clients: number; windowMs: number; delays: number[] };
@@ -55,7 +56,7 @@ export type ToParent =
  *  until the writer has its own. */
 interface Handed {
   id: number;
-  end: () => void;
+  end: (reason: string) => void;
   socket: Socket | undefined;
   /** The writer has the socket. */
   took: boolean;
@@ -153,15 +154,16 @@ export class WriterPool {
 
   /**
    * Hands a stream to the live writer with the fewest streams (check `available` first). `ended`
-   * is called once when it ends, wherever that happens.
+   * is called once when it ends, wherever that happens, with why: the writer's reason, or
+   * `writer_exit` (the writer died with it) or `writer_lost` (its socket never reached the writer).
    */
-  hand(socket: Socket, stream: HandedStream, ended: () => void): void {
+  hand(socket: Socket, stream: HandedStream, ended: (reason: string) => void): void {
     this.forward(); // the writer must have every event up to the stream's start before the stream
     let w: Writer | undefined;
     for (const o of this.writers) if (usable(o) && (w === undefined || o.streams.size < w.streams.size)) w = o;
     if (w === undefined) {
       socket.destroy();
-      return ended();
+      return ended('writer_exit');
     }
     const writer = w;
     const id = this.nextId++;
@@ -170,11 +172,11 @@ export class WriterPool {
       id,
       socket,
       took: false,
-      end: () => {
+      end: (reason) => {
         if (once) return;
         once = true;
         writer.streams.delete(id);
-        ended();
+        ended(reason);
       },
     };
     writer.streams.set(id, handed);
@@ -186,7 +188,7 @@ export class WriterPool {
     writer.proc.send(msg, socket, { keepOpen: true }, (err) => {
       handed.socket = undefined;
       socket.destroy();
-      if (err) handed.end();
+      if (err) handed.end('writer_exit');
     });
   }
 
@@ -241,7 +243,7 @@ export class WriterPool {
           readyFn();
           break;
         case 'gone':
-          w.streams.get(m.id)?.end();
+          w.streams.get(m.id)?.end(m.reason ?? 'writer_lost');
           break;
         case 'took': {
           const h = w.streams.get(m.id);
@@ -253,7 +255,7 @@ export class WriterPool {
           // but not this one never got its socket (node drops a handle that arrives without its
           // descriptor, e.g. at the writer's open-file limit): the connection is closed already,
           // and its slot comes back here.
-          for (const h of w.streams.values()) if (!h.took && h.socket === undefined && h.id < m.lastId) h.end();
+          for (const h of w.streams.values()) if (!h.took && h.socket === undefined && h.id < m.lastId) h.end('writer_lost');
           this.totals.deliveries += m.deliveries;
           this.totals.dropped += m.dropped;
           this.totals.coalesced += m.coalesced;
@@ -299,7 +301,7 @@ function release(w: Writer): void {
   for (const h of [...w.streams.values()]) {
     h.socket?.destroy();
     h.socket = undefined;
-    h.end();
+    h.end('writer_exit');
   }
 }
 
