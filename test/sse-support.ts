@@ -7,6 +7,8 @@ import { loadConfig } from '../src/config/load.js';
 import { Telemetry, type KeyValue } from '../src/pdata/telemetry.js';
 import { sseExporterFactory } from '../exporters/sse/factory.js';
 import type { SseExporter, SseExporterConfig } from '../exporters/sse/exporter.js';
+import type { Hub } from '../exporters/sse/hub.js';
+import type { WriterPool } from '../exporters/sse/writers.js';
 import { openStream, type ParsedEvent, type RawStream } from './sse-stream.js';
 import { freePort, settings, tempFile, waitFor } from './helper.js';
 
@@ -29,6 +31,13 @@ export interface Feed {
   set: ReturnType<typeof settings>;
   stop(): Promise<void>;
 }
+
+/** The exporter's own hub and writer pool (for the writers suites). */
+export const internals = (f: Feed) => f.exp as unknown as { writers: WriterPool; hub: Hub };
+/** The pids of the pool's writer processes, in slot order. */
+export const writerPids = (f: Feed) => (internals(f).writers as unknown as { writers: { proc: { pid: number } }[] }).writers.map((w) => w.proc.pid);
+/** Sockets the exporter's server holds (its copies of handed streams are closed once sent). */
+export const serverSockets = (f: Feed) => (f.exp as unknown as { server: { sockets: Set<unknown> } }).server.sockets.size;
 
 export async function startFeed(over: Record<string, unknown> = {}, opts: { logger?: import('pino').Logger } = {}): Promise<Feed> {
   const port = await freePort();

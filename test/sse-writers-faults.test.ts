@@ -5,16 +5,10 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
-import type { WriterPool } from '../exporters/sse/writers.js';
-import type { Hub } from '../exporters/sse/hub.js';
-import { openStream, spans, startFeed, waitEvent, type Feed } from './sse-support.js';
+import { internals, openStream, serverSockets, spans, startFeed, waitEvent, writerPids } from './sse-support.js';
 import { waitFor } from './helper.js';
 
-const internals = (f: Feed) => f.exp as unknown as { writers: WriterPool; hub: Hub };
-const writerPids = (f: Feed) => (internals(f).writers as unknown as { writers: { proc: { pid: number } }[] }).writers.map((w) => w.proc.pid);
 
-/** Sockets the exporter's server holds (its copies of handed streams are closed once sent). */
-const serverSockets = (f: Feed) => (f.exp as unknown as { server: { sockets: Set<unknown> } }).server.sockets.size;
 /** This process's children that are writer processes. */
 function writerChildren(): number[] {
   const pids: number[] = [];

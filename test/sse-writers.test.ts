@@ -5,18 +5,13 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import t from 'tap';
 import { SignJWT } from 'jose';
-import type { WriterPool } from '../exporters/sse/writers.js';
-import type { Hub } from '../exporters/sse/hub.js';
-import { openStream, spans, startFeed, waitEvent, type Feed } from './sse-support.js';
+import { internals, openStream, serverSockets, spans, startFeed, waitEvent, type Feed } from './sse-support.js';
 import { metricValue, sleep, waitFor } from './helper.js';
 
-const internals = (f: Feed) => f.exp as unknown as { writers: WriterPool; hub: Hub };
 const spanNames = (st: { events: { type: string; data: any }[] }) => st.events.filter((e) => e.type === 'span' && e.data.operation !== 'invoke_agent').map((e) => e.data.name);
 const seqOf = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 
 const metric = async (f: Feed, name: string) => metricValue(await f.set.registry.prom.metrics(), `fleetcol_${name}`);
-/** Sockets the exporter's server holds (its copies of handed streams are closed once sent). */
-const serverSockets = (f: Feed) => (f.exp as unknown as { server: { sockets: Set<unknown> } }).server.sockets.size;
 
 t.test('handed streams get every event once and in order; a resuming stream stays with the exporter', async (t) => {
   const f = await startFeed({ writers: 2, write_window: '40ms' });

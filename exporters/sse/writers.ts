@@ -73,6 +73,8 @@ interface Writer {
   windowMs: number;
   /** Handed streams not yet ended, by id. */
   streams: Map<number, Handed>;
+  /** Bytes of events sent to it and not yet written to its IPC channel (it is not reading). */
+  unsentBytes: number;
   ready: Promise<void>;
   exited: Promise<void>;
 }
@@ -83,6 +85,9 @@ const MAX_RESPAWN_DELAY_MS = 30_000;
 /** A writer silent this long (it reports every second) is stuck: it is killed, and replaced. The
  *  exporter would otherwise queue every event for it without bound. */
 const STALL_MS = 10_000;
+/** A writer that leaves this many bytes of events unread is too slow for the feed: it is killed,
+ *  and replaced (its clients resume from their last id), rather than queued for without bound. */
+const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
 const ENTRY = fileURLToPath(new URL(`./writer-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
@@ -98,6 +103,8 @@ export class WriterPool {
   readonly totals = { deliveries: 0, dropped: 0, coalesced: 0, slow: 0 };
   /** Each writer tick's write delay (ms), as the exporter's own hub reports it. */
   onDelay: (ms: number) => void = () => {};
+  /** See MAX_UNSENT_BYTES. */
+  maxUnsentBytes = MAX_UNSENT_BYTES;
 
   constructor(
     private readonly size: number,
@@ -215,8 +222,19 @@ export class WriterPool {
     this.forwardScheduled = false;
     if (this.pending.length === 0) return;
     const msg: ToWriter = { t: 'events', events: this.pending };
+    let bytes = 0;
+    for (const p of this.pending) bytes += p.bytes.length;
     this.pending = [];
-    for (const w of this.writers) if (usable(w)) w.proc.send(msg);
+    for (const w of this.writers) {
+      if (!usable(w)) continue;
+      w.unsentBytes += bytes;
+      w.proc.send(msg, () => void (w.unsentBytes -= bytes));
+      if (w.unsentBytes > this.maxUnsentBytes) {
+        this.logger.error({ pid: w.proc.pid, unsentBytes: w.unsentBytes }, 'SSE writer process is not keeping up with the feed; killing it');
+        w.live = false; // nothing more for it; 'exit' replaces it
+        w.proc.kill('SIGKILL');
+      }
+    }
   }
 
   private spawn(): Writer {
@@ -230,6 +248,7 @@ export class WriterPool {
       live: false,
       windowMs: 0,
       streams: new Map(),
+      unsentBytes: 0,
       ready: new Promise<void>((r) => (readyFn = r)),
       exited: new Promise<void>((r) => (exitedFn = r)),
     };

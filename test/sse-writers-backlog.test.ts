@@ -1,0 +1,41 @@
+// Writer processes (`writers: N`): a writer that is alive but reads too slowly. Events for it pile
+// up in the exporter; past a bound it is killed and replaced (its clients resume), well before the
+// watchdog that catches a silent one. Real child processes, real sockets. (A file of its own: the
+// fault suite is near tap's per-file time limit, a writer starts slowly under the TS loader.)
+import t from 'tap';
+import { internals, openStream, spans, startFeed, waitEvent, writerPids } from './sse-support.js';
+import { sleep, waitFor } from './helper.js';
+
+t.test('a writer that is alive but does not keep up is killed and replaced before its backlog grows past the limit', async (t) => {
+  const f = await startFeed({ writers: 1 });
+  t.teardown(() => f.stop());
+  const pool = internals(f).writers;
+  pool.maxUnsentBytes = 256 * 1024;
+  const st = await openStream(`${f.base}/v1/events`);
+  await waitEvent(st, (e) => e.type === 'subscription_confirmed');
+  const [pid] = writerPids(f);
+  process.kill(pid!, 'SIGSTOP'); // reads nothing more: what is sent to it piles up in the exporter
+  t.teardown(() => {
+    try {
+      process.kill(pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  const t0 = Date.now();
+  // ~4,000 events of ~1 KB, well past the 256 KiB allowed (and past what the pipe itself holds).
+  for (let i = 0; i < 40 && writerPids(f)[0] === pid; i++) {
+    await f.exp.consume(spans(Array.from({ length: 100 }, (_, k) => ({ agent: `a${k % 5}`, name: `n${i}-${k}-${'x'.repeat(900)}` }))));
+    await sleep(20);
+  }
+  await waitFor(() => writerPids(f)[0] !== pid, 5000, 'the writer killed and another started');
+  t.ok(Date.now() - t0 < 8000, `killed for its backlog, not by the 10 s watchdog (${Date.now() - t0} ms)`);
+  await waitFor(() => pool.available, 20_000, 'the new writer ready');
+  await st.ended;
+  t.pass('its stream ended (its client resumes from its last id)');
+  const again = await openStream(`${f.base}/v1/events`);
+  t.teardown(() => again.close());
+  await waitEvent(again, (e) => e.type === 'subscription_confirmed');
+  await f.exp.consume(spans([{ agent: 'a', name: 'after' }]));
+  await waitEvent(again, (e) => e.data?.name === 'after');
+});
