@@ -1,6 +1,8 @@
 // Shared by the sse*.test.ts suites: an in-process sse exporter on a free port (config through the
 // real loader), OTLP builders for agent spans and A2A log records, and a stream follower.
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import { stringify } from 'yaml';
 import { registry } from '../src/components.js';
 import { loadConfig } from '../src/config/load.js';
@@ -36,6 +38,25 @@ export interface Feed {
 export const internals = (f: Feed) => f.exp as unknown as { writers: WriterPool; hub: Hub };
 /** The pids of the pool's writer processes, in slot order. */
 export const writerPids = (f: Feed) => (internals(f).writers as unknown as { writers: { proc: { pid: number } }[] }).writers.map((w) => w.proc.pid);
+/** A debug-level logger whose output is kept, to check what was logged. */
+export function captureLog(): { logger: Logger; text: () => string } {
+  let out = '';
+  const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { out += c; cb(); } }));
+  return { logger, text: () => out };
+}
+
+/** Opens a stream and waits for it to get an event published after it opened (the feed works). */
+export async function followsNewEvents(f: Feed): Promise<void> {
+  const st = await openStream(`${f.base}/v1/events`);
+  try {
+    await waitEvent(st, (e) => e.type === 'subscription_confirmed');
+    await f.exp.consume(spans([{ agent: 'a', name: 'after' }]));
+    await waitEvent(st, (e) => e.data?.name === 'after', 'an event published after the stream opened');
+  } finally {
+    st.close();
+  }
+}
+
 /** Sockets the exporter's server holds (its copies of handed streams are closed once sent). */
 export const serverSockets = (f: Feed) => (f.exp as unknown as { server: { sockets: Set<unknown> } }).server.sockets.size;
 

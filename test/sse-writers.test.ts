@@ -1,11 +1,9 @@
 // Writer processes (`writers: N`): plain-HTTP streams at the live edge are handed, socket and all,
 // to child processes that write them; the exporter forwards every event, keeps resuming streams,
 // auth and limits, and hears when a handed stream ends. Real child processes, real sockets.
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import t from 'tap';
 import { SignJWT } from 'jose';
-import { internals, openStream, serverSockets, spans, startFeed, waitEvent, type Feed } from './sse-support.js';
+import { captureLog, internals, openStream, serverSockets, spans, startFeed, waitEvent, type Feed } from './sse-support.js';
 import { metricValue, sleep, waitFor } from './helper.js';
 
 const spanNames = (st: { events: { type: string; data: any }[] }) => st.events.filter((e) => e.type === 'span' && e.data.operation !== 'invoke_agent').map((e) => e.data.name);
@@ -60,9 +58,8 @@ t.test('handed streams get every event once and in order; a resuming stream stay
 });
 
 t.test('a handed stream that ends gives back its per-client slot', async (t) => {
-  let log = '';
-  const logger = pino({ level: 'debug' }, new Writable({ write(c, _e, cb) { log += c; cb(); } }));
-  const f = await startFeed({ writers: 1, max_connections_per_client: 2 }, { logger });
+  const log = captureLog();
+  const f = await startFeed({ writers: 1, max_connections_per_client: 2 }, { logger: log.logger });
   t.teardown(() => f.stop());
   const a = await openStream(`${f.base}/v1/events`);
   const b = await openStream(`${f.base}/v1/events`);
@@ -72,7 +69,7 @@ t.test('a handed stream that ends gives back its per-client slot', async (t) => 
   t.equal(third.status, 429, 'two streams held');
   a.close();
   await waitFor(() => internals(f).writers.streams === 1, 5000, 'the writer saw it end');
-  const closed = log.split('\n').filter((l) => l.includes('SSE stream closed')).map((l) => JSON.parse(l).reason);
+  const closed = log.text().split('\n').filter((l) => l.includes('SSE stream closed')).map((l) => JSON.parse(l).reason);
   t.same(closed, ['client'], 'logged with the reason the writer saw (the client left)');
   const again = await openStream(`${f.base}/v1/events`);
   t.teardown(() => again.close());
