@@ -69,7 +69,7 @@ function run(init: WriterInit): void {
       hub.closeAll('shutdown', () => retryLine(m.retryMs + Math.random() * m.spreadMs), m.graceMs);
       // Disconnects once the last report is sent: messages still queued when the channel is
       // disconnected are dropped (a backed-up pipe lost them in a test of 200 large messages).
-      const done = () => stats(() => process.disconnect());
+      const done = () => stats(() => process.connected && process.disconnect());
       if (hub.clients.size === 0) return done();
       const check = setInterval(() => {
         if (hub.clients.size > 0) return;
@@ -84,6 +84,9 @@ function run(init: WriterInit): void {
 process.on('disconnect', () => process.exit(0));
 process.once('message', (m: ToWriter) => {
   if (m.t === 'init') run(m);
-  else process.disconnect(); // closed before it started (only init comes first otherwise)
+  // Closed before it started (only init comes first otherwise). Not from inside this handler: a
+  // message that came before the listener is replayed by node, which then touches the channel a
+  // synchronous disconnect has already dropped (TypeError, exit 1).
+  else setImmediate(() => process.connected && process.disconnect());
 });
 send({ t: 'ready' });
