@@ -57,6 +57,10 @@ export interface Factory<C = any> {
   description: string;
   schema: JsonSchema;
   createDefaultConfig(): C;
+  /** Processors that keep items after consume() resolved: what a crash loses (a phrase, e.g.
+   *  "the items waiting in its windows"). `fleetcol validate` warns when such a processor stands
+   *  before a persistent queue. */
+  crashLoses?: string;
   /** Signals this component handles; receivers/processors/exporters only. */
   signals?: readonly Signal[];
   /** Receivers: one instance per id, given the next consumer for each signal it serves. */

@@ -7,6 +7,11 @@ export interface Consumer {
   consume(batch: Telemetry): Promise<void>;
   /** True if consume() changes the batch; fan-out then hands this consumer its own copy. */
   readonly mutatesData: boolean;
+  /** True if a resolved consume() means the items survive a crash of fleetcol: they are in a
+   *  persistent sending queue, or the backend took them. Stages that hold items (batch) make
+   *  their callers wait before answering when the next stage is durable, and a fan-out refuses
+   *  when a durable branch refused (README: "What an OK means"). Absent: false. */
+  readonly durable?: boolean;
 }
 
 /** Not worth retrying: the data is bad, or the backend will never take it. */

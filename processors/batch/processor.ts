@@ -1,7 +1,14 @@
 // Batches are cut by size or by time, merged without decoding (see Telemetry.merge) and sent in
-// order by one sender loop. When the next stage refuses with a retryable error the batch is kept
-// and retried; what is held is bounded, and past the bound the processor refuses upstream, so a
-// receiver answers UNAVAILABLE instead of the daemon buffering without limit.
+// order by one sender loop. What is held is bounded, and past the bound the processor refuses
+// upstream, so a receiver answers UNAVAILABLE instead of the daemon buffering without limit.
+//
+// Two ways to answer, chosen by the next stage:
+// - next stage durable (a persistent sending queue, or an exporter that waits for its backend):
+//   each caller waits until the batch holding its items was taken by the next stage, so an OK
+//   still means "on disk"; a refusal goes back to every caller of that batch as it is (they send
+//   again; nothing is held for them), and a caller may wait up to `timeout` for its batch to fill.
+// - otherwise (in-memory queues): the caller is answered at once; a batch the next stage refuses
+//   with a retryable error is kept and retried here, and a crash loses what is held.
 import type { CreateSettings, Processor } from '../../src/component.js';
 import { RetryableError, type Consumer } from '../../src/consumer.js';
 import { Telemetry } from '../../src/pdata/telemetry.js';
@@ -18,11 +25,30 @@ export interface BatchConfig {
 
 const DEFAULT_RETRY_MS = 1000;
 
+/** The callers waiting for one cut (durable mode): answered once all its parts were taken. */
+interface Waiters {
+  resolve: Array<() => void>;
+  reject: Array<(err: unknown) => void>;
+  /** Parts of the cut not yet taken by the next stage. */
+  parts: number;
+  /** Set once a part was refused: the rest of the cut is not sent (its callers send it again). */
+  failed: boolean;
+}
+
+interface Ready {
+  batch: Telemetry;
+  waiters: Waiters | undefined;
+}
+
 export class BatchProcessor implements Processor {
   readonly mutatesData = false;
   private buffer: Telemetry[] = [];
   private bufferItems = 0;
-  private readonly ready: Telemetry[] = [];
+  /** Callers of what is in `buffer` (durable mode). */
+  private bufferWaiters: Waiters | undefined;
+  private readonly ready: Ready[] = [];
+  /** Callers wait for the next stage (see the top of the file). */
+  private readonly waitForNext: boolean;
   /** Items in buffer + ready: everything accepted and not yet passed on. */
   private held = 0;
   /** Bytes of the same (protobuf encoding), for the process-wide memory accounting. */
@@ -44,6 +70,7 @@ export class BatchProcessor implements Processor {
     private readonly next: Consumer,
   ) {
     this.maxHeld = cfg.max_pending_items > 0 ? cfg.max_pending_items : 10 * cfg.send_batch_size;
+    this.waitForNext = next.durable === true;
     const m = set.metrics;
     this.sizeTrigger = m.counter('processor_batch_batch_size_trigger_send', 'Batches sent because they reached send_batch_size.');
     this.timeoutTrigger = m.counter('processor_batch_timeout_trigger_send', 'Batches sent because the timeout fired.');
@@ -54,9 +81,28 @@ export class BatchProcessor implements Processor {
     this.unregister = memoryAccounting.register('processor', set.id, () => this.heldBytes);
   }
 
+  /** Durable when its callers wait for a durable next stage. */
+  get durable(): boolean {
+    return this.waitForNext;
+  }
+
   async start(): Promise<void> {}
 
-  async consume(batch: Telemetry): Promise<void> {
+  consume(batch: Telemetry): Promise<void> {
+    try {
+      const waiters = this.add(batch);
+      if (!waiters) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        waiters.resolve.push(resolve);
+        waiters.reject.push(reject);
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Holds the batch; returns the waiters of its cut in durable mode (taken before a size cut). */
+  private add(batch: Telemetry): Waiters | undefined {
     const n = batch.itemCount;
     if (this.held > 0 && this.held + n > this.maxHeld) {
       throw new RetryableError(`batch processor holds ${this.held} items waiting for the next stage (max_pending_items ${this.maxHeld})`, { retryAfterMs: DEFAULT_RETRY_MS });
@@ -67,8 +113,10 @@ export class BatchProcessor implements Processor {
     this.bufferBytes += bytes;
     this.held += n;
     this.heldBytes += bytes;
+    const waiters = this.waitForNext ? (this.bufferWaiters ??= { resolve: [], reject: [], parts: 0, failed: false }) : undefined;
     if (this.bufferItems >= this.cfg.send_batch_size || this.cfg.timeout === 0) this.cut(this.sizeTrigger);
     else this.timer ??= setTimeout(() => this.cut(this.timeoutTrigger), this.cfg.timeout);
+    return waiters;
   }
 
   private cut(trigger: BoundCounter): void {
@@ -80,7 +128,10 @@ export class BatchProcessor implements Processor {
     this.bufferItems = 0;
     const max = this.cfg.send_batch_max_size;
     const parts = max > 0 && merged.itemCount > max ? merged.split(max) : [merged];
-    this.ready.push(...parts);
+    const waiters = this.bufferWaiters;
+    this.bufferWaiters = undefined;
+    if (waiters) waiters.parts = parts.length;
+    for (const batch of parts) this.ready.push({ batch, waiters });
     // Split parts repeat their resource and scope: count what is held now.
     this.heldBytes += parts.reduce((a, p) => a + p.byteSize, 0) - this.bufferBytes;
     this.bufferBytes = 0;
@@ -90,9 +141,11 @@ export class BatchProcessor implements Processor {
 
   private async sendReady(): Promise<void> {
     while (this.ready.length > 0) {
-      const b = this.ready[0]!;
+      const { batch: b, waiters } = this.ready[0]!;
       const n = b.itemCount;
-      try {
+      if (waiters) {
+        await this.sendFor(b, waiters);
+      } else try {
         await this.next.consume(b);
       } catch (err) {
         if (err instanceof RetryableError && !this.stop.signal.aborted) {
@@ -110,9 +163,24 @@ export class BatchProcessor implements Processor {
     }
   }
 
+  /** Durable mode: one attempt; the callers get the outcome. Past a refusal, the cut's other
+   *  parts are not sent: their callers were refused and send them again. */
+  private async sendFor(b: Telemetry, w: Waiters): Promise<void> {
+    if (w.failed) return;
+    try {
+      await this.next.consume(b);
+    } catch (err) {
+      w.failed = true;
+      for (const r of w.reject) r(err);
+      return;
+    }
+    if (--w.parts === 0) for (const r of w.resolve) r();
+  }
+
   async shutdown(): Promise<void> {
     this.cut(this.timeoutTrigger);
     const deadline = setTimeout(() => this.stop.abort(), this.set.shutdownTimeoutMs);
+    // Durable mode has nothing to retry: every cut gets its one attempt.
     while (this.sending) await this.sending;
     clearTimeout(deadline);
     this.unregister();

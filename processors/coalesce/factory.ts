@@ -6,6 +6,7 @@ export const coalesceProcessorFactory: Factory<CoalesceConfig> = {
   kind: 'processor',
   description: 'Keeps the latest item per key (agent + event) per window (debounce or max_rate); warnings, errors, terminal task states and agent_offline pass at once, in order.',
   signals: ['logs', 'traces', 'metrics'],
+  crashLoses: 'the latest item of each key waiting for its window to end (at most one window of each key\'s items)',
   schema: {
     type: 'object',
     additionalProperties: false,

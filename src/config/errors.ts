@@ -45,6 +45,7 @@ export const Code = {
   Duplicate: 'FLEETCOL_CONFIG_DUPLICATE',
   UnsupportedSignal: 'FLEETCOL_CONFIG_UNSUPPORTED_SIGNAL',
   Unused: 'FLEETCOL_CONFIG_UNUSED',
+  HeldBeforeQueue: 'FLEETCOL_CONFIG_HELD_BEFORE_PERSISTENT_QUEUE',
 } as const;
 
 export function formatLoc(loc: Loc | undefined): string | undefined {

@@ -7,7 +7,7 @@ import { Code, Problems, type ConfigProblem, type Loc } from './errors.js';
 import { substituteEnv } from './env.js';
 import { resolveService, type Defined, type Section, type Sections } from './service.js';
 import { emptyMap, isNull, mergeNodes, setKey, setPath, toPlain, type MapEntry, type MapNode } from './tree.js';
-import type { ComponentConfig, ResolvedConfig } from './types.js';
+import type { ComponentConfig, ResolvedConfig, ServiceConfig } from './types.js';
 import { runValidator, validatorFor } from './validate.js';
 import { parseSetValue, parseYamlSource } from './yaml.js';
 
@@ -53,6 +53,7 @@ export function loadConfig(opts: LoadOptions): LoadResult {
     resolved[s] = resolveSection(s, root.entries.get(s), sections[s], opts.registry, problems);
   }
   const service = resolveService(root.entries.get('service'), sections, root.loc, problems);
+  heldBeforePersistentQueues(service, resolved, sections, problems);
 
   const result: LoadResult = { errors: problems.errors(), warnings: problems.warnings() };
   if (result.errors.length === 0) result.config = { ...resolved, service, sources: [...opts.files] };
@@ -134,6 +135,29 @@ function resolveSection(section: Section, e: MapEntry | undefined, defined: Map<
     }
   }
   return out;
+}
+
+/** A processor that keeps items after answering (its factory's `crashLoses`) in front of an
+ *  exporter with a persistent queue breaks the promise that an OK is on disk: warn, naming what a
+ *  crash loses. Processors that wait for the queue (batch) are not flagged. */
+function heldBeforePersistentQueues(service: ServiceConfig, resolved: Record<Section, Map<string, ComponentConfig>>, sections: Sections, problems: Problems): void {
+  for (const p of service.pipelines) {
+    const persistent = p.exporters.filter((id) => {
+      const q = (resolved.exporters.get(id)?.config as { sending_queue?: { enabled?: boolean; storage?: string } } | undefined)?.sending_queue;
+      return q?.storage !== undefined && q.enabled !== false;
+    });
+    if (persistent.length === 0) continue;
+    for (const id of p.processors) {
+      const loses = resolved.processors.get(id)?.factory.crashLoses;
+      if (!loses) continue;
+      problems.warn(
+        Code.HeldBeforeQueue,
+        `service.pipelines.${p.id}.processors`,
+        sections.processors.get(id)?.keyLoc,
+        `processor "${id}" answers before the persistent queue of ${persistent.map((e) => `"${e}"`).join(', ')} has the items it holds: a crash loses ${loses}`,
+      );
+    }
+  }
 }
 
 /** The factory's defaults under the user's values: maps merge, user wins, null means "default". */

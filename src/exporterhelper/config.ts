@@ -14,6 +14,20 @@ export interface QueueSettings {
   block_on_overflow?: boolean;
   /** How long consume() waits for room with block_on_overflow, ms. */
   block_timeout?: number;
+  /** Batching when read from the queue (the collector's exporter-side batching). */
+  batch?: BatchSettings;
+}
+
+/** sending_queue.batch: requests go into the queue as they arrive (so the receiver's OK waits only
+ *  for the queue) and are merged into batches as the senders read them. */
+export interface BatchSettings {
+  /** Send what is gathered once the oldest of it has waited this long, ms. */
+  flush_timeout: number;
+  /** Send as soon as this much is gathered (in `sizer` units). */
+  min_size: number;
+  /** Never send more than this in one request (0: no limit); larger requests are split (items). */
+  max_size: number;
+  sizer: 'items' | 'bytes';
 }
 
 export interface RetrySettings {
@@ -65,6 +79,17 @@ export const helperSchemaProperties: Record<string, JsonSchema> = {
         description: 'When the queue is full, wait up to block_timeout for room instead of refusing at once; then refuse as back-pressure (the receiver answers UNAVAILABLE / 503 with a retry delay; not counted as enqueue_failed).',
       },
       block_timeout: { ...duration, description: 'With block_on_overflow: longest wait for room; keep it well under clients\' deadlines (SDKs default to 10s).' },
+      batch: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Batch in the exporter: requests are queued as they arrive (the OK waits only for the queue, on disk with `storage`) and merged into batches as they are read. Use this rather than the batch processor in front of a persistent queue.',
+        properties: {
+          flush_timeout: { ...duration, default: '200ms', description: 'Send what is gathered once its oldest request has waited this long.' },
+          min_size: { type: 'integer', minimum: 0, default: 8192, description: 'Send as soon as this much is gathered (in batch.sizer units).' },
+          max_size: { type: 'integer', minimum: 0, default: 0, description: 'Largest request sent (0: no limit); with sizer items, larger ones are split.' },
+          sizer: { enum: ['items', 'bytes'], default: 'items', description: 'What min_size and max_size count.' },
+        },
+      },
       storage: {
         type: 'string',
         pattern: '^[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_.-]+)?$',

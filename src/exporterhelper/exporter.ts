@@ -6,10 +6,11 @@ import { PermanentError, RetryableError, isPermanent } from '../consumer.js';
 import type { Signal, Telemetry } from '../pdata/telemetry.js';
 import { ITEM_NAME, type BoundCounter } from '../telemetry/metrics.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { Batcher } from './batcher.js';
 import type { HelperSettings, RetrySettings } from './config.js';
 import { MemoryQueue } from './memory_queue.js';
 import { BlockingOffer } from './overflow.js';
-import type { Queue, Sizer } from './queue.js';
+import type { Queue, QueueEntry, Sizer } from './queue.js';
 import { isQueueStorage } from './storage.js';
 import { memoryAccounting } from '../memory.js';
 
@@ -153,6 +154,8 @@ export function createExporterHelper(
   if (!cfg.sending_queue.enabled) {
     return {
       mutatesData: false,
+      // consume() resolves once the backend took the batch.
+      durable: true,
       consume: send,
       start: async (host) => impl.start?.(host),
       shutdown: async () => {
@@ -184,25 +187,42 @@ export function createExporterHelper(
     : undefined;
   const consumers: Promise<void>[] = [];
 
+  const taken = (q: Queue<Telemetry>, entry: QueueEntry<Telemetry>) => {
+    if (q.persistent) heldBytes += entry.item.byteSize; // read back from disk (or handed over) into memory
+  };
+  /** Sends a batch made of queue entries (one, or several with sending_queue.batch), then
+   *  acknowledges them to the queue: done once sent or dropped for good, released (kept for the
+   *  next start) when the exporter stopped first. Never rejects. */
+  const sendEntries = async (entries: readonly QueueEntry<Telemetry>[], batch: Telemetry): Promise<void> => {
+    const keepable = entries.every((e) => e.release !== undefined);
+    const max = qcfg.batch?.sizer === 'items' ? qcfg.batch.max_size : 0;
+    const parts = max > 0 && batch.itemCount > max ? batch.split(max) : [batch];
+    let kept = false;
+    for (const part of parts) {
+      try {
+        await send(part, keepable);
+      } catch (err) {
+        // counted and logged by send(), unless kept
+        if (err instanceof Kept) {
+          kept = true;
+          break;
+        }
+      }
+    }
+    for (const e of entries) {
+      heldBytes -= e.item.byteSize;
+      if (kept) e.release!();
+      else e.done();
+    }
+  };
   /** Takes one batch and sends it; false when the queue is closed. Called once the queue is
    *  ready (see Queue.ready), so this frame is young and ends with the send: nothing that lives
    *  longer keeps the batch. */
   const sendNext = async (q: Queue<Telemetry>): Promise<boolean> => {
     const entry = await q.take();
     if (!entry) return false;
-    const bytes = entry.item.byteSize;
-    if (q.persistent) heldBytes += bytes; // read back from disk (or handed over) into memory
-    let kept = false;
-    try {
-      await send(entry.item, entry.release !== undefined);
-    } catch (err) {
-      // counted and logged by send(), unless kept
-      kept = err instanceof Kept;
-    } finally {
-      heldBytes -= bytes;
-      if (kept) entry.release!();
-      else entry.done();
-    }
+    taken(q, entry);
+    await sendEntries([entry], entry.item);
     return true;
   };
   const runConsumer = async (q: Queue<Telemetry>) => {
@@ -217,6 +237,8 @@ export function createExporterHelper(
 
   return {
     mutatesData: false,
+    // With storage, consume() resolves once the batch is in the queue's file.
+    durable: qcfg.storage !== undefined,
     async consume(batch) {
       const q = queue;
       if (!q) throw new RetryableError('exporter not started', { retryAfterMs: 1000 });
@@ -266,7 +288,9 @@ export function createExporterHelper(
       // Up to one more queue's worth may wait for room; beyond that, refused at once.
       if (qcfg.block_on_overflow) blocking = new BlockingOffer(queue!, blockTimeout, qcfg.queue_size);
       await impl.start?.(host);
-      for (let i = 0; i < qcfg.num_consumers; i++) consumers.push(runConsumer(queue!));
+      const q = queue!;
+      if (qcfg.batch) consumers.push(new Batcher(q, qcfg.batch, qcfg.num_consumers, { taken: (e) => taken(q, e), send: sendEntries }).run());
+      else for (let i = 0; i < qcfg.num_consumers; i++) consumers.push(runConsumer(q));
     },
     async shutdown() {
       const q = queue;
