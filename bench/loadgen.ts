@@ -4,11 +4,17 @@
 // startup; per send it only copies the bytes and stamps a sequence number into the first 4 bytes
 // of every trace id, so no two requests carry the same trace or span.
 //
+// Every OK answer's latency (send → response) goes into a histogram (lib/latency.ts, bounded
+// memory); `stats` with {resetLatency: true} empties it after taking the snapshot, so the driver
+// calls it so at the start of its measured window and the next snapshot's `latency` covers the
+// window (answers that arrive in it, whenever they were sent). Failed requests are not in it.
+//
 // Started by otlp-throughput.ts:  loadgen.js --spans-per-request N --pool N
-// Commands (IPC): start {target, mode, concurrency, rate, maxMs}, stats, stop.
+// Commands (IPC): start {target, mode, concurrency, rate, maxMs}, stats [{resetLatency}], stop.
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { serve } from './lib/ipc.js';
+import { LatencyHistogram, type LatencySummary } from './lib/latency.js';
 import { buildPool } from './lib/spans.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -43,6 +49,9 @@ export interface LoadStats {
   late: number;
   lastError: string;
   elapsedMs: number;
+  /** OK answers' latency, send → response, since the last reset (or the start). Over IPC a
+   *  figure with no answers (NaN) arrives as null. */
+  latency: LatencySummary;
 }
 
 const { values } = parseArgs({
@@ -57,7 +66,8 @@ const built = Date.now();
 const pool = buildPool(Number(values.pool), spansPerRequest, Number(values.seed));
 const buildMs = Date.now() - built;
 
-const stats: LoadStats = { sent: 0, ok: 0, failed: 0, failedByCode: {}, sentSpans: 0, okSpans: 0, inflight: 0, late: 0, lastError: '', elapsedMs: 0 };
+const stats: Omit<LoadStats, 'latency'> = { sent: 0, ok: 0, failed: 0, failedByCode: {}, sentSpans: 0, okSpans: 0, inflight: 0, late: 0, lastError: '', elapsedMs: 0 };
+const latency = new LatencyHistogram();
 let clients: grpc.Client[] = [];
 let running = false;
 let startedAt = 0;
@@ -80,7 +90,9 @@ function send(args: StartArgs, done: (ok: boolean) => void): void {
   stats.sentSpans += spans;
   stats.inflight++;
   const client = clients[seq % clients.length]!;
+  const t0 = performance.now();
   client.makeUnaryRequest<Buffer, Buffer>(PATH, raw, raw, bytes, new grpc.Metadata(), { deadline: Date.now() + args.deadlineMs }, (err) => {
+    const ms = performance.now() - t0;
     stats.inflight--;
     if (err) {
       stats.failed++;
@@ -90,6 +102,7 @@ function send(args: StartArgs, done: (ok: boolean) => void): void {
     } else {
       stats.ok++;
       stats.okSpans += spans;
+      latency.record(ms);
     }
     if (stats.inflight === 0 && !running) drained?.();
     done(!err);
@@ -139,7 +152,14 @@ function start(a: unknown): { spansPerRequest: number } {
 }
 
 function snapshot(): LoadStats {
-  return { ...stats, failedByCode: { ...stats.failedByCode }, elapsedMs: running ? Date.now() - startedAt : stats.elapsedMs };
+  return { ...stats, failedByCode: { ...stats.failedByCode }, elapsedMs: running ? Date.now() - startedAt : stats.elapsedMs, latency: latency.summary() };
+}
+
+/** The counters; with {resetLatency: true} the latency histogram is emptied after the snapshot. */
+function statsCommand(a: unknown): LoadStats {
+  const s = snapshot();
+  if ((a as { resetLatency?: boolean } | undefined)?.resetLatency) latency.reset();
+  return s;
 }
 
 async function stop(): Promise<LoadStats> {
@@ -164,6 +184,6 @@ async function stop(): Promise<LoadStats> {
 }
 
 serve(
-  { start, stats: snapshot, stop },
+  { start, stats: statsCommand, stop },
   { spansPerRequest, pool: pool.length, bytesPerRequest: Math.round(pool.reduce((s, e) => s + e.bytes.length, 0) / pool.length), buildMs },
 );

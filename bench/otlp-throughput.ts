@@ -8,21 +8,30 @@
 //            (once per --compression value of the exporter)
 //   testbed  otelcol's testbed case: 10,000 spans/s in requests of 100 spans, 60 s, through fleetcol
 //   testbed-floor  the same rate against the floor server (what grpc-js alone costs at that rate)
+// With --designs, `full` and `testbed` run once per design of a durable OK (exporter queue on disk,
+// file_storage) × --fsync instead:
+//   ack-batch    today's: receiver → batch (answers at once) → otlp with a persistent queue, run with
+//                an older build of fleetcol (--baseline-cli)
+//   batch-wait   the same config on this build (its batch processor answers once the queue holds the data)
+//   queue-batch  no batch processor; the exporter batches from its persistent queue (sending_queue.batch)
+// The load generator records every OK answer's latency (send → response); p50/p99 are reported.
 // CPU is utime+stime of the measured process from /proc/<pid>/stat; memory is VmHWM and VmRSS
 // from /proc/<pid>/status. See bench/README.md.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installCleanup, killAll } from './lib/cleanup.js';
-import { Fleetcol } from './lib/fleetcol.js';
+import { Fleetcol, type FleetcolOptions } from './lib/fleetcol.js';
 import { Helper } from './lib/ipc.js';
 import { ProcMonitor, type Usage } from './lib/monitor.js';
 import { median, MiB, percentile, sleep } from './lib/proc.js';
 import { num, pct, table, within } from './lib/report.js';
+import type { LatencySummary } from './lib/latency.js';
 import type { LoadStats, StartArgs } from './loadgen.js';
 import type { SinkStats } from './sink.js';
-import { checkout, commandLine, machineInfo, parseOptions, positiveOption } from './lib/cli.js';
+import { checkout, commandLine, machineInfo, parseOptions, positiveOption, usageError } from './lib/cli.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
@@ -32,6 +41,18 @@ const script = (name: string) => new URL(`./${name}`, import.meta.url);
 const TARGET_CPU_PER_MILLION = 10; // CPU-s per million spans, full load
 const TARGET_TESTBED_CPU = 10; // % of one core at 10k spans/s
 const TARGET_TESTBED_RSS = 100; // MiB
+const TARGET_DESIGN_CPU_RATIO = 1.1; // a durable-OK design's CPU per span against ack-batch (today's), same fsync
+const TARGET_QUEUE_BATCH_P99_MS = 50; // queue-batch: answer latency p99
+
+const DESIGNS = ['ack-batch', 'batch-wait', 'queue-batch'] as const;
+type Design = (typeof DESIGNS)[number];
+/** One design of a durable OK at one fsync setting. */
+interface Variant {
+  design: Design;
+  fsync: boolean;
+}
+const fsyncName = (f: boolean) => (f ? 'on' : 'off');
+const variantKey = (v: Variant) => `${v.design}/fsync-${fsyncName(v.fsync)}`;
 
 const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
   --runs N                    repeat every scenario N times, report medians (default 3)
@@ -55,6 +76,14 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
   --keep                      keep the temp dir with fleetcol's configs and logs
   --floor-impl grpc-js|http2|net  the floor server: bare grpc-js (default), bare node:http2 (gRPC
                               framing by hand) or fleetcol's own HTTP/2 server on node:net
+  --designs LIST              ack-batch,batch-wait,queue-batch: run full and testbed once per design of a
+                              durable OK (exporter queue on file_storage) × --fsync, instead of the
+                              in-memory queue (default none: today's scenarios)
+  --fsync LIST                with --designs: file_storage fsync off,on (default both)
+  --baseline-cli PATH         with --designs: the old build's dist/src/cli.js that ack-batch runs
+                              (without it ack-batch is skipped)
+  --storage-dir DIR           with --designs: where each run's fresh file_storage directory is made
+                              (default the temp dir; deleted after the run)
 `;
 
 const opt = parseOptions(USAGE, {
@@ -79,6 +108,10 @@ const opt = parseOptions(USAGE, {
     'node-arg': { type: 'string', multiple: true, default: [] },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    designs: { type: 'string', default: '' },
+    fsync: { type: 'string', default: 'off,on' },
+    'baseline-cli': { type: 'string' },
+    'storage-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -103,7 +136,39 @@ const cfg = {
   sets: opt.set as string[],
   cpuProf: opt['cpu-prof'] ? resolve(opt['cpu-prof']) : undefined,
   nodeArgs: opt['node-arg'] as string[],
+  designs: [] as Design[],
+  fsync: [] as boolean[],
+  baselineCli: opt['baseline-cli'] ? resolve(opt['baseline-cli']) : undefined,
+  storageDir: opt['storage-dir'] ? resolve(opt['storage-dir']) : undefined,
 };
+const notes: string[] = [];
+{
+  const asked = opt.designs!.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const d of asked) if (!(DESIGNS as readonly string[]).includes(d)) usageError(USAGE, `unknown design "${d}" (valid: ${DESIGNS.join(', ')})`);
+  const fs = opt.fsync!.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const f of fs) if (f !== 'off' && f !== 'on') usageError(USAGE, `--fsync: "${f}" (valid: off, on)`);
+  if (fs.length === 0) usageError(USAGE, '--fsync: off, on or both');
+  cfg.fsync = (['off', 'on'] as const).filter((f) => fs.includes(f)).map((f) => f === 'on');
+  cfg.designs = DESIGNS.filter((d) => asked.includes(d));
+  if (cfg.baselineCli && !existsSync(cfg.baselineCli)) usageError(USAGE, `--baseline-cli: ${cfg.baselineCli} not found (build the old checkout first)`);
+  if (cfg.designs.includes('ack-batch') && !cfg.baselineCli) {
+    cfg.designs = cfg.designs.filter((d) => d !== 'ack-batch');
+    notes.push('ack-batch skipped: it needs --baseline-cli PATH (an old checkout\'s dist/src/cli.js); CPU ratios to ack-batch are n/a');
+  }
+  if (asked.length && cfg.designs.length === 0) usageError(USAGE, `--designs: nothing left to run (${notes.join('; ')})`);
+  if (cfg.designs.length && !cfg.scenarios.some((s) => s === 'full' || s === 'testbed')) notes.push('--designs applies to the full and testbed scenarios, and neither is selected');
+  if (cfg.baselineCli && !cfg.designs.includes('ack-batch')) notes.push('--baseline-cli is used by the ack-batch design only, which is not selected');
+}
+const designMode = cfg.designs.length > 0;
+/** The variants in table order: fsync off first, designs in their canonical order. */
+const variants: Variant[] = cfg.fsync.flatMap((fsync) => cfg.designs.map((design) => ({ design, fsync })));
+/** A run's order of the designs: rotated by one per run, so no design always runs first or after the same one. */
+function runOrder(run: number): Variant[] {
+  const n = cfg.designs.length;
+  const k = (run - 1) % n;
+  const designs = [...cfg.designs.slice(k), ...cfg.designs.slice(0, k)];
+  return cfg.fsync.flatMap((fsync) => designs.map((design) => ({ design, fsync })));
+}
 for (const s of cfg.scenarios) {
   if (!['floor', 'full', 'testbed', 'testbed-floor'].includes(s)) {
     process.stderr.write(`unknown scenario "${s}" (valid: floor, full, testbed, testbed-floor)\n`);
@@ -124,10 +189,30 @@ if (!Number.isFinite(cfg.warmupS) || cfg.warmupS < 0) {
 installCleanup();
 const tmp = mkdtempSync(join(os.tmpdir(), 'fleetcol-bench-'));
 if (cfg.cpuProf) mkdirSync(cfg.cpuProf, { recursive: true });
+const storageRoot = cfg.storageDir ?? join(tmp, 'storage');
+if (designMode) mkdirSync(storageRoot, { recursive: true });
 
 // ---------------------------------------------------------------------------------------------
 
-interface FullRun {
+/** Answer latency of the measured window (OK answers, send → response), flattened for medians. */
+interface LatencyFields {
+  latencyP50Ms?: number;
+  latencyP99Ms?: number;
+  latencyMaxMs?: number;
+  latencyMeanMs?: number;
+  /** OK answers in the window. */
+  latencyCount?: number;
+}
+
+interface DesignFields {
+  /** With --designs: the design of a durable OK and its fsync setting. */
+  design?: Design;
+  fsync?: boolean;
+  /** The cli.js fleetcol was started from. */
+  cli?: string;
+}
+
+interface FullRun extends LatencyFields, DesignFields {
   scenario: string;
   run: number;
   /** 1-minute load average when the run started (the machine is shared). */
@@ -154,12 +239,15 @@ interface FullRun {
   fleetcolMetrics?: string[];
 }
 
-interface TestbedRun {
-  scenario: 'testbed' | 'testbed-floor';
+interface TestbedRun extends LatencyFields, DesignFields {
+  /** testbed, testbed-floor, or testbed/<design>/fsync-<off|on>. */
+  scenario: string;
   run: number;
   loadavg: number;
   error?: string;
   cpuPctAvg?: number;
+  /** fleetcol CPU seconds in the window / spans sent in it (millions). */
+  cpuSecPerMillion?: number;
   cpuPctP95?: number;
   cpuPctMax?: number;
   peakRssMiB?: number;
@@ -205,7 +293,25 @@ async function drain(sink: Helper, expected: number): Promise<SinkStats> {
 
 /** The lines of fleetcol's /metrics worth keeping with the results (item counters). */
 function keepMetrics(text: string): string[] {
-  return text.split('\n').filter((l) => l && !l.startsWith('#') && /(accepted|refused|sent|failed|dropped|enqueue|queue_size|batch_send_size_(sum|count))/.test(l));
+  return text.split('\n').filter((l) => l && !l.startsWith('#') && /(accepted|refused|sent|failed|dropped|enqueue|queue_size|batch_send_size_(sum|count)|file_storage)/.test(l));
+}
+
+/** The window's latency from the load generator's snapshot (IPC turns NaN into null). */
+function latencyFields(l: LatencySummary | undefined): LatencyFields {
+  const n = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN);
+  return { latencyP50Ms: n(l?.p50Ms), latencyP99Ms: n(l?.p99Ms), latencyMaxMs: n(l?.maxMs), latencyMeanMs: n(l?.meanMs), latencyCount: l?.count ?? 0 };
+}
+
+/** What fleetcol is started as for a variant (or today's config without one): its cli, a fresh
+ *  file_storage directory, batching in the queue for queue-batch. */
+function fleetcolFor(v: Variant | undefined, name: string): { cli: string; storageDir?: string; extra: Pick<FleetcolOptions, 'storage' | 'queueBatch'> } {
+  if (!v) return { cli: CLI, extra: {} };
+  const storageDir = mkdtempSync(join(storageRoot, `${name}-`));
+  return {
+    cli: v.design === 'ack-batch' ? cfg.baselineCli! : CLI,
+    storageDir,
+    extra: { storage: { directory: storageDir, fsync: v.fsync }, queueBatch: v.design === 'queue-batch' },
+  };
 }
 
 const mib = (b: number) => b / MiB;
@@ -238,7 +344,7 @@ async function fullFloor(run: number): Promise<FullRun> {
     await sleep(cfg.warmupS * 1000);
     const mon = new ProcMonitor(floor.pid).begin();
     const lgMon = new ProcMonitor(lg.pid).begin();
-    const a = await lg.call<LoadStats>('stats');
+    const a = await lg.call<LoadStats>('stats', { resetLatency: true });
     await sleep(cfg.durationS * 1000);
     const b = await lg.call<LoadStats>('stats');
     const u = mon.end();
@@ -257,6 +363,7 @@ async function fullFloor(run: number): Promise<FullRun> {
       requestsFailed: fin.failed,
       failedByCode: fin.failedByCode,
       lastError: fin.lastError || undefined,
+      ...latencyFields(b.latency),
       usage: u,
     });
   } catch (err) {
@@ -267,22 +374,26 @@ async function fullFloor(run: number): Promise<FullRun> {
   return r;
 }
 
-async function fullFleetcol(run: number, compression: 'none' | 'gzip'): Promise<FullRun> {
-  const name = `full-${compression}-run${run}`;
-  const r: FullRun = { scenario: `fleetcol/${compression}`, run, loadavg: load1() };
+async function fullFleetcol(run: number, compression: 'none' | 'gzip', v?: Variant): Promise<FullRun> {
+  const name = v ? `full-${compression}-${v.design}-fsync-${fsyncName(v.fsync)}-run${run}` : `full-${compression}-run${run}`;
+  const r: FullRun = { scenario: v ? `fleetcol/${compression}/${variantKey(v)}` : `fleetcol/${compression}`, run, loadavg: load1(), ...(v ? { design: v.design, fsync: v.fsync } : {}) };
   const sink = new Helper<Ready>('sink', script('sink.js'), []);
   const lg = loadgen(cfg.spansPerRequest);
   let fc: Fleetcol | undefined;
+  let storageDir: string | undefined;
   try {
     const { port: sinkPort } = await sink.ready;
     const info = await lg.ready;
-    fc = await Fleetcol.start({ cli: CLI, dir: tmp, name, sinkPort, compression, batchSize: cfg.batchSize, batchTimeout: cfg.batchTimeout, sets: cfg.sets, nodeArgs: fleetcolNodeArgs(name) });
+    const how = fleetcolFor(v, name);
+    storageDir = how.storageDir;
+    r.cli = how.cli;
+    fc = await Fleetcol.start({ cli: how.cli, dir: tmp, name, sinkPort, compression, batchSize: cfg.batchSize, batchTimeout: cfg.batchTimeout, sets: cfg.sets, nodeArgs: fleetcolNodeArgs(name), ...how.extra });
     await lg.call('start', startArgs(`127.0.0.1:${fc.receiverPort}`, { mode: 'full' }));
     await sleep(cfg.warmupS * 1000);
     const mon = new ProcMonitor(fc.pid).begin();
     const lgMon = new ProcMonitor(lg.pid).begin();
     const sinkMon = new ProcMonitor(sink.pid).begin();
-    const [la, sa] = await Promise.all([lg.call<LoadStats>('stats'), sink.call<SinkStats>('stats')]);
+    const [la, sa] = await Promise.all([lg.call<LoadStats>('stats', { resetLatency: true }), sink.call<SinkStats>('stats')]);
     await sleep(cfg.durationS * 1000);
     const [lb, sb] = await Promise.all([lg.call<LoadStats>('stats'), sink.call<SinkStats>('stats')]);
     const u = mon.end();
@@ -306,6 +417,7 @@ async function fullFleetcol(run: number, compression: 'none' | 'gzip'): Promise<
       failedByCode: fin.failedByCode,
       lastError: fin.lastError || undefined,
       deliveredPct: fin.okSpans > 0 ? (total.spans / fin.okSpans) * 100 : NaN,
+      ...latencyFields(lb.latency),
       usage: u,
     });
     r.stop = await fc.stop();
@@ -314,27 +426,32 @@ async function fullFleetcol(run: number, compression: 'none' | 'gzip'): Promise<
   } finally {
     await fc?.kill();
     await Promise.all([lg.kill(), sink.kill()]);
+    if (storageDir) rmSync(storageDir, { recursive: true, force: true });
   }
   return r;
 }
 
 /** The testbed rate through fleetcol (`floor` false) or against the floor server (`floor` true). */
-async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
-  const name = `testbed-run${run}`;
-  const r: TestbedRun = { scenario: floor ? 'testbed-floor' : 'testbed', run, loadavg: load1() };
+async function testbed(run: number, floor: boolean, v?: Variant): Promise<TestbedRun> {
+  const name = v ? `testbed-${v.design}-fsync-${fsyncName(v.fsync)}-run${run}` : `testbed-run${run}`;
+  const r: TestbedRun = { scenario: floor ? 'testbed-floor' : v ? `testbed/${variantKey(v)}` : 'testbed', run, loadavg: load1(), ...(v ? { design: v.design, fsync: v.fsync } : {}) };
   const server = new Helper<Ready>(floor ? 'floor' : 'sink', script(floor ? 'floor.js' : 'sink.js'), floor ? floorArgs : []);
   const lg = loadgen(cfg.testbedSpansPerRequest);
   let fc: Fleetcol | undefined;
+  let storageDir: string | undefined;
   try {
     const { port } = await server.ready;
     const info = await lg.ready;
     if (!floor) {
-      fc = await Fleetcol.start({ cli: CLI, dir: tmp, name, sinkPort: port, compression: cfg.compression[0] ?? 'none', batchSize: cfg.batchSize, batchTimeout: cfg.batchTimeout, sets: cfg.sets, nodeArgs: fleetcolNodeArgs(name) });
+      const how = fleetcolFor(v, name);
+      storageDir = how.storageDir;
+      r.cli = how.cli;
+      fc = await Fleetcol.start({ cli: how.cli, dir: tmp, name, sinkPort: port, compression: cfg.compression[0] ?? 'none', batchSize: cfg.batchSize, batchTimeout: cfg.batchTimeout, sets: cfg.sets, nodeArgs: fleetcolNodeArgs(name), ...how.extra });
     }
     await lg.call('start', startArgs(`127.0.0.1:${fc ? fc.receiverPort : port}`, { mode: 'rate', rate: cfg.testbedRate }));
     await sleep(cfg.warmupS * 1000);
     const mon = new ProcMonitor(fc ? fc.pid : server.pid).begin();
-    const a = await lg.call<LoadStats>('stats');
+    const a = await lg.call<LoadStats>('stats', { resetLatency: true });
     await sleep(cfg.testbedDurationS * 1000);
     const b = await lg.call<LoadStats>('stats');
     const u = mon.end();
@@ -348,6 +465,7 @@ async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
     }
     Object.assign(r, {
       cpuPctAvg: u.cpuPct,
+      cpuSecPerMillion: u.cpuSeconds / ((b.sentSpans - a.sentSpans) / 1e6),
       cpuPctP95: percentile(u.cpuPctSamples, 95),
       cpuPctMax: Math.max(...u.cpuPctSamples),
       peakRssMiB: mib(Math.max(u.hwm, u.maxRss)),
@@ -360,6 +478,7 @@ async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
       requestsFailed: fin.failed,
       failedByCode: fin.failedByCode,
       lastError: fin.lastError || undefined,
+      ...latencyFields(b.latency),
       usage: u,
     });
     if (fc) r.stop = await fc.stop();
@@ -368,6 +487,7 @@ async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
   } finally {
     await fc?.kill();
     await Promise.all([lg.kill(), server.kill()]);
+    if (storageDir) rmSync(storageDir, { recursive: true, force: true });
   }
   return r;
 }
@@ -378,6 +498,17 @@ async function testbed(run: number, floor: boolean): Promise<TestbedRun> {
 const command = commandLine();
 const machine = machineInfo();
 const { commit, dirty } = checkout(ROOT);
+/** The old build ack-batch runs: its checkout is two levels above dist/src/cli.js. */
+const baseline = cfg.baselineCli && cfg.designs.includes('ack-batch') ? { cli: cfg.baselineCli, ...checkout(resolve(dirname(cfg.baselineCli), '..', '..')) } : undefined;
+
+function fsType(dir: string): string {
+  try {
+    return execFileSync('df', ['-T', dir], { encoding: 'utf8' }).trim().split('\n').pop()!.split(/\s+/)[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+const storageFs = designMode ? fsType(storageRoot) : undefined;
 
 const log = (s: string) => process.stdout.write(s + '\n');
 log(`fleetcol OTLP/gRPC throughput benchmark`);
@@ -386,21 +517,29 @@ log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memGiB} GiB, nod
 if (machine.loadavgAtStart[0]! > machine.nproc * 0.5) log(`note: the machine is busy (load average ${machine.loadavgAtStart[0]} on ${machine.nproc} CPUs): throughput figures will be noisy; CPU-s per million spans is the steadier figure`);
 log(`fleetcol: ${commit}${dirty ? ' (with uncommitted changes)' : ''}; temp dir ${tmp}`);
 log(`scenarios: ${cfg.scenarios.join(', ')}; ${cfg.runs} run(s) each; full load ${cfg.durationS} s after ${cfg.warmupS} s warm-up, ${cfg.concurrency} in flight, ${cfg.spansPerRequest} spans/request; testbed ${num(cfg.testbedRate)} spans/s in requests of ${cfg.testbedSpansPerRequest}, ${cfg.testbedDurationS} s`);
+if (designMode) {
+  log(`designs: ${cfg.designs.join(', ')} × fsync ${cfg.fsync.map(fsyncName).join(', ')} (full and testbed once each, order rotated per run); file_storage in ${storageRoot} (${storageFs}), a fresh directory per run`);
+  if (baseline) log(`ack-batch runs the old build ${baseline.cli} (${baseline.commit || 'commit unknown'}${baseline.dirty ? ', with uncommitted changes' : ''})`);
+}
+for (const n of notes) log(`note: ${n}`);
 
 const fullRuns: FullRun[] = [];
 const testbedRuns: TestbedRun[] = [];
 const started = Date.now();
 
+const ms = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? 'n/a' : x < 10 ? num(x, 2) : x < 100 ? num(x, 1) : num(x));
+
 function brief(r: FullRun | TestbedRun): string {
   if (r.error) return `ERROR: ${r.error.split('\n').slice(0, 12).join('\n  ')}`;
   const la = `; load avg ${r.loadavg}`;
   const fails = r.requestsFailed ? `, ${r.requestsFailed} failed requests ${JSON.stringify(r.failedByCode)}` : '';
-  if (r.scenario === 'testbed' || r.scenario === 'testbed-floor') {
+  const lat = `, answer p50/p99 ${ms(r.latencyP50Ms)}/${ms(r.latencyP99Ms)} ms`;
+  if (r.scenario.startsWith('testbed')) {
     const t = r as TestbedRun;
-    return `CPU ${pct(t.cpuPctAvg)} avg, ${pct(t.cpuPctP95)} p95, RSS ${num(t.peakRssMiB, 1)} MiB, delivered ${num(t.deliveredSpans)}/${num(t.sentSpans)} (${pct(t.deliveredPct, 2)}), ${num(t.achievedSpansPerSec)} spans/s sent${fails}${la}`;
+    return `CPU ${pct(t.cpuPctAvg)} avg, ${pct(t.cpuPctP95)} p95, RSS ${num(t.peakRssMiB, 1)} MiB, delivered ${num(t.deliveredSpans)}/${num(t.sentSpans)} (${pct(t.deliveredPct, 2)}), ${num(t.achievedSpansPerSec)} spans/s sent${lat}${fails}${la}`;
   }
   const f = r as FullRun;
-  return `${num(f.spansPerSec)} spans/s, ${num(f.cpuSecPerMillion, 2)} CPU-s/M spans, CPU ${pct(f.cpuPct)}, RSS ${num(f.peakRssMiB, 1)} MiB, loadgen CPU ${pct(f.loadgenCpuPct)}${f.deliveredPct !== undefined ? `, delivered ${pct(f.deliveredPct, 2)} of accepted` : ''}${fails}${la}`;
+  return `${num(f.spansPerSec)} spans/s, ${num(f.cpuSecPerMillion, 2)} CPU-s/M spans, CPU ${pct(f.cpuPct)}, RSS ${num(f.peakRssMiB, 1)} MiB, loadgen CPU ${pct(f.loadgenCpuPct)}${f.deliveredPct !== undefined ? `, delivered ${pct(f.deliveredPct, 2)} of accepted` : ''}${lat}${fails}${la}`;
 }
 
 try {
@@ -412,15 +551,31 @@ try {
     }
     if (cfg.scenarios.includes('full')) {
       for (const c of cfg.compression) {
-        const r = await fullFleetcol(run, c);
-        fullRuns.push(r);
-        log(`run ${run} fleetcol/${c.padEnd(5)}:   ${brief(r)}`);
+        if (designMode) {
+          for (const v of runOrder(run)) {
+            const r = await fullFleetcol(run, c, v);
+            fullRuns.push(r);
+            log(`run ${run} fleetcol/${c}/${variantKey(v)}: ${brief(r)}`);
+          }
+        } else {
+          const r = await fullFleetcol(run, c);
+          fullRuns.push(r);
+          log(`run ${run} fleetcol/${c.padEnd(5)}:   ${brief(r)}`);
+        }
       }
     }
     if (cfg.scenarios.includes('testbed')) {
-      const r = await testbed(run, false);
-      testbedRuns.push(r);
-      log(`run ${run} testbed:          ${brief(r)}`);
+      if (designMode) {
+        for (const v of runOrder(run)) {
+          const r = await testbed(run, false, v);
+          testbedRuns.push(r);
+          log(`run ${run} testbed/${variantKey(v)}: ${brief(r)}`);
+        }
+      } else {
+        const r = await testbed(run, false);
+        testbedRuns.push(r);
+        log(`run ${run} testbed:          ${brief(r)}`);
+      }
     }
     if (cfg.scenarios.includes('testbed-floor')) {
       const r = await testbed(run, true);
@@ -439,49 +594,55 @@ function med<T extends { error?: string }>(runs: T[], key: Num<T>): number {
   return median(runs.filter((r) => !r.error).map((r) => r[key] as unknown as number));
 }
 
+const latencyKeys = ['latencyP50Ms', 'latencyP99Ms', 'latencyMaxMs', 'latencyMeanMs'] as const;
 const summary: Record<string, Record<string, number>> = {};
 const fullScenarios = [...new Set(fullRuns.map((r) => r.scenario))];
-const fullKeys = ['spansPerSec', 'acceptedSpansPerSec', 'cpuSecPerMillion', 'cpuPct', 'peakRssMiB', 'windowMaxRssMiB', 'loadgenCpuPct', 'sinkCpuPct', 'deliveredPct', 'requestsFailed'] as const;
+const fullKeys = ['spansPerSec', 'acceptedSpansPerSec', 'cpuSecPerMillion', 'cpuPct', 'peakRssMiB', 'windowMaxRssMiB', 'loadgenCpuPct', 'sinkCpuPct', 'deliveredPct', 'requestsFailed', ...latencyKeys] as const;
 for (const s of fullScenarios) {
   const runs = fullRuns.filter((r) => r.scenario === s);
-  summary[s] = Object.fromEntries([...fullKeys.map((k) => [k, med(runs, k)]), ['okRuns', runs.filter((r) => !r.error).length]]);
+  summary[s] = Object.fromEntries([...fullKeys.map((k) => [k, med(runs, k)]), ['okRuns', runs.filter((r) => !r.error).length], ['runs', runs.length]]);
 }
-const testbedKeys = ['cpuPctAvg', 'cpuPctP95', 'cpuPctMax', 'peakRssMiB', 'windowMaxRssMiB', 'deliveredPct', 'achievedSpansPerSec', 'requestsFailed', 'late'] as const;
-for (const s of ['testbed', 'testbed-floor'] as const) {
+const testbedKeys = ['cpuPctAvg', 'cpuPctP95', 'cpuPctMax', 'cpuSecPerMillion', 'peakRssMiB', 'windowMaxRssMiB', 'deliveredPct', 'achievedSpansPerSec', 'requestsFailed', 'late', ...latencyKeys] as const;
+for (const s of [...new Set(testbedRuns.map((r) => r.scenario))]) {
   const runs = testbedRuns.filter((r) => r.scenario === s);
-  if (runs.length) summary[s] = Object.fromEntries([...testbedKeys.map((k) => [k, med(runs, k)]), ['okRuns', runs.filter((r) => !r.error).length]]);
+  summary[s] = Object.fromEntries([...testbedKeys.map((k) => [k, med(runs, k)]), ['okRuns', runs.filter((r) => !r.error).length], ['runs', runs.length]]);
 }
 
 log('');
-if (fullScenarios.length) {
-  const cols = fullScenarios.filter((s) => s !== 'floor');
+{
+  // Today's table: the in-memory-queue scenarios (and the floor); the designs have theirs below.
+  const cols = fullScenarios.filter((s) => s !== 'floor' && !fullRuns.some((r) => r.scenario === s && r.design));
   const floor = summary.floor;
-  const ref = cols[0] ? summary[cols[0]] : undefined;
-  const ratio = (k: string, d = 2) => (floor && ref ? `${num(ref[k]! / floor[k]!, d)}×` : 'n/a');
-  const row = (label: string, k: string, fmt: (x: number) => string, target = '', withRatio = true): string[] => [
-    label,
-    ...cols.map((c) => fmt(summary[c]![k]!)),
-    ...(floor ? [fmt(floor[k]!), withRatio ? ratio(k) : ''] : []),
-    target,
-  ];
-  const header = ['full load, median', ...cols.map((c) => c.replace('fleetcol/', 'fleetcol, export ')), ...(floor ? [floorName, `ratio ${(cols[0] ?? 'fleetcol').replace('fleetcol/', 'fleetcol ')} / floor`] : []), 'target'];
-  log(`Full load: ${cfg.concurrency} requests in flight, ${cfg.spansPerRequest} spans/request, ${cfg.durationS} s measured after ${cfg.warmupS} s warm-up; median of ${cfg.runs} run(s)`);
-  const cpuTarget = cols.length ? `≤ ${TARGET_CPU_PER_MILLION} (${cols.map((c) => `${c.replace('fleetcol/', '')}: ${within(summary[c]!.cpuSecPerMillion, TARGET_CPU_PER_MILLION)}`).join(', ')})` : '';
-  log(
-    table(header, [
-      row('spans/s delivered', 'spansPerSec', (x) => num(x)),
-      row('spans/s accepted (receiver OK)', 'acceptedSpansPerSec', (x) => num(x)),
-      row('CPU-s per million spans', 'cpuSecPerMillion', (x) => num(x, 2), cpuTarget),
-      row('CPU % of one core', 'cpuPct', (x) => pct(x)),
-      row('peak RSS MiB (VmHWM)', 'peakRssMiB', (x) => num(x, 1)),
-      row('max RSS in window MiB', 'windowMaxRssMiB', (x) => num(x, 1)),
-      row('load generator CPU %', 'loadgenCpuPct', (x) => pct(x), '', false),
-      row('sink CPU %', 'sinkCpuPct', (x) => pct(x), '', false),
-      row('delivered / accepted (after drain)', 'deliveredPct', (x) => pct(x, 2), '100 %', false),
-      row('failed requests (whole run)', 'requestsFailed', (x) => num(x), '', false),
-    ]),
-  );
-  log('');
+  if (cols.length || floor) {
+    const ref = cols[0] ? summary[cols[0]] : undefined;
+    const ratio = (k: string, d = 2) => (floor && ref ? `${num(ref[k]! / floor[k]!, d)}×` : 'n/a');
+    const row = (label: string, k: string, fmt: (x: number) => string, target = '', withRatio = true): string[] => [
+      label,
+      ...cols.map((c) => fmt(summary[c]![k]!)),
+      ...(floor ? [fmt(floor[k]!), withRatio ? ratio(k) : ''] : []),
+      target,
+    ];
+    const header = ['full load, median', ...cols.map((c) => c.replace('fleetcol/', 'fleetcol, export ')), ...(floor ? [floorName, `ratio ${(cols[0] ?? 'fleetcol').replace('fleetcol/', 'fleetcol ')} / floor`] : []), 'target'];
+    log(`Full load: ${cfg.concurrency} requests in flight, ${cfg.spansPerRequest} spans/request, ${cfg.durationS} s measured after ${cfg.warmupS} s warm-up; median of ${cfg.runs} run(s)`);
+    const cpuTarget = cols.length ? `≤ ${TARGET_CPU_PER_MILLION} (${cols.map((c) => `${c.replace('fleetcol/', '')}: ${within(summary[c]!.cpuSecPerMillion, TARGET_CPU_PER_MILLION)}`).join(', ')})` : '';
+    log(
+      table(header, [
+        row('spans/s delivered', 'spansPerSec', (x) => num(x)),
+        row('spans/s accepted (receiver OK)', 'acceptedSpansPerSec', (x) => num(x)),
+        row('CPU-s per million spans', 'cpuSecPerMillion', (x) => num(x, 2), cpuTarget),
+        row('CPU % of one core', 'cpuPct', (x) => pct(x)),
+        row('answer latency p50 ms', 'latencyP50Ms', ms, '', false),
+        row('answer latency p99 ms', 'latencyP99Ms', ms, '', false),
+        row('peak RSS MiB (VmHWM)', 'peakRssMiB', (x) => num(x, 1)),
+        row('max RSS in window MiB', 'windowMaxRssMiB', (x) => num(x, 1)),
+        row('load generator CPU %', 'loadgenCpuPct', (x) => pct(x), '', false),
+        row('sink CPU %', 'sinkCpuPct', (x) => pct(x), '', false),
+        row('delivered / accepted (after drain)', 'deliveredPct', (x) => pct(x, 2), '100 %', false),
+        row('failed requests (whole run)', 'requestsFailed', (x) => num(x), '', false),
+      ]),
+    );
+    log('');
+  }
 }
 const tb = summary.testbed;
 const tf = summary['testbed-floor'];
@@ -496,6 +657,8 @@ if (tb || tf) {
         row('CPU % of one core, average', (t) => pct(t.cpuPctAvg), tb ? `≤ ${TARGET_TESTBED_CPU} % (${within(tb.cpuPctAvg, TARGET_TESTBED_CPU)})` : ''),
         row('CPU % of one core, p95 of 1-s samples', (t) => pct(t.cpuPctP95), ''),
         row('CPU % of one core, max 1-s sample', (t) => pct(t.cpuPctMax), ''),
+        row('answer latency p50 ms', (t) => ms(t.latencyP50Ms), ''),
+        row('answer latency p99 ms', (t) => ms(t.latencyP99Ms), ''),
         row('peak RSS MiB (VmHWM)', (t) => num(t.peakRssMiB, 1), tb ? `≤ ${TARGET_TESTBED_RSS} MiB (${within(tb.peakRssMiB, TARGET_TESTBED_RSS)})` : ''),
         row('max RSS in window MiB', (t) => num(t.windowMaxRssMiB, 1), ''),
         row('spans sent/s (achieved)', (t) => num(t.achievedSpansPerSec), num(cfg.testbedRate)),
@@ -507,8 +670,88 @@ if (tb || tf) {
   log('');
 }
 
+// The designs of a durable OK: one row per design × fsync, CPU against ack-batch at the same fsync.
+interface DesignRow {
+  design: Design;
+  fsync: boolean;
+  scenario: string;
+  okRuns: number;
+  runs: number;
+  /** CPU-s per million spans / ack-batch's at the same fsync. */
+  cpuRatio: number;
+  /** Whether the issue's targets are met (undefined: no figure or not applicable). */
+  cpuTargetMet?: boolean;
+  p99TargetMet?: boolean;
+}
+const designComparison: { full: Record<string, DesignRow[]>; testbed: DesignRow[] } = { full: {}, testbed: [] };
+if (designMode) {
+  const runsOk = (s: Record<string, number> | undefined) => (!s ? 'not run' : s.okRuns === s.runs ? `${s.okRuns}/${s.runs}` : `${s.okRuns}/${s.runs} FAILED`);
+  const ratioCell = (row: DesignRow) => (row.design === 'ack-batch' ? (Number.isFinite(row.cpuRatio) ? '1.00× (base)' : 'n/a') : Number.isFinite(row.cpuRatio) ? `${num(row.cpuRatio, 2)}× (${row.cpuTargetMet ? 'ok' : 'MISSED'})` : 'n/a');
+  const p99Cell = (p50: number, p99: number, row: DesignRow) => `${ms(p50)} / ${ms(p99)}${row.p99TargetMet === undefined ? '' : row.p99TargetMet ? ' (ok)' : ' (MISSED)'}`;
+  const rowsFor = (prefix: string, p99Target: boolean): DesignRow[] =>
+    variants.map((v) => {
+      const scenario = `${prefix}${variantKey(v)}`;
+      const s = summary[scenario];
+      const base = summary[`${prefix}${variantKey({ design: 'ack-batch', fsync: v.fsync })}`];
+      const cpuRatio = s && base ? s.cpuSecPerMillion! / base.cpuSecPerMillion! : NaN;
+      const p99 = s?.latencyP99Ms ?? NaN;
+      return {
+        design: v.design,
+        fsync: v.fsync,
+        scenario,
+        okRuns: s?.okRuns ?? 0,
+        runs: s?.runs ?? 0,
+        cpuRatio,
+        cpuTargetMet: v.design !== 'ack-batch' && Number.isFinite(cpuRatio) ? cpuRatio <= TARGET_DESIGN_CPU_RATIO : undefined,
+        p99TargetMet: p99Target && v.design === 'queue-batch' && Number.isFinite(p99) ? p99 <= TARGET_QUEUE_BATCH_P99_MS : undefined,
+      };
+    });
+  const label = (r: DesignRow) => r.design;
+  const targets = `targets: CPU per span ≤ ${TARGET_DESIGN_CPU_RATIO.toFixed(2)}× ack-batch's at the same fsync (today's build); queue-batch answer p99 ≤ ${TARGET_QUEUE_BATCH_P99_MS} ms at the testbed rate`;
+  if (cfg.scenarios.includes('full')) {
+    for (const c of cfg.compression) {
+      const rows = rowsFor(`fleetcol/${c}/`, false);
+      designComparison.full[c] = rows;
+      log(`Durable OK, full load, export ${c}: ${cfg.concurrency} requests in flight, ${cfg.spansPerRequest} spans/request, ${cfg.durationS} s measured after ${cfg.warmupS} s warm-up; median of ${cfg.runs} run(s); ${targets}`);
+      log(
+        table(
+          ['design', 'fsync', 'spans/s delivered', 'spans/s accepted', 'CPU-s per million spans', 'CPU vs ack-batch', 'CPU % of one core', 'answer p50 / p99 ms', 'peak RSS MiB', 'delivered / accepted', 'failed requests', 'runs ok'],
+          rows.map((r) => {
+            const s = summary[r.scenario] ?? {};
+            return [label(r), fsyncName(r.fsync), num(s.spansPerSec), num(s.acceptedSpansPerSec), num(s.cpuSecPerMillion, 2), ratioCell(r), pct(s.cpuPct), p99Cell(s.latencyP50Ms ?? NaN, s.latencyP99Ms ?? NaN, r), num(s.peakRssMiB, 1), pct(s.deliveredPct, 2), num(s.requestsFailed), runsOk(summary[r.scenario])];
+          }),
+        ),
+      );
+      log('');
+    }
+  }
+  if (cfg.scenarios.includes('testbed')) {
+    const rows = rowsFor('testbed/', true);
+    designComparison.testbed = rows;
+    log(`Durable OK, testbed rate: ${num(cfg.testbedRate)} spans/s in requests of ${cfg.testbedSpansPerRequest} spans, ${cfg.testbedDurationS} s measured after ${cfg.warmupS} s warm-up, exporter compression ${cfg.compression[0] ?? 'none'}; median of ${cfg.runs} run(s); ${targets}`);
+    log(
+      table(
+        ['design', 'fsync', 'CPU % of one core', 'CPU-s per million spans', 'CPU vs ack-batch', 'answer p50 / p99 ms', 'peak RSS MiB', 'spans sent/s', 'delivered / sent', 'failed requests', 'runs ok'],
+        rows.map((r) => {
+          const s = summary[r.scenario] ?? {};
+          return [label(r), fsyncName(r.fsync), pct(s.cpuPctAvg), num(s.cpuSecPerMillion, 2), ratioCell(r), p99Cell(s.latencyP50Ms ?? NaN, s.latencyP99Ms ?? NaN, r), num(s.peakRssMiB, 1), num(s.achievedSpansPerSec), pct(s.deliveredPct, 3), num(s.requestsFailed), runsOk(summary[r.scenario])];
+        }),
+      ),
+    );
+    log('');
+  }
+}
+
 const errors = [...fullRuns, ...testbedRuns].filter((r) => r.error);
-if (errors.length) log(`${errors.length} run(s) failed; see the errors above and ${tmp}`);
+if (errors.length) {
+  log(`${errors.length} run(s) failed; see the errors above and ${tmp}`);
+  for (const s of [...new Set(errors.map((r) => r.scenario))]) {
+    const all = [...fullRuns, ...testbedRuns].filter((r) => r.scenario === s);
+    if (!all.every((r) => r.error)) continue;
+    const lines = all[0]!.error!.trimEnd().split('\n');
+    log(`  ${s}: failed in every run; first error: ${lines[0]}${lines.length > 1 ? ` … ${lines[lines.length - 1]!.trim()}` : ''}`);
+  }
+}
 
 const stamp = new Date().toISOString().replace(/:/g, '').replace(/\.\d+Z$/, 'Z');
 const out = opt.out ? resolve(opt.out) : join(ROOT, 'bench', 'results', `otlp-throughput-${stamp}.json`);
@@ -523,9 +766,17 @@ writeFileSync(
       command,
       machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => Math.round(x * 100) / 100) },
       fleetcol: { commit, dirty },
+      ...(designMode ? { baseline, storage: { dir: storageRoot, fsType: storageFs }, notes } : {}),
       options: cfg,
-      targets: { cpuSecPerMillionSpans: TARGET_CPU_PER_MILLION, testbedCpuPct: TARGET_TESTBED_CPU, testbedRssMiB: TARGET_TESTBED_RSS, testbedDeliveredPct: 100 },
+      targets: {
+        cpuSecPerMillionSpans: TARGET_CPU_PER_MILLION,
+        testbedCpuPct: TARGET_TESTBED_CPU,
+        testbedRssMiB: TARGET_TESTBED_RSS,
+        testbedDeliveredPct: 100,
+        ...(designMode ? { designCpuRatioToAckBatch: TARGET_DESIGN_CPU_RATIO, queueBatchAnswerP99Ms: TARGET_QUEUE_BATCH_P99_MS } : {}),
+      },
       medians: summary,
+      ...(designMode ? { designs: designComparison } : {}),
       runs: { full: fullRuns.map(strip), testbed: testbedRuns.map(strip) },
       elapsedS: Math.round((Date.now() - started) / 1000),
     },
