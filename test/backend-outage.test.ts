@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Buffer } from 'node:buffer';
 import { freePort, metricValue, OtlpGrpcClient, sleep, startDaemon, startSink, waitFor, type Sink } from './helper.js';
-import { traces } from './data.js';
+import { traceRequestOf, traces } from './data.js';
 
 const OUTAGE_MS = 20_000;
 const REQUESTS = 60;
@@ -12,7 +12,7 @@ const SEND_EVERY_MS = 250; // the requests go out over the first 15 s of the out
 
 function spanIdsOf(b: ReturnType<typeof traces>): string[] {
   const ids: string[] = [];
-  for (const rs of b.request().resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) ids.push(Buffer.from(s.spanId).toString('hex'));
+  for (const rs of traceRequestOf(b).resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) ids.push(Buffer.from(s.spanId).toString('hex'));
   return ids;
 }
 

@@ -10,9 +10,11 @@ import { BatchSpanProcessor, InMemorySpanExporter, SimpleSpanProcessor, TracerPr
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { OtlpExporterConfig } from '../exporters/otlp/exporter.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
 import { RetryableError } from '../src/consumer.js';
+import type { QueueSettings } from '../src/exporterhelper/config.js';
 import { MemoryQueue } from '../src/exporterhelper/memory_queue.js';
 import { BlockingOffer } from '../src/exporterhelper/overflow.js';
 import type { Queue } from '../src/exporterhelper/queue.js';
@@ -21,11 +23,11 @@ import { retryDelayFromStatus } from '../src/pdata/rpc.js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
 import { freePort, metricValue, settings, sleep, startDaemon, startSink, waitFor, type Sink } from './helper.js';
-import { traces } from './data.js';
+import { traceRequestOf, traces } from './data.js';
 
 const MiB = 1024 * 1024;
 
-function exporterConfig(endpoint: string, queue: Record<string, unknown> = {}) {
+function exporterConfig(endpoint: string, queue: Partial<QueueSettings> = {}): OtlpExporterConfig {
   const d = otlpExporterFactory.createDefaultConfig();
   return {
     ...d,
@@ -242,7 +244,7 @@ class RecordingExporter implements SpanExporter {
 function spanIdsAtSink(sink: Sink): string[] {
   const ids: string[] = [];
   for (const b of sink.received.traces as Telemetry[]) {
-    for (const rs of b.request().resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) ids.push(Buffer.from(s.spanId).toString('hex'));
+    for (const rs of traceRequestOf(b).resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) ids.push(Buffer.from(s.spanId).toString('hex'));
   }
   return ids;
 }

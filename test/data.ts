@@ -61,7 +61,15 @@ export function traces(spans: number): Telemetry {
   return Telemetry.fromRequest('traces', traceRequest(spans));
 }
 
-export function traceBytes(spans: number): Buffer {
-  const b = traces(spans).toProto();
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+/** The decoded request of a traces batch (narrowed from the signal union); throws on another signal. */
+export function traceRequestOf(tel: Telemetry): ExportTraceServiceRequest {
+  const req = tel.request();
+  if (!('resourceSpans' in req)) throw new TypeError(`expected a traces batch, got ${tel.signal}`);
+  return req;
+}
+
+/** The protobuf encoding of traces(spans), copied onto an ArrayBuffer of its own: so it is also a
+ *  valid fetch() body, whose BodyInit takes no view typed as maybe on a SharedArrayBuffer. */
+export function traceBytes(spans: number): Buffer<ArrayBuffer> {
+  return Buffer.from(traces(spans).toProto());
 }

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
 import { scanSegment } from '../extensions/file_storage/segment.js';
 import { freePort, metricValue, startDaemon, startSink, waitFor, type Daemon } from './helper.js';
-import { traces } from './data.js';
+import { traceRequestOf, traces } from './data.js';
 
 const TRACE_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 const raw = (b: Buffer) => b;
@@ -39,7 +39,7 @@ service:
 
 function spanIds(b: Telemetry): string[] {
   const ids: string[] = [];
-  for (const rs of b.request().resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) ids.push(Buffer.from(s.spanId).toString('hex'));
+  for (const rs of traceRequestOf(b).resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) ids.push(Buffer.from(s.spanId).toString('hex'));
   return ids;
 }
 

@@ -2,9 +2,11 @@
 // gRPC sink, with a file_storage extension as its host's extension.
 import t from 'tap';
 import { pino } from 'pino';
+import type { OtlpExporterConfig } from '../exporters/otlp/exporter.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
 import type { Extension, Host } from '../src/component.js';
+import type { QueueSettings } from '../src/exporterhelper/config.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
 import { freePort, metricValue, settings, startSink, waitFor } from './helper.js';
 import { traces } from './data.js';
@@ -26,7 +28,7 @@ async function storage(dir: string, registry = new MetricsRegistry()): Promise<E
 
 const hostWith = (ext: Extension | undefined): Host => ({ extension: (id) => (id === 'file_storage' ? ext : undefined) });
 
-function exporterConfig(endpoint: string, queue: Record<string, unknown> = {}) {
+function exporterConfig(endpoint: string, queue: Partial<QueueSettings> = {}): OtlpExporterConfig {
   const d = otlpExporterFactory.createDefaultConfig();
   return {
     ...d,

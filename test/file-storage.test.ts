@@ -40,7 +40,7 @@ async function open(dir: string, over: Record<string, unknown> = {}, qopts: { ca
     ...over,
   };
   const storage = fileStorageExtensionFactory.createExtension!(set, cfg as never) as FileStorage;
-  await storage.start(host);
+  await storage.start();
   const q = storage.openQueue({ owner: 'otlp', signals: ['traces'], sizer: qopts.sizer ?? 'requests', capacity: qopts.capacity ?? 1000 });
   return { storage, q, registry, logs, metrics: () => registry.prom.metrics(), close: () => storage.shutdown() };
 }

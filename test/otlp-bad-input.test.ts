@@ -51,7 +51,7 @@ service:
   });
 
   await t.test('HTTP', async (t) => {
-    const post = (body: Buffer | string, headers: Record<string, string>, path = url) =>
+    const post = (body: Buffer<ArrayBuffer> | string, headers: Record<string, string>, path = url) =>
       fetch(path, { method: 'POST', body, headers });
     let r = await post('{"resourceSpans": [', { 'content-type': 'application/json' });
     t.equal(r.status, 400, 'invalid JSON: 400');

@@ -17,7 +17,7 @@ t.test('partial success', async (t) => {
   });
   const rcv = otlpReceiverFactory.createReceiver!(
     set,
-    { protocols: { grpc: { endpoint: `127.0.0.1:${grpcPort}` }, http: { endpoint: `127.0.0.1:${httpPort}` } } },
+    { protocols: { grpc: { endpoint: `127.0.0.1:${grpcPort}` }, http: { endpoint: `127.0.0.1:${httpPort}` } }, max_inflight_bytes: 64 << 20 },
     { traces: next },
   );
   await rcv.start({ extension: () => undefined });
@@ -43,7 +43,7 @@ t.test('partial success', async (t) => {
 
 t.test('a receiver without a pipeline for a signal answers UNIMPLEMENTED', async (t) => {
   const grpcPort = await freePort();
-  const rcv = otlpReceiverFactory.createReceiver!(settings('receiver', 'otlp'), { protocols: { grpc: { endpoint: `127.0.0.1:${grpcPort}` } } }, { traces: consumerOf(async () => {}) });
+  const rcv = otlpReceiverFactory.createReceiver!(settings('receiver', 'otlp'), { protocols: { grpc: { endpoint: `127.0.0.1:${grpcPort}` } }, max_inflight_bytes: 64 << 20 }, { traces: consumerOf(async () => {}) });
   await rcv.start({ extension: () => undefined });
   const client = new OtlpGrpcClient(grpcPort);
   t.teardown(async () => {

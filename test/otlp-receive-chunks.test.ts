@@ -25,7 +25,7 @@ t.test('interleaved large and small requests: kept as chunks, none retaining muc
   const got: Telemetry[] = [];
   const rcv = otlpReceiverFactory.createReceiver!(
     settings('receiver', 'otlp'),
-    { protocols: { grpc: { endpoint: `127.0.0.1:${port}` } } },
+    { protocols: { grpc: { endpoint: `127.0.0.1:${port}` } }, max_inflight_bytes: 64 << 20 },
     { traces: consumerOf(async (b) => void got.push(b)) },
   );
   await rcv.start({ extension: () => undefined });

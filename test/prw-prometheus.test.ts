@@ -180,7 +180,7 @@ service:
         ] }],
       }],
     }).toProto();
-    const r = await fetch(`http://127.0.0.1:${httpPort}/v1/metrics`, { method: 'POST', body: late, headers: { 'content-type': 'application/x-protobuf' } });
+    const r = await fetch(`http://127.0.0.1:${httpPort}/v1/metrics`, { method: 'POST', body: Buffer.from(late), headers: { 'content-type': 'application/x-protobuf' } });
     t.equal(r.status, 200, 'fleetcol accepted the batch');
     const probes = await waitFor(async () => {
       const v = await query(prom, 'late_probe');

@@ -1,6 +1,6 @@
 // Queue.ready(): what the exporter's consumers wait on between batches (see queue.ts for why they
 // do not wait in take()), on the in-memory queue and on file_storage's persistent one.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { pino } from 'pino';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
 import type { FileStorage } from '../extensions/file_storage/storage.js';
@@ -20,12 +20,12 @@ async function fileQueue(dir: string): Promise<{ q: Queue<Telemetry>; close: () 
   const set = { id: 'file_storage', kind: 'extension' as const, logger: pino({ level: 'silent' }), metrics: registry.scoped('extension', 'file_storage'), shutdownTimeoutMs: 5000 };
   const cfg = { directory: dir, fsync: false, max_size: 64 << 20, segment_size: 1 << 20, compaction: { on_start: false, on_rebound: false, check_interval: 0 } };
   const storage = fileStorageExtensionFactory.createExtension!(set, cfg as never) as FileStorage;
-  await storage.start({ extension: () => undefined });
+  await storage.start();
   const q = storage.openQueue({ owner: 'otlp', signals: ['traces'], sizer: 'requests', capacity: 100 });
   return { q, close: () => storage.shutdown() };
 }
 
-const kinds: Array<[string, (t: Tap.Test) => Promise<{ q: Queue<Telemetry>; close: () => Promise<void> }>]> = [
+const kinds: Array<[string, (t: Test) => Promise<{ q: Queue<Telemetry>; close: () => Promise<void> }>]> = [
   ['memory', async () => ({ q: new MemoryQueue<Telemetry>(100), close: async () => {} })],
   ['file_storage', async (t) => fileQueue(t.testdir())],
 ];

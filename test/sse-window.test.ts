@@ -207,7 +207,7 @@ t.test('write_window through the exporter: spans arrive within the window, once 
     await new Promise((r) => setTimeout(r, 5));
   }
   for (const st of streams) {
-    await waitFor(() => st.events.filter((e) => e.type === 'span').length === 20, 'all 20 spans');
+    await waitFor(() => st.events.filter((e) => e.type === 'span').length === 20, 10_000, 'all 20 spans');
     t.same(st.events.filter((e) => e.type === 'span').map((e) => e.data.input_tokens), sent, 'once, in order');
   }
   const at = Date.now();
@@ -242,7 +242,7 @@ t.test('the write delay through the exporter: fleetcol_exporter_sse_write_delay_
   t.teardown(() => st.close());
   await waitEvent(st, (e) => e.type === 'subscription_confirmed');
   for (let i = 0; i < 5; i++) await f.exp.consume(spans([{ agent: 'a0', op: 'chat', inTokens: i + 1 }]));
-  await waitFor(() => st.events.filter((e) => e.type === 'span').length === 5, 'the spans');
+  await waitFor(() => st.events.filter((e) => e.type === 'span').length === 5, 10_000, 'the spans');
   const text = await f.set.registry.prom.metrics();
   const count = Number(/^fleetcol_exporter_sse_write_delay_seconds_count\{[^}]*\} (\S+)$/m.exec(text)?.[1]);
   const sum = Number(/^fleetcol_exporter_sse_write_delay_seconds_sum\{[^}]*\} (\S+)$/m.exec(text)?.[1]);

@@ -239,11 +239,11 @@ service:
 
   const tr = await sdkTraces();
   const lg = await sdkLogs();
-  const post = (path: string, body: Uint8Array | string, type: string) =>
+  const post = (path: string, body: Uint8Array<ArrayBuffer> | string, type: string) =>
     fetch(`http://127.0.0.1:${httpPort}${path}`, { method: 'POST', body, headers: { 'content-type': type } });
   t.equal((await post('/v1/traces', tr.json, 'application/json')).status, 200, 'JSON traces accepted');
   t.equal((await post('/v1/logs', lg.json, 'application/json')).status, 200, 'JSON logs accepted');
-  t.equal((await post('/v1/logs', lg.proto, 'application/x-protobuf')).status, 200, 'protobuf logs over HTTP accepted');
+  t.equal((await post('/v1/logs', Buffer.from(lg.proto), 'application/x-protobuf')).status, 200, 'protobuf logs over HTTP accepted');
   const g = await client.export('traces', Buffer.from(tr.proto));
   t.equal(g.err, undefined, 'protobuf traces over gRPC accepted');
 
