@@ -117,6 +117,7 @@ async function run(files: string[], sets: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     if (stopping) return;
+    // Whatever goes wrong in a reload, the running pipeline keeps serving and the daemon lives.
     reloading = reloading.then(async () => {
       const next = await load(files, sets);
       for (const w of next.warnings) logger.warn({ path: w.path, location: w.location }, w.message);
@@ -127,7 +128,7 @@ async function run(files: string[], sets: string[]): Promise<void> {
       logger.info('SIGHUP: reloading config');
       logger.level = next.config.service.telemetry.logs.level;
       if (await service.reload(next.config)) logger.info('config reloaded');
-    });
+    }).catch((err: unknown) => logger.error({ err: (err as Error).message }, 'SIGHUP: reload failed; keeping the running config'));
   });
 }
 

@@ -12,7 +12,16 @@ interface Ctx {
   problems: Problems;
   /** Nodes being converted, to stop alias cycles. */
   stack: Set<unknown>;
+  /** Nodes converted so far (aliases count what they expand to); see MAX_NODES. */
+  nodes: number;
 }
+
+/** The most nodes one source may expand to. Aliases are expanded as they are converted, so a few
+ *  hundred bytes of nested aliases ("billion laughs", or merge keys `<<: *a`) would otherwise grow
+ *  into billions of nodes; a real config has a few hundred. */
+export const MAX_NODES = 100_000;
+/** Marks a conversion stopped at MAX_NODES (reported once, at the node where it stopped). */
+class TooBig extends Error {}
 
 /**
  * Parses one config source. Syntax errors are all reported (with positions) and yield undefined:
@@ -36,10 +45,11 @@ export function parseYamlSource(text: string, source: string, order: number, pro
     }
     return undefined;
   }
-  const ctx: Ctx = { doc, lc, source, order, problems, stack: new Set() };
+  const ctx: Ctx = { doc, lc, source, order, problems, stack: new Set(), nodes: 0 };
   const rootLoc: Loc = { source, order, line: 1, col: 1 };
   if (doc.contents === null) return emptyMap(rootLoc);
-  const root = convert(doc.contents as YNode, ctx, undefined);
+  const root = convertBounded(doc.contents as YNode, ctx);
+  if (!root) return undefined;
   if (root.t === 'scalar' && root.value === null) return emptyMap(rootLoc);
   if (root.t !== 'map') {
     problems.error(Code.NotAMap, '', root.loc, 'the config must be a map (receivers:, exporters:, service:, ...)');
@@ -56,9 +66,21 @@ export function parseSetValue(text: string, loc: Loc, problems: Problems): Node 
     problems.error(Code.BadSet, '', loc, `invalid value: ${yamlMessage(doc.errors[0]!.message)}`);
     return undefined;
   }
-  const ctx: Ctx = { doc, lc, source: loc.source, order: loc.order, problems, stack: new Set() };
+  const ctx: Ctx = { doc, lc, source: loc.source, order: loc.order, problems, stack: new Set(), nodes: 0 };
   if (doc.contents === null) return { t: 'scalar', loc, value: null, plain: true };
-  return relocate(convert(doc.contents as YNode, ctx, undefined), loc);
+  const n = convertBounded(doc.contents as YNode, ctx);
+  return n && relocate(n, loc);
+}
+
+/** convert(), stopped with one error once the source expands past MAX_NODES. */
+function convertBounded(n: YNode, ctx: Ctx): Node | undefined {
+  try {
+    return convert(n, ctx, undefined);
+  } catch (err) {
+    if (!(err instanceof TooBig)) throw err;
+    ctx.problems.error(Code.Yaml, '', JSON.parse(err.message) as Loc, `the config expands to more than ${MAX_NODES} values (nested aliases or merge keys?); refused`);
+    return undefined;
+  }
 }
 
 /** All nodes of a --set value point at the --set argument itself. */
@@ -84,6 +106,7 @@ function locOf(n: { range?: [number, number, number] | null } | null | undefined
 function convert(n: YNode | null, ctx: Ctx, fallback: Loc | undefined): Node {
   if (n === null || n === undefined) return { t: 'scalar', loc: fallback ?? locOf(null, ctx), value: null, plain: true };
   const loc = locOf(n, ctx, fallback);
+  if (++ctx.nodes > MAX_NODES) throw new TooBig(JSON.stringify(loc));
   if (isAlias(n)) {
     const target = n.resolve(ctx.doc);
     if (!target || ctx.stack.has(target)) {
