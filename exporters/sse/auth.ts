@@ -6,8 +6,11 @@ import { randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { globMatcher } from './attrs.js';
+import { MAX_GLOB_LENGTH, globMatcher } from './attrs.js';
 import { SseCode, SseError, unauthorized } from './errors.js';
+
+/** Most agent patterns one token's claim may carry. */
+const MAX_SCOPE_PATTERNS = 256;
 
 export interface JwtConfig {
   secret?: string;
@@ -73,6 +76,9 @@ export class JwtAuth {
       const list = typeof claim === 'string' ? [claim] : claim;
       if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
         throw unauthorized(SseCode.AuthInvalid, `invalid token (claim ${this.cfg.agents_claim} must be a string or a list of strings)`);
+      }
+      if (list.length > MAX_SCOPE_PATTERNS || list.some((x) => x.length > MAX_GLOB_LENGTH)) {
+        throw unauthorized(SseCode.AuthInvalid, `invalid token (claim ${this.cfg.agents_claim}: at most ${MAX_SCOPE_PATTERNS} patterns of at most ${MAX_GLOB_LENGTH} characters)`);
       }
       patterns = list as string[];
     }

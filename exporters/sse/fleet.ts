@@ -14,6 +14,10 @@ const TERMINAL_OK = new Set(['completed']);
 const TERMINAL_FAILED = new Set(['failed', 'rejected', 'canceled', 'cancelled']);
 const NEEDS_INPUT = new Set(['input-required', 'input_required', 'auth-required', 'auth_required']);
 
+/** Longest agent id, name or service name kept (longer ones are cut). */
+export const MAX_AGENT_ID_LENGTH = 256;
+const clip = (s: string) => (s.length > MAX_AGENT_ID_LENGTH ? s.slice(0, MAX_AGENT_ID_LENGTH) : s);
+
 export interface FleetOptions {
   offlineAfterMs: number;
   maxAgents: number;
@@ -25,7 +29,8 @@ function identity(own: readonly KeyValue[] | undefined, res: readonly KeyValue[]
   const name = pick('gen_ai.agent.name', own, res);
   const service = str(attr(res, 'service.name')) ?? str(attr(own, 'service.name'));
   const id = agentId ?? name ?? service;
-  return id === undefined ? undefined : { id, name, service };
+  // Agent ids key maps, filters and scope checks: a client-supplied one is cut to a bounded length.
+  return id === undefined ? undefined : { id: clip(id), name: name && clip(name), service: service && clip(service) };
 }
 
 export class Fleet {

@@ -41,6 +41,11 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 const MAX_FILTER_VALUES = 256;
+/** Longest filter value (an agent id, a type) and Last-Event-ID accepted. */
+const MAX_VALUE_LENGTH = 256;
+/** A serialised origin (RFC 6454): `null`, or scheme://host[:port] in visible ASCII, bounded. Anything
+ *  else (a CR or LF among them) is never reflected into a response head. */
+const ORIGIN = /^(?:null|[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[!-~]{1,253})$/;
 
 export class SseServer {
   private server: http.Server | http2.Http2SecureServer | undefined;
@@ -137,10 +142,13 @@ export class SseServer {
     this.auth?.clear();
   }
 
+  /** A listed origin is reflected with credentials. Under `*` any well-formed origin is reflected
+   *  without them: with credentials, any web site could read the feed with its visitors' cookies. */
   private corsHeaders(origin: string | string[] | undefined): Record<string, string> {
-    if (typeof origin !== 'string' || origin === '') return {};
-    if (!this.allowAnyOrigin && !this.origins.has(origin)) return {};
-    return { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };
+    if (typeof origin !== 'string' || !ORIGIN.test(origin)) return {};
+    if (this.origins.has(origin)) return { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };
+    if (this.allowAnyOrigin) return { 'access-control-allow-origin': origin, vary: 'Origin' };
+    return {};
   }
 
   private cors(req: Req, res: Res): void {
@@ -201,7 +209,7 @@ export class SseServer {
 
   private preflight(req: Req, res: Res): void {
     const origin = req.headers.origin;
-    if (typeof origin === 'string' && (this.allowAnyOrigin || this.origins.has(origin))) {
+    if (typeof origin === 'string' && ORIGIN.test(origin) && (this.allowAnyOrigin || this.origins.has(origin))) {
       res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
       res.setHeader('access-control-allow-headers', 'Authorization, Last-Event-ID, Content-Type, Cache-Control');
       res.setHeader('access-control-max-age', String(Math.round(this.cfg.cors.max_age / 1000)));
@@ -247,7 +255,8 @@ export class SseServer {
     const ms = q.get('min_severity');
     let minSeverity = 0;
     if (ms !== null && ms !== '') {
-      if (!(ms in SEVERITY)) throw new SseError(400, SseCode.BadRequest, `min_severity must be one of ${SEVERITY_NAME.join(', ')}`);
+      // Own keys only: `constructor` or `__proto__` are not severities.
+      if (!Object.hasOwn(SEVERITY, ms)) throw new SseError(400, SseCode.BadRequest, `min_severity must be one of ${SEVERITY_NAME.join(', ')}`);
       minSeverity = SEVERITY[ms as SeverityName];
     }
     const scope = p?.scope ?? null;
@@ -292,6 +301,7 @@ export class SseServer {
     const lastSeq = hub.lastSeq();
     const headerId = headers['last-event-id'];
     const lastId = typeof headerId === 'string' && headerId !== '' ? headerId : url.searchParams.get('last_event_id') ?? undefined;
+    if (lastId !== undefined && lastId.length > MAX_VALUE_LENGTH) throw new SseError(400, SseCode.BadRequest, `Last-Event-ID is longer than ${MAX_VALUE_LENGTH} characters`);
     let start = lastSeq;
     let catchingUp = false;
     let reset: Record<string, unknown> | undefined;
@@ -341,7 +351,13 @@ export class SseServer {
       const first = Buffer.concat([Buffer.from(rawHead(raw.cors), 'latin1'), this.retryBytes, confirmed]);
       const f = { agents: filter.agents && [...filter.agents], types: filter.types && [...filter.types], minSeverity: filter.minSeverity, patterns: p?.scope ? p.patterns : null };
       hold();
-      this.writers.hand(raw.socket, { first, start, filter: f, principal: who, expMs: p ? p.expMs : null }, ended);
+      try {
+        this.writers.hand(raw.socket, { first, start, filter: f, principal: who, expMs: p ? p.expMs : null }, ended);
+      } catch (err) {
+        // The stream never started: its slot goes back.
+        ended('hand_failed');
+        throw err;
+      }
       this.logger.debug({ who: p ? 'token' : who, resume: !!lastId }, 'SSE stream opened (writer process)');
       return;
     }
@@ -409,7 +425,12 @@ function values(q: URLSearchParams, key: string): Set<string> | null {
   const all = q.getAll(key);
   if (all.length === 0) return null;
   const out = new Set<string>();
-  for (const v of all) for (const part of v.split(',')) if (part !== '') out.add(part);
+  for (const v of all) {
+    for (const part of v.split(',')) {
+      if (part.length > MAX_VALUE_LENGTH) throw new SseError(400, SseCode.BadRequest, `a ${key} value is longer than ${MAX_VALUE_LENGTH} characters`);
+      if (part !== '') out.add(part);
+    }
+  }
   if (out.size > MAX_FILTER_VALUES) throw new SseError(400, SseCode.BadRequest, `at most ${MAX_FILTER_VALUES} values for ${key}`);
   return out.size === 0 ? null : out;
 }
