@@ -528,7 +528,11 @@ for (const design of selected) {
       const p = await ports();
       const dir = t.testdir();
       const backend = new Backend(p.backend);
-      const fleetcol = new Fleetcol(config(design, p, dir));
+      // The batching stages wait 200 ms here (their default), not the 1 s of the issue's case: with
+      // kills 0.3-1.5 s apart, callers held for a 1 s cut would mostly die with the process, and the
+      // loop would acknowledge too little to test anything.
+      const loopDesign = { ...design, processorsSection: design.processorsSection.replace('1s', '200ms'), sendingQueue: design.sendingQueue.replace('1s', '200ms') };
+      const fleetcol = new Fleetcol(config(loopDesign, p, dir));
       const acks = new Acks();
       const opts = { maxQueueSize: 2048, maxExportBatchSize: 512, scheduledDelayMillis: 200 };
       const viaGrpc = sdkPipeline('grpc', acks.wrap('grpc', new GrpcTraceExporter({ url: `http://127.0.0.1:${p.grpc}`, timeoutMillis: 5_000 })), opts);
