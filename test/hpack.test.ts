@@ -422,13 +422,26 @@ t.test('malformed blocks throw HpackError', async (t) => {
 t.test('header list size limit', async (t) => {
   // ':method' 'GET' counts 7 + 3 + 32 = 42.
   t.strictSame(decodeAll(new HpackDecoder(4096, 84), Buffer.from([0x82, 0x82])), [[':method', 'GET'], [':method', 'GET']], 'exactly at the limit');
-  t.throws(() => decodeAll(new HpackDecoder(4096, 83), Buffer.from([0x82, 0x82])), HpackError, 'one octet past the limit');
+  // Past the limit the block is still decoded (the table stays in step) and decode() says false:
+  // the request is refused, not the connection.
+  const limited = new HpackDecoder(4096, 83);
+  const got: string[] = [];
+  t.equal(limited.decode(Buffer.from([0x82, 0x82]), (n) => got.push(n)), false, 'one octet past the limit');
+  t.same(got, [':method'], 'the fields within the limit were delivered, not the rest');
   const value = 'v'.repeat(70_000);
-  t.throws(() => decodeAll(new HpackDecoder(), literalBlock(str('x'), str(value))), HpackError, 'one 70 KB field past the 64 KB default');
+  const big = new HpackDecoder();
+  t.equal(big.decode(literalBlock(str('x'), str(value)), () => t.fail('a field past the limit is not handed on')), false, 'one 70 KB field past the 64 KB default');
+  t.strictSame(decodeAll(big, Buffer.from([0x82])), [[':method', 'GET']], 'the decoder goes on with the next block');
   const fields: string[] = [];
   const under = new HpackDecoder();
-  t.throws(() => under.decode(Buffer.from([0x82, ...Array<number>(2000).fill(0x82)]), (n) => fields.push(n)), HpackError, 'many small fields past the default');
+  t.equal(under.decode(Buffer.from([0x82, ...Array<number>(2000).fill(0x82)]), (n) => fields.push(n)), false, 'many small fields past the default');
   t.ok(fields.length > 0 && fields.length < 2001, `the fields before the limit were delivered (${fields.length})`);
+  // An indexed entry referenced many times cannot blow up past the limit either.
+  const table = new HpackDecoder();
+  const refs: string[] = [];
+  const ok = table.decode(Buffer.from([0x40, ...str('k'), ...str('x'.repeat(3000)), ...Array<number>(1000).fill(0xbe)]), (n) => refs.push(n));
+  t.equal(ok, false);
+  t.ok(refs.length < 30, `a 3 KB entry referenced 1,000 times: ${refs.length} fields handed on`);
 });
 
 t.test('dynamic table: eviction, oversized entries, size updates, growth', async (t) => {

@@ -41,7 +41,7 @@ const schema: JsonSchema = {
       additionalProperties: false,
       description: 'Cross-origin access for dashboards served elsewhere.',
       properties: {
-        allowed_origins: { type: 'array', items: { type: 'string' }, description: 'Origins allowed (exact, or `*`); credentials are allowed for them.' },
+        allowed_origins: { type: 'array', items: { type: 'string' }, description: 'Origins allowed (exact, or `*`). Listed origins get credentials (cookies); `*` admits any well-formed origin without them (a cross-site page may then read the feed only with a bearer token or ticket of its own).' },
         max_age: duration('How long browsers may cache a preflight answer.'),
       },
     },

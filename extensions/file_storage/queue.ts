@@ -18,6 +18,7 @@ import { SpaceListeners, type Queue, type QueueEntry, type Sizer } from '../../s
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter, SelfMetrics } from '../../src/telemetry/metrics.js';
 import { formatSize } from '../../src/config/units.js';
+import { memoryAccounting } from '../../src/memory.js';
 import { AckLog, readAckLog } from './acklog.js';
 import { FILE_MAGIC, HEADER_SIZE, encodeHeader, payloadLength, type ParsedRecord, type Payload } from './record.js';
 import { SEGMENT_NAME, Segment, scanSegment, type Damage } from './segment.js';
@@ -62,6 +63,8 @@ interface Inflight {
 type RefuseReason = 'max_size' | 'disk_full' | 'io_error';
 
 const ACKLOG_REWRITE_BYTES = 64 * 1024;
+/** Most bytes of just-written records kept in memory for the consumers (see `recent`). */
+const RECENT_MAX_BYTES = 8 << 20;
 const REFUSE_LOG_INTERVAL_MS = 10_000;
 /** A segment is worth rewriting when its live records fill at most this share of it. */
 const SPARSE = 0.5;
@@ -99,6 +102,12 @@ export class PersistentQueue implements Queue<Telemetry> {
   private readonly scratch = { offset: 0, seq: 0, units: 0 };
   /** onSpace listeners: told when a record is handed out (queue_size) or acked (max_size). */
   private readonly space = new SpaceListeners();
+  /** Records just written, by seq, kept in memory until taken (bounded by RECENT_MAX_BYTES): a
+   *  consumer that keeps up takes them from here instead of reading its own writes back from the
+   *  file (a pread and a checksum per request with sending_queue.batch). Only a copy of the file. */
+  private readonly recent = new Map<number, Telemetry>();
+  private recentBytes = 0;
+  private readonly unregisterMemory: () => void;
 
   constructor(opts: PersistentQueueOptions) {
     this.o = opts;
@@ -114,6 +123,7 @@ export class PersistentQueue implements Queue<Telemetry> {
     };
     opts.metrics.gauge('file_storage_bytes', 'Bytes of queue files on disk (segments and ack log).', () => this.bytes, exporter);
     opts.metrics.gauge('file_storage_records', 'Records on disk not yet acked by the backend (queued or in flight).', () => this.live.length, exporter);
+    this.unregisterMemory = memoryAccounting.register('extension', `file_storage/${opts.owner}`, () => this.recentBytes);
 
     mkdirSync(opts.dir, { recursive: true });
     const before = folderBytes(opts.dir);
@@ -227,6 +237,8 @@ export class PersistentQueue implements Queue<Telemetry> {
 
   /** Re-appends a segment's waiting records elsewhere and acks the originals; returns how many. */
   private moveWaiting(seg: Segment): number {
+    // Moved records get new seqs: what the memory copy holds under the old ones is dropped.
+    this.forgetRecent();
     const recs: Array<{ offset: number; seq: number; units: number }> = [];
     while (seg.pending.shift(this.scratch)) recs.push({ ...this.scratch });
     let moved = 0;
@@ -275,6 +287,11 @@ export class PersistentQueue implements Queue<Telemetry> {
       put.seg.pending.push(put.offset, put.seq, size);
       this.waitingUnits += size;
       this.waitingRecords++;
+      const bytes = item.byteSize;
+      if (this.recentBytes + bytes <= RECENT_MAX_BYTES) {
+        this.recent.set(put.seq, item);
+        this.recentBytes += bytes;
+      }
       this.readyWaiters.shift()?.(true);
     }
     return true;
@@ -313,6 +330,8 @@ export class PersistentQueue implements Queue<Telemetry> {
     if (this.disposed) return;
     this.close();
     this.disposed = true;
+    this.forgetRecent();
+    this.unregisterMemory();
     clearInterval(this.timer);
     const kept = this.live.length;
     if (kept > 0) this.log.info({ records: kept, waiting: this.waitingRecords, in_flight: this.inflight.size, bytes: this.bytes }, `persistent queue: ${kept} unsent records kept on disk for the next start`);
@@ -411,12 +430,16 @@ export class PersistentQueue implements Queue<Telemetry> {
         const { offset, seq, units } = this.scratch;
         this.waitingUnits -= units;
         this.waitingRecords--;
-        const got = seg.read(offset);
-        let item: Telemetry | undefined;
-        let why = 'error' in got ? got.error : '';
-        if (!('error' in got)) {
+        let item = this.recent.get(seq);
+        let why = '';
+        if (item !== undefined) {
+          this.recent.delete(seq);
+          this.recentBytes -= item.byteSize;
+        } else {
+          const got = seg.read(offset);
+          if ('error' in got) why = got.error;
           // Validated when it was received and checksummed since: no second validating scan.
-          item = Telemetry.fromValidated(got.header.signal, got.payload, got.header.items);
+          else item = Telemetry.fromValidated(got.header.signal, got.payload, got.header.items);
         }
         if (item) {
           this.space.notify();
@@ -431,6 +454,11 @@ export class PersistentQueue implements Queue<Telemetry> {
       }
     }
     return undefined;
+  }
+
+  private forgetRecent(): void {
+    this.recent.clear();
+    this.recentBytes = 0;
   }
 
   /** A record that could not be read back: counted, logged, acked so it is not retried. */

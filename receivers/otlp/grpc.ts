@@ -152,6 +152,10 @@ export class GrpcServer {
       return;
     }
     if (!signal || !this.ingest[signal].enabled) return fail(stream, Code.UNIMPLEMENTED, `unknown method ${path}`);
+    // application/grpc and application/grpc+proto are protobuf; another codec (grpc+json) is not
+    // read as if it were.
+    const codec = contentType.slice('application/grpc'.length).split(';', 1)[0]!.trim();
+    if (codec !== '' && codec !== '+proto') return fail(stream, Code.INVALID_ARGUMENT, `content-type ${contentType.slice(0, 64)}: only protobuf (application/grpc, application/grpc+proto) is served`);
     if (this.auth) {
       const problem = this.auth.check(headers.authorization);
       if (problem) return fail(stream, Code.UNAUTHENTICATED, problem);
@@ -261,6 +265,9 @@ class GrpcCall implements H2Handler {
     const head = chunks[0]!.length >= 5 ? chunks[0]! : Buffer.concat(chunks, size).subarray(0, 5);
     const length = head.readUInt32BE(1);
     if (size !== 5 + length) return fail(stream, Code.INTERNAL, `message length ${length} does not match the ${size - 5} bytes received`);
+    // The compressed flag is 0 or 1 (gRPC over HTTP/2, Length-Prefixed-Message); anything else is
+    // not a message we can read.
+    if (head[0]! > 1) return fail(stream, Code.INTERNAL, `compressed flag ${head[0]} (must be 0 or 1)`);
     let message: Buffer | Buffer[] = dropPrefix(chunks, 5);
     if (head[0] === 1) {
       if (encoding !== 'gzip' && encoding !== 'deflate') return fail(stream, Code.INTERNAL, `compressed message without a supported grpc-encoding ("${encoding}")`);

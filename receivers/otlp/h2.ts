@@ -37,6 +37,14 @@ const CONNECTION_WINDOW = 4 << 20;
 const MAX_HEADER_LIST = 65536;
 /** A header block may take this many CONTINUATION frames (a flood of empty ones is an attack). */
 const MAX_CONTINUATIONS = 64;
+/** The pseudo-header fields a request may carry (RFC 9113 §8.3.1). */
+const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
+/** A field name: a token in lowercase (RFC 9113 §8.2.1, RFC 9110 §5.6.2). */
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+/** Fields of HTTP/1.1 connections, which HTTP/2 forbids (RFC 9113 §8.2.2). */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/** A field value may not hold CR, LF or NUL (RFC 9113 §8.2.1). */
+const BAD_VALUE = /[\0\r\n]/;
 
 export interface H2Limits {
   maxConcurrentStreams: number;
@@ -46,7 +54,17 @@ export interface H2Limits {
   /** A handler threw: the connection is ended with INTERNAL_ERROR and the error handed here to be
    *  logged (a bug in fleetcol must not take the process down with one client's connection). */
   onInternalError?: (err: unknown) => void;
+  /** The connection was ended for a protocol error or abuse (GOAWAY with this code), or a request
+   *  was refused as malformed (RST_STREAM): counted by the owner. */
+  onRefused?: (what: 'connection' | 'stream', code: number, reason: string) => void;
 }
+
+/** Frames that cost work but produce no call (a stream reset by the client, an ignored or refused
+ *  HEADERS, PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA, unknown types) are paid for from
+ *  a budget of NO_WORK_BURST per connection that refills at NO_WORK_PER_SECOND, plus one for each
+ *  answered call. Past it: GOAWAY ENHANCE_YOUR_CALM (rapid reset, CVE-2023-44487, and its kin). */
+export const NO_WORK_BURST = 1000;
+export const NO_WORK_PER_SECOND = 200;
 
 /** Output the peer has not read past which it is cut off: responses are tens of bytes, so this
  *  much unread means a client that sends (PINGs, SETTINGS, requests) and never reads. */
@@ -78,6 +96,9 @@ export class H2Stream {
   sendWindow: number;
   /** Request bytes received since this stream's window was last credited. */
   unacked = 0;
+  /** The request's content-length, if it gave one (-1: none), and the body bytes received. */
+  contentLength = -1;
+  received = 0;
   /** Response frames waiting for send window: DATA payload then the trailer block. */
   private pendingData: Buffer | undefined;
   private pendingTrailers: Buffer | undefined;
@@ -200,6 +221,9 @@ export class H2Connection {
   private recvUnacked = 0;
   private goingAway = false;
   private dead = false;
+  /** What is left of the no-work budget (see NO_WORK_BURST), and when it was last refilled. */
+  private budget = NO_WORK_BURST;
+  private budgetAt = Date.now();
   /** Output gathered while one socket read is handled, written once at its end (or at once
    *  when written from outside a read, e.g. an asynchronous response). */
   private out: Buffer[] = [];
@@ -232,11 +256,13 @@ export class H2Connection {
    *  our settings, and the connection window raised from the default 64 KiB. */
   private sendPreface(): void {
     const limits = this.limits;
-    const settings = Buffer.alloc(12);
+    const settings = Buffer.alloc(18);
     settings.writeUInt16BE(Setting.MAX_CONCURRENT_STREAMS, 0);
     settings.writeUInt32BE(limits.maxConcurrentStreams, 2);
     settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 6);
     settings.writeUInt32BE(STREAM_WINDOW, 8);
+    settings.writeUInt16BE(Setting.MAX_HEADER_LIST_SIZE, 12);
+    settings.writeUInt32BE(MAX_HEADER_LIST, 14);
     this.frame(FrameType.SETTINGS, 0, 0, settings);
     this.windowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW);
   }
@@ -342,7 +368,13 @@ export class H2Connection {
             this.dataLeft -= n;
             const piece = chunk.subarray(off, off + n);
             off += n;
-            if (s !== undefined && s.remoteOpen) s.handler?.data(s, piece);
+            if (s !== undefined && s.remoteOpen) {
+              s.received += n;
+              if (s.contentLength >= 0 && s.received > s.contentLength) {
+                this.malformed(s, 'more DATA than content-length');
+                this.dataStream = undefined;
+              } else s.handler?.data(s, piece);
+            }
           } else {
             const n = Math.min(this.padLeft, end - off);
             this.padLeft -= n;
@@ -415,7 +447,26 @@ export class H2Connection {
     this.state = Parse.Header;
     const s = this.dataStream;
     this.dataStream = undefined;
-    if (s !== undefined && (this.frameFlags & Flag.END_STREAM) !== 0) this.endRemote(s);
+    const end = (this.frameFlags & Flag.END_STREAM) !== 0;
+    if (this.frameLength === 0 && !end) this.noWork('empty DATA frames');
+    if (s === undefined || !end) return;
+    if (s.contentLength >= 0 && s.received !== s.contentLength) return this.malformed(s, `content-length ${s.contentLength}, DATA ${s.received} bytes`);
+    this.endRemote(s);
+  }
+
+  /** A malformed request (RFC 9113 §8.1.1): a stream error, this request refused. */
+  private malformed(s: H2Stream, reason: string): void {
+    this.limits.onRefused?.('stream', H2Error.PROTOCOL_ERROR, reason);
+    s.reset(H2Error.PROTOCOL_ERROR);
+  }
+
+  /** Pays for a frame that does no work (see NO_WORK_BURST); throws once the budget is spent. */
+  private noWork(what: string): void {
+    if (--this.budget >= 0) return;
+    const now = Date.now();
+    this.budget = Math.min(NO_WORK_BURST, this.budget + ((now - this.budgetAt) * NO_WORK_PER_SECOND) / 1000);
+    this.budgetAt = now;
+    if (this.budget < 0) throw new ConnectionError(H2Error.ENHANCE_YOUR_CALM, `too many frames that do no work (${what})`);
   }
 
   private endRemote(s: H2Stream): void {
@@ -474,6 +525,7 @@ export class H2Connection {
         if (p.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'RST_STREAM must be 4 bytes');
         if (id > this.lastStreamId) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
         const s = this.streams.get(id);
+        this.noWork('streams reset by the client');
         if (s !== undefined) {
           s.remoteOpen = false;
           this.closeStream(s);
@@ -483,6 +535,7 @@ export class H2Connection {
       case FrameType.PING: {
         if (id !== 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PING on a stream');
         if (p.length !== 8) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'PING must be 8 bytes');
+        this.noWork('PING');
         if ((flags & Flag.ACK) === 0) this.frame(FrameType.PING, Flag.ACK, 0, Buffer.from(p));
         return;
       }
@@ -494,44 +547,92 @@ export class H2Connection {
         if (this.streams.size === 0) this.endSocket();
         return;
       }
-      case FrameType.PRIORITY:
+      case FrameType.PRIORITY: {
         if (id === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
         if (p.length !== 5) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'PRIORITY must be 5 bytes');
+        this.noWork('PRIORITY');
+        // A stream that depends on itself: a stream error (RFC 9113 §5.3.1).
+        if ((p.readUInt32BE(0) & 0x7fffffff) === id) {
+          const s = this.streams.get(id);
+          this.limits.onRefused?.('stream', H2Error.PROTOCOL_ERROR, 'stream depends on itself');
+          if (s !== undefined) s.reset(H2Error.PROTOCOL_ERROR);
+          else this.writeRst(id, H2Error.PROTOCOL_ERROR);
+        }
         return;
+      }
       case FrameType.PUSH_PROMISE:
         throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
       default:
+        this.noWork('frames of unknown types');
         return; // unknown frame types are ignored (RFC 9113 §4.1)
     }
   }
 
   private onHeaderBlock(id: number, flags: number, block: Buffer): void {
-    // Decoded whatever becomes of the stream: the HPACK table is the connection's.
+    // Decoded whatever becomes of the stream: the HPACK table is the connection's. Checked as it is
+    // decoded (RFC 9113 §8.2, §8.3): a malformed request is refused, its connection goes on.
     const headers: Record<string, string> = Object.create(null);
-    this.hpack.decode(block, (name, value) => {
+    let malformed: string | undefined;
+    let regular = false;
+    const fits = this.hpack.decode(block, (name, value) => {
+      if (malformed !== undefined) return;
+      if (name.charCodeAt(0) === 58 /* : */) {
+        if (regular) malformed = `pseudo-header ${name} after a regular field`;
+        else if (!REQUEST_PSEUDO.has(name)) malformed = `pseudo-header ${name} is not one of a request`;
+        else if (headers[name] !== undefined) malformed = `pseudo-header ${name} repeated`;
+      } else {
+        regular = true;
+        if (!FIELD_NAME.test(name)) malformed = 'a field name that is not a lowercase token';
+        else if (CONNECTION_SPECIFIC.has(name)) malformed = `connection-specific field ${name}`;
+        else if (name === 'te' && value !== 'trailers') malformed = 'te other than "trailers"';
+      }
+      if (BAD_VALUE.test(value)) malformed = `CR, LF or NUL in the value of ${name}`;
       const had = headers[name];
       headers[name] = had === undefined ? value : `${had}, ${value}`;
     });
+    if (!fits) malformed = `header list larger than ${MAX_HEADER_LIST} octets (SETTINGS_MAX_HEADER_LIST_SIZE)`;
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // Trailers from the client: they must end the stream; their content is not used.
       if (!existing.remoteOpen) return existing.reset(H2Error.STREAM_CLOSED);
       if ((flags & Flag.END_STREAM) === 0) return existing.reset(H2Error.PROTOCOL_ERROR);
+      if (malformed !== undefined || Object.keys(headers).some((n) => n.charCodeAt(0) === 58)) return this.malformed(existing, malformed ?? 'pseudo-header in trailers');
       return this.endRemote(existing);
     }
     if ((id & 1) === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS opening stream ${id} (client streams are odd)`);
-    // A stream we closed (answered early, reset): what the client still sends on it is ignored.
-    if (id <= this.lastStreamId) return;
+    if (id <= this.lastStreamId) {
+      // Late trailers (END_STREAM) of a stream we already closed are ignored; anything else on a
+      // used id is a request on a stream id lower than one already opened (RFC 9113 §5.1.1).
+      if ((flags & Flag.END_STREAM) === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}, not above the last stream opened (${this.lastStreamId})`);
+      this.noWork('HEADERS on closed streams');
+      return;
+    }
     this.lastStreamId = id;
     if (this.goingAway) return; // after our GOAWAY, new streams are ignored (the client retries them)
-    if (this.streams.size >= this.limits.maxConcurrentStreams) return this.writeRst(id, H2Error.REFUSED_STREAM);
-    if (headers[':method'] === undefined || headers[':path'] === undefined) return this.writeRst(id, H2Error.PROTOCOL_ERROR);
+    if (this.streams.size >= this.limits.maxConcurrentStreams) {
+      this.noWork('streams refused past SETTINGS_MAX_CONCURRENT_STREAMS');
+      return this.writeRst(id, H2Error.REFUSED_STREAM);
+    }
+    if (malformed === undefined && (headers[':method'] === undefined || headers[':path'] === undefined || headers[':scheme'] === undefined)) malformed = 'missing :method, :scheme or :path';
+    const complete = (flags & Flag.END_STREAM) !== 0;
+    let contentLength = -1;
+    const cl = headers['content-length'];
+    if (malformed === undefined && cl !== undefined) {
+      contentLength = /^[0-9]{1,15}$/.test(cl) ? Number(cl) : -2;
+      if (contentLength === -2) malformed = `content-length "${cl.slice(0, 32)}" is not a number`;
+      else if (complete && contentLength !== 0) malformed = `content-length ${contentLength} on a request without DATA`;
+    }
+    if (malformed !== undefined) {
+      this.noWork('malformed requests');
+      this.limits.onRefused?.('stream', H2Error.PROTOCOL_ERROR, malformed);
+      return this.writeRst(id, H2Error.PROTOCOL_ERROR);
+    }
     const s = new H2Stream(this, id, headers, this.peerInitialWindow);
+    s.contentLength = contentLength;
     this.streams.set(id, s);
     this.idleSince = 0;
     // A request without a body is complete before the handler sees it, so an answer given at once
     // is not followed by a needless RST_STREAM.
-    const complete = (flags & Flag.END_STREAM) !== 0;
     if (complete) s.remoteOpen = false;
     this.onRequest(s);
     if (complete) s.handler?.end(s);
@@ -544,6 +645,7 @@ export class H2Connection {
       return;
     }
     if (p.length % 6 !== 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'SETTINGS length not a multiple of 6');
+    this.noWork('SETTINGS');
     if (!this.settingsSeen) {
       this.settingsSeen = true;
       clearTimeout(this.handshakeTimer);
@@ -579,6 +681,7 @@ export class H2Connection {
 
   private onWindowUpdate(id: number, p: Buffer): void {
     if (p.length !== 4) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'WINDOW_UPDATE must be 4 bytes');
+    this.noWork('WINDOW_UPDATE');
     const inc = p.readUInt32BE(0) & 0x7fffffff;
     if (id === 0) {
       if (inc === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
@@ -676,6 +779,8 @@ export class H2Connection {
   /** Our side of the stream ended (END_STREAM sent). A request still being sent is cut short
    *  with RST_STREAM NO_ERROR: the answer is complete, the rest of the body is not needed. */
   endLocal(s: H2Stream): void {
+    // An answered call earns back one frame of the no-work budget.
+    if (this.budget < NO_WORK_BURST) this.budget++;
     if (s.remoteOpen) this.writeRst(s.id, H2Error.NO_ERROR);
     this.closeStream(s);
   }
@@ -719,11 +824,19 @@ export class H2Connection {
     if (this.dead) return;
     this.dead = true;
     this.writeGoAway(code, message);
+    this.limits.onRefused?.('connection', code, message);
     const parts = this.out;
     this.out = [];
-    if (!this.socket.destroyed) this.socket.end(Buffer.concat(parts));
-    // A peer that does not read would hold the socket open on its unsent output.
-    setTimeout(() => this.socket.destroy(), 5000).unref();
+    // Closed after the GOAWAY (RFC 9113 §5.4.1): nothing more is read, so a client that floods on
+    // costs nothing past this point. The GOAWAY goes out with a FIN; the socket is destroyed a
+    // moment later (destroying it at once, with the flood unread in its buffer, would send a reset
+    // that makes the client's TCP drop the GOAWAY before it is read).
+    const socket = this.socket;
+    if (!socket.destroyed) {
+      socket.pause();
+      socket.end(Buffer.concat(parts));
+      setTimeout(() => socket.destroy(), 2000).unref();
+    }
     this.abandonAll();
   }
 

@@ -188,8 +188,11 @@ export class HpackDecoder {
 
   /** Decodes one complete header block (HEADERS + CONTINUATION payloads joined, padding/priority
    *  already removed), calling onField for each field in order. Throws HpackError on malformed input;
-   *  after that the decoder (and the connection) must not be used again. */
-  decode(block: Uint8Array, onField: (name: string, value: string) => void): void {
+   *  after that the decoder (and the connection) must not be used again. A header list larger than
+   *  maxHeaderListSize is not an error of the connection: the block is decoded to its end (the
+   *  dynamic table stays in step with the peer's encoder), fields past the limit are not handed on,
+   *  and false is returned, so only that request is refused. */
+  decode(block: Uint8Array, onField: (name: string, value: string) => void): boolean {
     this.src = block;
     this.pos = 0;
     try {
@@ -232,9 +235,9 @@ export class HpackDecoder {
         }
         fieldSeen = true;
         listSize += name.length + value.length + ENTRY_OVERHEAD;
-        if (listSize > this.maxHeaderListSize) throw new HpackError(`header list larger than ${this.maxHeaderListSize} octets`);
-        onField(name, value);
+        if (listSize <= this.maxHeaderListSize) onField(name, value);
       }
+      return listSize <= this.maxHeaderListSize;
     } finally {
       // Do not keep the caller's buffer alive between blocks.
       this.src = EMPTY;

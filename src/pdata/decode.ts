@@ -1,7 +1,7 @@
 // The generic protobuf decoder: one loop for every message, driven by the descriptors in schema.ts.
 // Fields the table does not know are kept verbatim (tag included) in `$unknown`, so that a decoded
 // and re-encoded request loses nothing a newer sender put in it.
-import { DecodeError } from './errors.js';
+import { DecodeError, MAX_DEPTH, tooDeep } from './errors.js';
 import {
   type FieldDesc, type MessageDesc, K_BOOL, K_BYTES, K_DOUBLE, K_ENUM, K_FIXED32, K_FIXED64, K_INT32,
   K_INT64, K_MESSAGE, K_SFIXED64, K_SINT32, K_STRING, K_UINT32, K_UINT64, WT_LEN,
@@ -10,6 +10,7 @@ import { Reader } from './wire.js';
 
 /** Decodes a whole message of type `d`. Throws DecodeError on malformed input. */
 export function decodeMessage<T>(d: MessageDesc, bytes: Uint8Array): T {
+  depth = 0;
   const r = new Reader(bytes);
   return decodeInto(r, d, r.buf.length, undefined) as T;
 }
@@ -23,8 +24,12 @@ function wrongWireType(d: MessageDesc, f: FieldDesc, wt: number, at: number): De
   return new DecodeError(`wrong wire type ${wt} for ${d.name}.${f.name} (field ${f.no}, expects ${f.wireType}) at byte ${at}`);
 }
 
+/** Nesting now; reset by decodeMessage (see scan.ts). */
+let depth = 0;
+
 // `into` is set when a singular message field occurs again: protobuf merges the occurrences.
 function decodeInto(r: Reader, d: MessageDesc, end: number, into: any): any {
+  if (++depth > MAX_DEPTH) throw tooDeep();
   const obj = into ?? d.create();
   const byNo = d.byNo;
   let oneofs = into === undefined ? 0 : -1; // oneof groups already holding a member
@@ -67,6 +72,7 @@ function decodeInto(r: Reader, d: MessageDesc, end: number, into: any): any {
       }
     }
   }
+  depth--;
   return obj;
 }
 

@@ -5,7 +5,7 @@
 // JSON is: snake_case keys, numbers or strings for integers, enum names, null for "absent".
 import { createMessage } from './decode.js';
 import { isDefault } from './encode.js';
-import { DecodeError } from './errors.js';
+import { DecodeError, MAX_DEPTH } from './errors.js';
 import {
   type FieldDesc, type MessageDesc, K_BOOL, K_BYTES, K_DOUBLE, K_ENUM, K_FIXED32, K_FIXED64, K_INT32,
   K_INT64, K_MESSAGE, K_SFIXED64, K_SINT32, K_STRING, K_UINT32, K_UINT64,
@@ -80,6 +80,7 @@ export function messageFromJSON<T>(d: MessageDesc, json: string | Uint8Array): T
   } catch (err) {
     throw new DecodeError(`invalid JSON: ${(err as Error).message}`);
   }
+  depth = 0;
   try {
     return fromMsg(d, parsed) as T;
   } catch (err) {
@@ -89,8 +90,12 @@ export function messageFromJSON<T>(d: MessageDesc, json: string | Uint8Array): T
   }
 }
 
+/** Nesting now; reset by messageFromJSON (see scan.ts). */
+let depth = 0;
+
 function fromMsg(d: MessageDesc, o: any): any {
   if (typeof o !== 'object' || o === null || Array.isArray(o)) throw problem(`an object (${d.name})`, o);
+  if (++depth > MAX_DEPTH) throw new JsonProblem(`messages nested deeper than ${MAX_DEPTH} levels`);
   const obj = createMessage(d);
   for (const key in o) {
     const f = d.byJson.get(key);
@@ -118,6 +123,7 @@ function fromMsg(d: MessageDesc, o: any): any {
       throw err;
     }
   }
+  depth--;
   return obj;
 }
 
@@ -180,7 +186,11 @@ function fromValue(f: FieldDesc, v: unknown): unknown {
     case K_BOOL:
       if (typeof v !== 'boolean') throw problem('true or false', v);
       return v;
-    case K_BYTES: return bytesOf(f, v);
+    case K_BYTES: {
+      const b = bytesOf(f, v);
+      if (f.idLength !== 0 && b.length !== 0 && b.length !== f.idLength) throw problem(`an id of ${f.idLength} bytes (${2 * f.idLength} hex digits) or empty`, v);
+      return b;
+    }
     case K_DOUBLE: return doubleOf(v);
     case K_INT64: case K_UINT64: case K_FIXED64: case K_SFIXED64: return int64Of(f, v);
     case K_INT32: case K_UINT32: case K_SINT32: case K_FIXED32: case K_ENUM: return int32Of(f, v);

@@ -1,12 +1,14 @@
 // The per-request validation walk. It visits every tag of every message the table knows (down to
 // attribute values), checks wire types and that each length stays inside its parent, and counts the
 // items, without creating any object: input it accepts is guaranteed to decode later.
-import { DecodeError } from './errors.js';
-import { type MessageDesc, WT_I32, WT_I64, WT_LEN, WT_VARINT } from './schema.js';
+import { DecodeError, MAX_DEPTH, tooDeep } from './errors.js';
+import { isUtf8 } from 'node:buffer';
+import { type MessageDesc, K_STRING, WT_I32, WT_I64, WT_LEN, WT_VARINT } from './schema.js';
 import { Reader } from './wire.js';
 
 /** Validates `bytes` as a message of type `d` and returns how many items it holds. */
 export function scanMessage(d: MessageDesc, bytes: Uint8Array): number {
+  depth = 0;
   const r = new Reader(bytes);
   return walk(r, d, r.buf.length);
 }
@@ -30,9 +32,14 @@ export function scanParts(d: MessageDesc, parts: readonly Uint8Array[]): number 
   }
   let at = 0;
   for (const p of parts) { buf.set(p, at); at += p.length; }
+  depth = 0;
   const r = new Reader(buf);
   return walk(r, d, total);
 }
+
+/** Nesting of the walk now (a counter rather than a parameter: reset by each entry point, so a
+ *  walk that threw leaves nothing behind). */
+let depth = 0;
 
 function walk(r: Reader, d: MessageDesc, end: number): number {
   let items = 0;
@@ -67,10 +74,22 @@ function walk(r: Reader, d: MessageDesc, end: number): number {
       case WT_LEN: {
         const n = r.length(end);
         const m = f.msg;
-        if (m === undefined) { r.pos += n; break; }
+        if (m === undefined) {
+          // What a strict (proto3) backend refuses is refused here, so it never shares a batch with
+          // other clients' data: strings must be UTF-8, ids 16 or 8 bytes (or empty).
+          if (f.kind === K_STRING) {
+            if (!utf8(r.buf, r.pos, r.pos + n)) throw new DecodeError(`invalid UTF-8 in ${d.name}.${f.name} at byte ${r.pos}`);
+          } else if (f.idLength !== 0 && n !== 0 && n !== f.idLength) {
+            throw new DecodeError(`${d.name}.${f.name} of ${n} bytes at byte ${r.pos} (must be ${f.idLength} bytes, or empty)`);
+          }
+          r.pos += n;
+          break;
+        }
         let c: number;
+        if (++depth > MAX_DEPTH) throw tooDeep();
         try {
           c = walk(r, m, r.pos + n);
+          depth--;
         } catch (err) {
           if (err instanceof DecodeError) err.message += ` in ${d.name}.${f.name}`;
           throw err;
@@ -99,4 +118,11 @@ export function countTree(d: MessageDesc, obj: any): number {
     else n += countTree(f.msg!, v);
   }
   return n;
+}
+
+/** UTF-8 check with an ASCII fast path: most OTLP strings are ASCII, and a loop over them costs
+ *  less than a call into the native validator per string. */
+function utf8(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return isUtf8(b.subarray(i, end));
+  return true;
 }
