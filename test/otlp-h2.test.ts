@@ -12,7 +12,7 @@ import { memoryAccounting } from '../src/memory.js';
 import type { Telemetry } from '../src/pdata/telemetry.js';
 import { freePort, settings, sleep, waitFor } from './helper.js';
 import { traces } from './data.js';
-import { PREFACE, frame } from './h2-frames.js';
+import { PREFACE, frame, frames, goAwayCode, raw } from './h2-frames.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
@@ -173,37 +173,6 @@ t.test('not gRPC: 415; unknown method: UNIMPLEMENTED', async (t) => {
   t.equal(unknown.status, '12', 'unknown method: UNIMPLEMENTED');
   t.match(unknown.message, /unknown method \/nope\.Service\/Method/);
 });
-
-/** A raw connection: writes `bytes`, collects everything until the server closes (or 3 s). */
-function raw(port: number, bytes: Buffer): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const got: Buffer[] = [];
-    const s = net.connect(port, '127.0.0.1', () => s.write(bytes));
-    const timer = setTimeout(() => s.destroy(), 3000);
-    s.on('data', (c) => got.push(c));
-    s.on('error', () => {});
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(got));
-    });
-  });
-}
-
-/** The frames in what a server sent: [type, flags, stream, payload]. */
-function frames(b: Buffer): Array<[number, number, number, Buffer]> {
-  const out: Array<[number, number, number, Buffer]> = [];
-  for (let at = 0; at + 9 <= b.length; ) {
-    const len = b.readUIntBE(at, 3);
-    out.push([b[at + 3]!, b[at + 4]!, b.readUInt32BE(at + 5) & 0x7fffffff, b.subarray(at + 9, at + 9 + len)]);
-    at += 9 + len;
-  }
-  return out;
-}
-
-const goAwayCode = (b: Buffer) => {
-  const g = frames(b).find(([type]) => type === 7);
-  return g ? { code: g[3].readUInt32BE(4), debug: g[3].subarray(8).toString() } : undefined;
-};
 
 t.test('protocol errors end that connection with GOAWAY; other connections are unaffected', async (t) => {
   const { got, consumer } = sink();
