@@ -32,14 +32,20 @@ async function startReceiver(t: Test) {
   const port = await freePort();
   const httpPort = await freePort();
   const got: Telemetry[] = [];
+  const set = settings('receiver', `otlp/hostile-${port}`);
   const rcv = otlpReceiverFactory.createReceiver!(
-    settings('receiver', `otlp/hostile-${port}`),
+    set,
     { protocols: { grpc: { endpoint: `127.0.0.1:${port}` }, http: { endpoint: `127.0.0.1:${httpPort}` } }, max_inflight_bytes: 64 << 20 },
     { traces: consumerOf(async (b) => void got.push(b)) },
   );
   await rcv.start({ extension: () => undefined });
   t.teardown(() => rcv.shutdown());
-  return { port, httpPort, got };
+  /** The value of one of the receiver's counters, by name and a label fragment. */
+  const counter = async (name: string, labels: string) => {
+    const line = (await set.registry.prom.metrics()).split('\n').find((l) => l.startsWith(`fleetcol_${name}_total{`) && l.includes(labels));
+    return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  return { port, httpPort, got, counter };
 }
 
 interface Exchange {
@@ -79,7 +85,7 @@ const rstOf = (f: Exchange['frames'], id: number) => f.find(([type, , sid]) => t
 const headers = (id: number, fields: Array<[string, string]>, flags = END_HEADERS) => frame(T.HEADERS, flags, id, encodeHeaderBlock(fields));
 
 t.test('malformed requests refuse their own stream (RST_STREAM PROTOCOL_ERROR); the connection goes on', async (t) => {
-  const { port, got } = await startReceiver(t);
+  const { port, got, counter } = await startReceiver(t);
   const without = (name: string) => GOOD.filter(([n]) => n !== name);
   const cases: Array<[string, Array<[string, string]>]> = [
     ['an uppercase field name', [...GOOD, ['X-Upper', '1']]],
@@ -111,6 +117,7 @@ t.test('malformed requests refuse their own stream (RST_STREAM PROTOCOL_ERROR); 
   const ok = await exchange(port, Buffer.concat([headers(1, [...GOOD, ['content-length', String(body.length)]]), frame(T.DATA, END_STREAM, 1, body)]), (f) => f.some(([type, flags, sid]) => type === T.HEADERS && sid === 1 && (flags & END_STREAM) !== 0));
   t.notOk(rstOf(ok.frames, 1) === 1, 'a matching content-length is served');
   t.equal(got.length, 1, 'only the good request reached the pipeline');
+  t.equal(await counter('receiver_http2_refused', 'what="stream",code="PROTOCOL_ERROR"'), cases.length + 2, 'each refusal counted in fleetcol_receiver_http2_refused_total');
 });
 
 t.test('a header list past 64 KiB refuses that stream, not the connection; the limit is advertised', async (t) => {
@@ -139,7 +146,7 @@ t.test('PRIORITY on itself is a stream error; HEADERS on a used stream id a conn
 });
 
 t.test('rapid reset: GOAWAY ENHANCE_YOUR_CALM, nothing more read, the socket closed within 2 s, another client served meanwhile', async (t) => {
-  const { port, got } = await startReceiver(t);
+  const { port, got, counter } = await startReceiver(t);
   const good = http2.connect(`http://127.0.0.1:${port}`);
   t.teardown(() => good.close());
   const rst = Buffer.alloc(4);
@@ -180,6 +187,7 @@ t.test('rapid reset: GOAWAY ENHANCE_YOUR_CALM, nothing more read, the socket clo
   });
   t.equal(answer, '0', 'a well-behaved connection is served');
   t.equal(got.length, 1, 'none of the reset streams reached the pipeline');
+  t.equal(await counter('receiver_http2_refused', 'what="connection",code="ENHANCE_YOUR_CALM"'), 1, 'counted');
 });
 
 /** A gRPC call done with node:http2; the grpc-status and grpc-message. */
@@ -269,7 +277,7 @@ const BAD_PROTO: Array<[string, Buffer]> = [
 ];
 
 t.test('protobuf a strict backend refuses: INVALID_ARGUMENT / 400 on the event loop', async (t) => {
-  const { port, httpPort, got } = await startReceiver(t);
+  const { port, httpPort, got, counter } = await startReceiver(t);
   for (const [what, body] of BAD_PROTO) {
     const g = await grpcCall(port, framed(body));
     t.equal(g.status, '3', `gRPC, ${what}: INVALID_ARGUMENT`);
@@ -280,6 +288,8 @@ t.test('protobuf a strict backend refuses: INVALID_ARGUMENT / 400 on the event l
   t.equal((await grpcCall(port, framed(request({ traceId: Buffer.alloc(0), spanId: Buffer.alloc(0) })))).status, '0', 'empty ids are accepted');
   t.equal((await grpcCall(port, framed(request({ attr: deepAttr(MAX_DEPTH / 4) })))).status, '0', `nesting within ${MAX_DEPTH} levels is accepted`);
   t.equal(got.length, 3);
+  t.equal(await counter('receiver_malformed_requests', 'transport="grpc"'), BAD_PROTO.length, 'counted in fleetcol_receiver_malformed_requests_total');
+  t.equal(await counter('receiver_malformed_requests', 'transport="http"'), BAD_PROTO.length);
   const json = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: deepJson(10_000) });
   t.equal(json.status, 400, 'OTLP/JSON nested 10,000 deep: 400');
   const shortId = deepJson(0).replace('"spanId":"0102030405060708"', '"spanId":"010203"');

@@ -14,7 +14,9 @@ import { DecodeError, type Signal, type Telemetry } from '../../src/pdata/teleme
 import { encodeExportResponse, encodeStatusWithRetryInfo } from '../../src/pdata/rpc.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { BearerAuth } from './auth.js';
-import { H2Connection, type H2Handler, type H2Stream } from './h2.js';
+import { H2Connection, H2Error, type H2Handler, type H2Stream } from './h2.js';
+
+const H2_ERROR_NAME: Record<number, string> = Object.fromEntries(Object.entries(H2Error).map(([k, v]) => [v, k]));
 import { encodeHeaderBlock } from './hpack.js';
 import type { InflightBytes, RequestBytes } from './inflight.js';
 import type { Ingest } from './ingest.js';
@@ -85,6 +87,10 @@ export class GrpcServer {
     maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
     handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
     onInternalError: (err: unknown) => this.logger.error({ err }, 'OTLP/gRPC receiver: internal error; the client connection was closed'),
+    onRefused: (what: 'connection' | 'stream', code: number, reason: string) => {
+      this.refused(what, H2_ERROR_NAME[code] ?? String(code));
+      this.logger.debug({ what, code, reason }, what === 'connection' ? 'HTTP/2 connection ended for a protocol error' : 'HTTP/2 request refused as malformed');
+    },
   };
 
   constructor(
@@ -93,6 +99,8 @@ export class GrpcServer {
     private readonly auth: BearerAuth | undefined,
     private readonly logger: Logger,
     private readonly inflight: InflightBytes,
+    /** Counts a connection ended with GOAWAY, or a request refused with RST_STREAM, by error name. */
+    private readonly refused: (what: 'connection' | 'stream', code: string) => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -294,6 +302,7 @@ class GrpcCall implements H2Handler {
         return fail(stream, Code.UNAVAILABLE, err.message, encodeStatusWithRetryInfo(Code.UNAVAILABLE, err.message, ms));
       }
       const msg = err instanceof DecodeError ? err.message : String(err);
+      ingest.malformed.inc();
       return fail(stream, Code.INVALID_ARGUMENT, `malformed ${signal} request: ${msg}`);
     }
     if (stream.closed) return;

@@ -94,6 +94,7 @@ export class HttpServer {
           throw new HttpError(503, 14, err.message, { 'retry-after': String(Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000))) });
         }
         const msg = err instanceof DecodeError ? err.message : String(err);
+        ingest.malformed.inc();
         throw new HttpError(400, 3, `malformed ${signal} request: ${msg}`);
       }
       const o = await ingest.push(batch);

@@ -18,6 +18,8 @@ const DEFAULT_RETRY_MS = 1000;
 export class Ingest {
   private readonly accepted: BoundCounter;
   private readonly refused: BoundCounter;
+  /** Requests that could not be decoded (counted by the transports, which see the error). */
+  readonly malformed: BoundCounter;
   private readonly decoder: Decoder;
 
   constructor(
@@ -29,6 +31,7 @@ export class Ingest {
     const item = ITEM_NAME[signal];
     this.accepted = set.metrics.counter(`receiver_accepted_${item}`, `Number of ${item} successfully pushed into the pipeline.`, { transport });
     this.refused = set.metrics.counter(`receiver_refused_${item}`, `Number of ${item} that could not be pushed into the pipeline.`, { transport });
+    this.malformed = set.metrics.counter('receiver_malformed_requests', 'Requests refused as malformed (INVALID_ARGUMENT / 400): bad protobuf or JSON, invalid UTF-8, ids of the wrong length, nesting past 128 levels.', { transport, signal });
     this.decoder = set.workers ?? inlineDecoder;
   }
 

@@ -7,6 +7,7 @@ import { HttpServer, type HttpConfig } from './http.js';
 import { InflightBytes } from './inflight.js';
 import { Ingest } from './ingest.js';
 import { memoryAccounting } from '../../src/memory.js';
+import type { BoundCounter } from '../../src/telemetry/metrics.js';
 
 export interface OtlpReceiverConfig {
   protocols: { grpc?: Partial<GrpcConfig> | null; http?: Partial<HttpConfig> | null };
@@ -47,7 +48,14 @@ export class OtlpReceiver implements Receiver {
     if ('grpc' in protocols) {
       const g = protocols.grpc ?? {};
       const cfg: GrpcConfig = { endpoint: g.endpoint ?? '127.0.0.1:4317', max_recv_msg_size: g.max_recv_msg_size ?? 4 * MiB, tls: g.tls, keepalive: g.keepalive };
-      this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log, inflight));
+      const refusals = new Map<string, BoundCounter>();
+      const refused = (what: 'connection' | 'stream', code: string) => {
+        const key = `${what} ${code}`;
+        let c = refusals.get(key);
+        if (!c) refusals.set(key, (c = this.set.metrics.counter('receiver_http2_refused', 'HTTP/2 connections ended with GOAWAY for a protocol error or abuse, and requests refused as malformed (RST_STREAM), by HTTP/2 error code.', { what, code })));
+        c.inc();
+      };
+      this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log, inflight, refused));
     }
     if ('http' in protocols) {
       const h = protocols.http ?? {};
