@@ -44,8 +44,13 @@ const TARGET_TESTBED_RSS = 100; // MiB
 const TARGET_DESIGN_CPU_RATIO = 1.1; // a durable-OK design's CPU per span against ack-batch (today's), same fsync
 const TARGET_QUEUE_BATCH_P99_MS = 50; // queue-batch: answer latency p99
 
-const DESIGNS = ['ack-batch', 'batch-wait', 'queue-batch'] as const;
+const DESIGNS = ['ack-batch', 'batch-wait', 'queue-batch', 'memory-base', 'memory'] as const;
 type Design = (typeof DESIGNS)[number];
+/** Designs run with --baseline-cli, and the base each design's CPU is compared with. memory-base and
+ *  memory are today's bench config (batch processor, in-memory queue; fsync does not apply) on the
+ *  old build and on this one: what this build's receiver costs against the old (e.g. validation). */
+const BASELINE_DESIGNS: readonly Design[] = ['ack-batch', 'memory-base'];
+const baseOf = (d: Design): Design => (d === 'memory' || d === 'memory-base' ? 'memory-base' : 'ack-batch');
 /** One design of a durable OK at one fsync setting. */
 interface Variant {
   design: Design;
@@ -78,10 +83,12 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
                               framing by hand) or fleetcol's own HTTP/2 server on node:net
   --designs LIST              ack-batch,batch-wait,queue-batch: run full and testbed once per design of a
                               durable OK (exporter queue on file_storage) × --fsync, instead of the
-                              in-memory queue (default none: today's scenarios)
+                              in-memory queue (default none: today's scenarios); memory-base,memory:
+                              today's config (in-memory queue) on the old build and on this one
+                              (with --fsync off only: fsync does not apply)
   --fsync LIST                with --designs: file_storage fsync off,on (default both)
-  --baseline-cli PATH         with --designs: the old build's dist/src/cli.js that ack-batch runs
-                              (without it ack-batch is skipped)
+  --baseline-cli PATH         with --designs: the old build's dist/src/cli.js that ack-batch and
+                              memory-base run (without it they are skipped)
   --storage-dir DIR           with --designs: where each run's fresh file_storage directory is made
                               (default the temp dir; deleted after the run)
 `;
@@ -151,13 +158,13 @@ const notes: string[] = [];
   cfg.fsync = (['off', 'on'] as const).filter((f) => fs.includes(f)).map((f) => f === 'on');
   cfg.designs = DESIGNS.filter((d) => asked.includes(d));
   if (cfg.baselineCli && !existsSync(cfg.baselineCli)) usageError(USAGE, `--baseline-cli: ${cfg.baselineCli} not found (build the old checkout first)`);
-  if (cfg.designs.includes('ack-batch') && !cfg.baselineCli) {
-    cfg.designs = cfg.designs.filter((d) => d !== 'ack-batch');
+  if (cfg.designs.some((d) => BASELINE_DESIGNS.includes(d)) && !cfg.baselineCli) {
+    cfg.designs = cfg.designs.filter((d) => !BASELINE_DESIGNS.includes(d));
     notes.push('ack-batch skipped: it needs --baseline-cli PATH (an old checkout\'s dist/src/cli.js); CPU ratios to ack-batch are n/a');
   }
   if (asked.length && cfg.designs.length === 0) usageError(USAGE, `--designs: nothing left to run (${notes.join('; ')})`);
   if (cfg.designs.length && !cfg.scenarios.some((s) => s === 'full' || s === 'testbed')) notes.push('--designs applies to the full and testbed scenarios, and neither is selected');
-  if (cfg.baselineCli && !cfg.designs.includes('ack-batch')) notes.push('--baseline-cli is used by the ack-batch design only, which is not selected');
+  if (cfg.baselineCli && !cfg.designs.some((d) => BASELINE_DESIGNS.includes(d))) notes.push('--baseline-cli is used by the ack-batch and memory-base designs only, neither is selected');
 }
 const designMode = cfg.designs.length > 0;
 /** The variants in table order: fsync off first, designs in their canonical order. */
@@ -306,9 +313,11 @@ function latencyFields(l: LatencySummary | undefined): LatencyFields {
  *  file_storage directory, batching in the queue for queue-batch. */
 function fleetcolFor(v: Variant | undefined, name: string): { cli: string; storageDir?: string; extra: Pick<FleetcolOptions, 'storage' | 'queueBatch'> } {
   if (!v) return { cli: CLI, extra: {} };
+  const cli = BASELINE_DESIGNS.includes(v.design) ? cfg.baselineCli! : CLI;
+  if (v.design === 'memory' || v.design === 'memory-base') return { cli, extra: {} };
   const storageDir = mkdtempSync(join(storageRoot, `${name}-`));
   return {
-    cli: v.design === 'ack-batch' ? cfg.baselineCli! : CLI,
+    cli,
     storageDir,
     extra: { storage: { directory: storageDir, fsync: v.fsync }, queueBatch: v.design === 'queue-batch' },
   };
@@ -499,7 +508,7 @@ const command = commandLine();
 const machine = machineInfo();
 const { commit, dirty } = checkout(ROOT);
 /** The old build ack-batch runs: its checkout is two levels above dist/src/cli.js. */
-const baseline = cfg.baselineCli && cfg.designs.includes('ack-batch') ? { cli: cfg.baselineCli, ...checkout(resolve(dirname(cfg.baselineCli), '..', '..')) } : undefined;
+const baseline = cfg.baselineCli && cfg.designs.some((d) => BASELINE_DESIGNS.includes(d)) ? { cli: cfg.baselineCli, ...checkout(resolve(dirname(cfg.baselineCli), '..', '..')) } : undefined;
 
 function fsType(dir: string): string {
   try {
@@ -686,13 +695,13 @@ interface DesignRow {
 const designComparison: { full: Record<string, DesignRow[]>; testbed: DesignRow[] } = { full: {}, testbed: [] };
 if (designMode) {
   const runsOk = (s: Record<string, number> | undefined) => (!s ? 'not run' : s.okRuns === s.runs ? `${s.okRuns}/${s.runs}` : `${s.okRuns}/${s.runs} FAILED`);
-  const ratioCell = (row: DesignRow) => (row.design === 'ack-batch' ? (Number.isFinite(row.cpuRatio) ? '1.00× (base)' : 'n/a') : Number.isFinite(row.cpuRatio) ? `${num(row.cpuRatio, 2)}× (${row.cpuTargetMet ? 'ok' : 'MISSED'})` : 'n/a');
+  const ratioCell = (row: DesignRow) => (BASELINE_DESIGNS.includes(row.design) ? (Number.isFinite(row.cpuRatio) ? '1.00× (base)' : 'n/a') : Number.isFinite(row.cpuRatio) ? `${num(row.cpuRatio, 2)}× (${row.cpuTargetMet ? 'ok' : 'MISSED'})` : 'n/a');
   const p99Cell = (p50: number, p99: number, row: DesignRow) => `${ms(p50)} / ${ms(p99)}${row.p99TargetMet === undefined ? '' : row.p99TargetMet ? ' (ok)' : ' (MISSED)'}`;
   const rowsFor = (prefix: string, p99Target: boolean): DesignRow[] =>
     variants.map((v) => {
       const scenario = `${prefix}${variantKey(v)}`;
       const s = summary[scenario];
-      const base = summary[`${prefix}${variantKey({ design: 'ack-batch', fsync: v.fsync })}`];
+      const base = summary[`${prefix}${variantKey({ design: baseOf(v.design), fsync: v.fsync })}`];
       const cpuRatio = s && base ? s.cpuSecPerMillion! / base.cpuSecPerMillion! : NaN;
       const p99 = s?.latencyP99Ms ?? NaN;
       return {
@@ -702,7 +711,7 @@ if (designMode) {
         okRuns: s?.okRuns ?? 0,
         runs: s?.runs ?? 0,
         cpuRatio,
-        cpuTargetMet: v.design !== 'ack-batch' && Number.isFinite(cpuRatio) ? cpuRatio <= TARGET_DESIGN_CPU_RATIO : undefined,
+        cpuTargetMet: !BASELINE_DESIGNS.includes(v.design) && Number.isFinite(cpuRatio) ? cpuRatio <= TARGET_DESIGN_CPU_RATIO : undefined,
         p99TargetMet: p99Target && v.design === 'queue-batch' && Number.isFinite(p99) ? p99 <= TARGET_QUEUE_BATCH_P99_MS : undefined,
       };
     });
@@ -715,7 +724,7 @@ if (designMode) {
       log(`Durable OK, full load, export ${c}: ${cfg.concurrency} requests in flight, ${cfg.spansPerRequest} spans/request, ${cfg.durationS} s measured after ${cfg.warmupS} s warm-up; median of ${cfg.runs} run(s); ${targets}`);
       log(
         table(
-          ['design', 'fsync', 'spans/s delivered', 'spans/s accepted', 'CPU-s per million spans', 'CPU vs ack-batch', 'CPU % of one core', 'answer p50 / p99 ms', 'peak RSS MiB', 'delivered / accepted', 'failed requests', 'runs ok'],
+          ['design', 'fsync', 'spans/s delivered', 'spans/s accepted', 'CPU-s per million spans', 'CPU vs base', 'CPU % of one core', 'answer p50 / p99 ms', 'peak RSS MiB', 'delivered / accepted', 'failed requests', 'runs ok'],
           rows.map((r) => {
             const s = summary[r.scenario] ?? {};
             return [label(r), fsyncName(r.fsync), num(s.spansPerSec), num(s.acceptedSpansPerSec), num(s.cpuSecPerMillion, 2), ratioCell(r), pct(s.cpuPct), p99Cell(s.latencyP50Ms ?? NaN, s.latencyP99Ms ?? NaN, r), num(s.peakRssMiB, 1), pct(s.deliveredPct, 2), num(s.requestsFailed), runsOk(summary[r.scenario])];
@@ -731,7 +740,7 @@ if (designMode) {
     log(`Durable OK, testbed rate: ${num(cfg.testbedRate)} spans/s in requests of ${cfg.testbedSpansPerRequest} spans, ${cfg.testbedDurationS} s measured after ${cfg.warmupS} s warm-up, exporter compression ${cfg.compression[0] ?? 'none'}; median of ${cfg.runs} run(s); ${targets}`);
     log(
       table(
-        ['design', 'fsync', 'CPU % of one core', 'CPU-s per million spans', 'CPU vs ack-batch', 'answer p50 / p99 ms', 'peak RSS MiB', 'spans sent/s', 'delivered / sent', 'failed requests', 'runs ok'],
+        ['design', 'fsync', 'CPU % of one core', 'CPU-s per million spans', 'CPU vs base', 'answer p50 / p99 ms', 'peak RSS MiB', 'spans sent/s', 'delivered / sent', 'failed requests', 'runs ok'],
         rows.map((r) => {
           const s = summary[r.scenario] ?? {};
           return [label(r), fsyncName(r.fsync), pct(s.cpuPctAvg), num(s.cpuSecPerMillion, 2), ratioCell(r), p99Cell(s.latencyP50Ms ?? NaN, s.latencyP99Ms ?? NaN, r), num(s.peakRssMiB, 1), num(s.achievedSpansPerSec), pct(s.deliveredPct, 3), num(s.requestsFailed), runsOk(summary[r.scenario])];
