@@ -336,3 +336,33 @@ t.test('one daemon per directory', async (t) => {
   await other.shutdown();
   await o.close();
 });
+
+t.test('fsync: the offers of one event-loop turn share one fdatasync (group commit), and synced() waits for it', async (t) => {
+  const dir = t.testdir();
+  const realSync = io.fdatasyncSync;
+  t.teardown(() => void (io.fdatasyncSync = realSync));
+  let syncs = 0;
+  io.fdatasyncSync = (fd) => {
+    syncs++;
+    realSync(fd);
+  };
+  const o = await open(dir, { fsync: true });
+  const q = o.q;
+  for (let i = 0; i < 10; i++) t.ok(q.offer(traces(1), 1));
+  t.equal(syncs, 0, 'offer() writes; it does not sync');
+  const waits = Array.from({ length: 10 }, () => q.synced!());
+  await Promise.all(waits);
+  t.equal(syncs, 1, 'ten offers, one fdatasync');
+  q.offer(traces(1), 1);
+  await q.synced!();
+  t.equal(syncs, 2, 'the next turn\'s offers, the next one');
+  await q.synced!();
+  t.equal(syncs, 2, 'nothing written since: no sync');
+  io.fdatasyncSync = () => {
+    throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  };
+  q.offer(traces(1), 1);
+  await t.rejects(q.synced!(), /EIO/, 'a failed sync is the callers\' refusal');
+  io.fdatasyncSync = realSync;
+  await o.close();
+});

@@ -154,7 +154,7 @@ export function metricValue(text: string, name: string, labelPart = ''): number 
 
 export interface SinkBehaviour {
   /** Called per request; return a gRPC error to refuse it, undefined to accept. */
-  answer?: (n: number, signal: Signal) => { code: grpc.status; details?: string; retryAfterMs?: number } | undefined;
+  answer?: (n: number, signal: Signal, batch: Telemetry) => { code: grpc.status; details?: string; retryAfterMs?: number } | undefined;
   /** Delay every answer by this many ms (a slow backend); what it accepts is recorded on arrival. */
   delayMs?: number;
   /** Listen on this loopback port (e.g. one an exporter already points at); default: any free one. */
@@ -197,7 +197,8 @@ export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
           const n = sink.requests++;
           sink.metadata.push(call.metadata);
-          const refuse = behaviour.answer?.(n, signal);
+          const batch = Telemetry.fromProto(signal, new Uint8Array(call.request));
+          const refuse = behaviour.answer?.(n, signal, batch);
           const reply: () => void = refuse
             ? () => {
                 const md = new grpc.Metadata();
@@ -205,7 +206,7 @@ export async function startSink(behaviour: SinkBehaviour = {}): Promise<Sink> {
                 cb({ code: refuse.code, details: refuse.details ?? 'refused by test sink', metadata: md });
               }
             : () => cb(null, Buffer.alloc(0));
-          if (!refuse) sink.received[signal].push(Telemetry.fromProto(signal, new Uint8Array(call.request)));
+          if (!refuse) sink.received[signal].push(batch);
           if (behaviour.delayMs) setTimeout(reply, behaviour.delayMs);
           else reply();
         },

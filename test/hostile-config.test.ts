@@ -62,3 +62,57 @@ service:
     t.equal((await client.export('traces', traceBytes(3))).err, undefined, 'OTLP still accepted on the running config');
   }
 });
+
+t.test('validate is linear in map size: 50,000 header keys in one map', async (t) => {
+  const port = await freePort();
+  const headers = Array.from({ length: 50_000 }, (_, i) => `      h${i}: v`).join('\n');
+  const file = tempFile('wide.yaml', `receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:${port} } } }
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:4317
+    headers:
+${headers}
+service:
+  pipelines: { traces: { receivers: [otlp], exporters: [otlp] } }
+`);
+  const t0 = Date.now();
+  const r = await runCli(['validate', '--config', file]);
+  t.equal(r.code, 0, r.stderr);
+  t.comment(`validate of a 50,000-key map: ${Date.now() - t0} ms`);
+  const dup = tempFile('dup.yaml', 'receivers: {}\nreceivers: {}\n');
+  const d = await runCli(['validate', '--config', dup]);
+  t.equal(d.code, 2);
+  t.match(d.stderr + d.stdout, /dup\.yaml:2:1 map keys must be unique \("receivers" is repeated\)/, 'a repeated key is still an error, with its place');
+});
+
+t.test('validate refuses endpoints that can never bind or connect, with path and place', async (t) => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['port 99999', '127.0.0.1:99999', /port "99999" is not a number from 0 to 65535/],
+    ['a 100,000-character host', `${'a'.repeat(100_000)}:4317`, /endpoint of 100005 characters/],
+    ['an unexpanded ${env:X}', '$${env:X}:4317', /unexpanded \$\{\.\.\.\}/],
+    ['a host with a space', 'my host:4317', /is not a host name or address/],
+  ];
+  for (const [what, endpoint, message] of cases) {
+    const file = tempFile('endpoint.yaml', `receivers:
+  otlp: { protocols: { grpc: { endpoint: "${endpoint}" } } }
+exporters:
+  debug: {}
+service:
+  pipelines: { traces: { receivers: [otlp], exporters: [debug] } }
+`);
+    const r = await runCli(['validate', '--config', file]);
+    t.equal(r.code, 2, `${what}: exit 2`);
+    t.match(r.stderr + r.stdout, /endpoint\.yaml:2:\d+ receivers\.otlp\.protocols\.grpc\.endpoint:/, `${what}: path and place`);
+    t.match(r.stderr + r.stdout, message, what);
+  }
+  const addr = tempFile('telemetry.yaml', `receivers:
+  otlp: { protocols: { grpc: {} } }
+exporters:
+  debug: {}
+service:
+  pipelines: { traces: { receivers: [otlp], exporters: [debug] } }
+  telemetry: { metrics: { address: 127.0.0.1:70000 } }
+`);
+  t.equal((await runCli(['validate', '--config', addr])).code, 2, 'service.telemetry.metrics.address too');
+});

@@ -6,13 +6,17 @@
 import t, { type Test } from 'tap';
 import http2 from 'node:http2';
 import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
+import type { OtlpReceiverConfig } from '../receivers/otlp/receiver.js';
+import { memoryAccounting } from '../src/memory.js';
 import { encodeHeaderBlock } from '../receivers/otlp/hpack.js';
 import { consumerOf } from '../src/consumer.js';
 import { MAX_DEPTH } from '../src/pdata/errors.js';
-import type { Telemetry } from '../src/pdata/telemetry.js';
-import { freePort, settings, startDaemon } from './helper.js';
-import { traceBytes, traces } from './data.js';
+import { Telemetry } from '../src/pdata/telemetry.js';
+import { freePort, settings, sleep, startDaemon, startSink, waitFor } from './helper.js';
+import { traceBytes, traceRequestOf, traces } from './data.js';
 import { PREFACE, frame, frames, goAwayCode } from './h2-frames.js';
 
 const PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -28,14 +32,14 @@ function framed(message: Uint8Array, flag = 0): Buffer {
   return Buffer.concat([head, message]);
 }
 
-async function startReceiver(t: Test) {
+async function startReceiver(t: Test, extra: Partial<OtlpReceiverConfig> = {}) {
   const port = await freePort();
   const httpPort = await freePort();
   const got: Telemetry[] = [];
   const set = settings('receiver', `otlp/hostile-${port}`);
   const rcv = otlpReceiverFactory.createReceiver!(
     set,
-    { protocols: { grpc: { endpoint: `127.0.0.1:${port}` }, http: { endpoint: `127.0.0.1:${httpPort}` } }, max_inflight_bytes: 64 << 20 },
+    { protocols: { grpc: { endpoint: `127.0.0.1:${port}` }, http: { endpoint: `127.0.0.1:${httpPort}` } }, max_inflight_bytes: 64 << 20, ...extra },
     { traces: consumerOf(async (b) => void got.push(b)) },
   );
   await rcv.start({ extension: () => undefined });
@@ -45,7 +49,8 @@ async function startReceiver(t: Test) {
     const line = (await set.registry.prom.metrics()).split('\n').find((l) => l.startsWith(`fleetcol_${name}_total{`) && l.includes(labels));
     return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
   };
-  return { port, httpPort, got, counter };
+  const inflight = () => memoryAccounting.snapshot().find((h) => h.id === set.id)?.bytes ?? NaN;
+  return { port, httpPort, got, counter, inflight };
 }
 
 interface Exchange {
@@ -317,4 +322,89 @@ service:
   const utf = Buffer.concat([request({ name: Buffer.from([0xff, 0xfe]) }), traceBytes(20)]);
   t.equal((await grpcCall(port, framed(utf))).status, '3', 'invalid UTF-8 in a request past proto_min_size: INVALID_ARGUMENT');
   t.equal((await grpcCall(port, framed(traceBytes(20)))).status, '0', 'and a good one is served');
+});
+
+/** A gRPC call from `localAddress` that sends `send` bytes of a message declared `declared` bytes
+ *  long and then waits (never finishing unless send covers it); the grpc-status it gets, if any. */
+function partialCall(port: number, declared: number, send: number, localAddress = '127.0.0.1'): { status: Promise<string>; close(): void } {
+  const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }) });
+  session.on('error', () => {});
+  const st = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
+  st.on('error', () => {});
+  const status = new Promise<string>((resolve) => {
+    const take = (h: http2.IncomingHttpHeaders) => h['grpc-status'] !== undefined && resolve(String(h['grpc-status']) + ' ' + decodeURIComponent(String(h['grpc-message'] ?? '')));
+    st.on('response', take);
+    st.on('trailers', take);
+    st.on('close', () => resolve('closed'));
+  });
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(declared, 1);
+  st.write(Buffer.concat([head, Buffer.alloc(send - 5, 0x0a)]));
+  return { status, close: () => session.destroy() };
+}
+
+t.test('a request body that stops making progress is cut and frees what it held (gRPC and HTTP)', async (t) => {
+  const { port, httpPort, inflight } = await startReceiver(t, { read_stall_timeout: 400 });
+  const call = partialCall(port, 4 << 20, 64 * 1024);
+  t.teardown(call.close);
+  await waitFor(() => inflight() > 0, 5000, 'bytes held');
+  t.match(await call.status, /^14 request body made no progress for 400 ms/, 'gRPC: UNAVAILABLE');
+  await waitFor(() => inflight() === 0, 5000, 'freed');
+  const status = await new Promise<string>((resolve) => {
+    const s = net.connect(httpPort, '127.0.0.1', () => s.write('POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000)));
+    let got = '';
+    s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    s.on('error', () => {});
+    s.on('close', () => resolve(got.split('\r\n')[0] ?? ''));
+    setTimeout(() => s.destroy(), 5000);
+  });
+  t.match(status, /^HTTP\/1\.1 408/, 'HTTP: 408');
+  await waitFor(() => inflight() === 0, 5000, 'freed');
+});
+
+t.test('one client cannot take the whole max_inflight_bytes: others are still served', async (t) => {
+  const { port, httpPort } = await startReceiver(t, { max_inflight_bytes: 16 << 20, read_stall_timeout: 60_000 });
+  // 127.0.0.1 holds 3 of 4 MiB each and never finishes; its share is a quarter: 4 MiB.
+  const hogs = [0, 1, 2].map(() => partialCall(port, 4 << 20, (3 << 20) + 5));
+  t.teardown(() => hogs.forEach((h) => h.close()));
+  const statuses = await Promise.race([Promise.all(hogs.slice(1).map((h) => h.status)), sleep(5000).then(() => ['none'])]);
+  t.ok(statuses.some((x) => /^14 this client holds max_inflight_bytes_per_client/.test(x)), `the hog's second and third calls are refused (${statuses.join('; ')})`);
+  // Another client (127.0.0.2) is served meanwhile.
+  const body = framed(traces(2000).toProto());
+  const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }) });
+  t.teardown(() => session.close());
+  const answer = await new Promise<string>((resolve, reject) => {
+    const st = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    st.on('trailers', (h) => resolve(String(h['grpc-status'])));
+    st.on('error', reject);
+    st.resume();
+    st.end(body);
+  });
+  t.equal(answer, '0', `another client's ${body.length}-byte request is served`);
+  const h = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: new Uint8Array(traces(10).toProto()) });
+  t.equal(h.status, 200, 'and over HTTP, a small one from the same address as the hog fits its share');
+});
+
+t.test('otlp exporter: a batch the backend refuses as malformed is halved until the bad part is isolated', async (t) => {
+  // A strict backend: any request holding a span named "bad" is refused whole.
+  const sink = await startSink({
+    answer: (_n, _signal, batch) =>
+      traceRequestOf(batch).resourceSpans.some((rs) => rs.scopeSpans.some((ss) => ss.spans.some((sp) => sp.name === 'bad')))
+        ? { code: grpc.status.INVALID_ARGUMENT, details: 'invalid span' }
+        : undefined,
+  });
+  t.teardown(() => sink.close());
+  const d = otlpExporterFactory.createDefaultConfig();
+  const set = settings('exporter', 'otlp');
+  const exp = otlpExporterFactory.createExporter!(set, { ...d, endpoint: sink.endpoint, tls: { insecure: true }, timeout: 2000, compression: 'none', sending_queue: { ...d.sending_queue, enabled: false }, retry_on_failure: { ...d.retry_on_failure, enabled: false } }, ['traces']);
+  await exp.start({ extension: () => undefined });
+  t.teardown(() => exp.shutdown());
+  const good = traces(99);
+  const bad = traces(1);
+  traceRequestOf(bad).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.name = 'bad';
+  bad.markModified();
+  const merged = Telemetry.merge([traces(50), bad, good]);
+  const err = await exp.consume(merged).catch((e: unknown) => e);
+  t.match(err, { name: 'PermanentError', rejected: 1 }, 'only the bad item is reported refused');
+  t.equal(sink.items('traces'), 149, 'the 149 good spans of the other clients arrived');
 });

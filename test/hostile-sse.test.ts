@@ -5,7 +5,10 @@ import t from 'tap';
 import net from 'node:net';
 import { SignJWT } from 'jose';
 import { globMatch, globMatcher } from '../exporters/sse/attrs.js';
-import { startFeed, spans, writerPids } from './sse-support.js';
+import { MAX_EVENT_DATA } from '../exporters/sse/event.js';
+import { memoryAccounting } from '../src/memory.js';
+import { sleep, waitFor } from './helper.js';
+import { internals, startFeed, spans, writerPids } from './sse-support.js';
 
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
 const key = new TextEncoder().encode(SECRET);
@@ -112,4 +115,55 @@ t.test('Origin with a bare CR or LF is not reflected (no header injection), and 
   t.teardown(() => g.stop());
   const listed = await fetch(`${g.base}/v1/agents`, { headers: { origin: 'https://dash.example' } });
   t.equal(listed.headers.get('access-control-allow-credentials'), 'true', 'a listed origin keeps credentials');
+});
+
+t.test('clients that never read: each holds at most its budget, in bytes and in queue entries, and the feed is in the memory account', async (t) => {
+  const f = await startFeed({ client_queue_max_bytes: '64KiB', write_window: '5ms' });
+  t.teardown(() => f.stop());
+  const port = Number(new URL(f.base).port);
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n'));
+    s.pause(); // never reads
+    s.on('error', () => {});
+    sockets.push(s);
+  }
+  t.teardown(() => sockets.forEach((s) => s.destroy()));
+  const hub = internals(f).hub;
+  await waitFor(() => hub.clients.size === 4, 5000, 'four streams');
+  // Spans of ten agents (low lane, coalesced per agent once a queue is past half) until the
+  // sockets' kernel buffers are full and the queues have coalesced for a long while.
+  for (let round = 0; round < 400; round++) {
+    await f.exp.consume(spans(Array.from({ length: 100 }, (_, i) => ({ agent: `a${i % 10}`, name: `step ${round}-${i} ${'x'.repeat(200)}` }))));
+    if (round % 20 === 0) await sleep(10);
+  }
+  await sleep(100);
+  for (const c of hub.clients) {
+    t.ok(c.writer.used() <= 64 * 1024, `queued ${c.writer.used()} bytes, within client_queue_max_bytes`);
+    t.ok(c.writer.entries < 4096, `${c.writer.entries} queue entries (40,000 events were offered)`);
+  }
+  const held = memoryAccounting.snapshot().find((h) => h.kind === 'exporter' && h.id === 'sse')?.bytes ?? 0;
+  t.ok(held >= hub.history.bytes && held > 0, `the feed's ${held} bytes are in the process-wide account`);
+});
+
+t.test('history is bounded in bytes, and one event carries at most 16 KiB', async (t) => {
+  const f = await startFeed({ history: { size: 10_000, max_bytes: '1MiB' } });
+  t.teardown(() => f.stop());
+  const st = await fetch(`${f.base}/v1/events?type=error`);
+  const reader = st.body!.getReader();
+  const huge = 'n'.repeat(3 << 20);
+  for (let i = 0; i < 30; i++) await f.exp.consume(spans([{ agent: 'a', name: huge, error: true }]));
+  const hub = internals(f).hub;
+  t.ok(hub.history.bytes <= 1 << 20, `history holds ${hub.history.bytes} bytes (max_bytes 1MiB; 30 events with 3 MiB names)`);
+  t.ok(hub.history.length > 0);
+  let text = '';
+  while (!text.includes('event: error')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  const line = text.split('\n').find((l, i, all) => l.startsWith('data: ') && all[i - 1] === 'event: error')!;
+  t.ok(line.length <= MAX_EVENT_DATA + 10, `an error event of ${line.length} bytes`);
+  t.match(JSON.parse(line.slice(6)), { truncated: true }, 'says it was cut');
+  await reader.cancel();
 });

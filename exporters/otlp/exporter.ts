@@ -61,6 +61,9 @@ function packageVersion(): string {
 }
 const USER_AGENT = `fleetcol/${packageVersion()}`;
 
+/** How many times a batch refused as malformed is halved to isolate what the backend refuses. */
+const MAX_SPLIT_DEPTH = 8;
+
 export function classifyGrpcError(err: unknown): Error {
   if (!(err instanceof GrpcError)) return new RetryableError(`export failed: ${(err as Error).message}`, { cause: err });
   const delay = err.statusDetails ? retryDelayFromStatus(err.statusDetails) : undefined;
@@ -145,13 +148,30 @@ export function createOtlpExporter(
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...cfg.headers, ...extraHeaders })) metadata[k.toLowerCase()] = v;
 
-  const push = async (batch: Telemetry, signal: AbortSignal): Promise<void> => {
+  /** One call. A batch the backend refuses as malformed (INVALID_ARGUMENT) is halved and each half
+   *  sent, down to MAX_SPLIT_DEPTH levels, so the one bad request merged into it does not take the
+   *  other clients' items down with it; what is still refused is reported as a partial refusal. */
+  const call = async (batch: Telemetry, signal: AbortSignal, depth: number): Promise<void> => {
     if (!client) throw new RetryableError('exporter not started');
     let response: Buffer;
     try {
       response = await client.unary(METHOD[batch.signal], batch.protoParts(), { signal });
     } catch (err) {
-      throw classifyGrpcError(err);
+      const n = batch.itemCount;
+      if (!(err instanceof GrpcError && err.code === Status.INVALID_ARGUMENT) || n <= 1 || depth >= MAX_SPLIT_DEPTH) throw classifyGrpcError(err);
+      let rejected = 0;
+      let first: Error | undefined;
+      for (const half of batch.split(Math.ceil(n / 2))) {
+        try {
+          await call(half, signal, depth + 1);
+        } catch (e) {
+          if (!(e instanceof PermanentError)) throw e;
+          rejected += e.rejected ?? half.itemCount;
+          first ??= e;
+        }
+      }
+      if (rejected > 0) throw new PermanentError(`backend refused ${rejected} of ${n} items as malformed: ${first?.message ?? err.message}`, { rejected, cause: err });
+      return;
     }
     if (response.length > 0) {
       const partial = decodeExportResponse(response);
@@ -161,6 +181,8 @@ export function createOtlpExporter(
       if (partial.errorMessage) set.logger.warn({ message: partial.errorMessage }, 'backend accepted with a warning');
     }
   };
+
+  const push = (batch: Telemetry, signal: AbortSignal): Promise<void> => call(batch, signal, 0);
 
   return createExporterHelper(set, signals, cfg, {
     push,

@@ -3,7 +3,7 @@ import { defaultHelperSettings, helperSchemaProperties } from '../../src/exporte
 import { createOtlpExporter, type OtlpExporterConfig } from './exporter.js';
 
 export const otlpExporterSchemaProperties: Record<string, JsonSchema> = {
-  endpoint: { type: 'string', minLength: 1, description: 'host:port of the OTLP/gRPC backend (http:// or https:// prefix sets TLS).' },
+  endpoint: { type: 'string', 'x-endpoint': true, minLength: 1, description: 'host:port of the OTLP/gRPC backend (http:// or https:// prefix sets TLS).' },
   headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Sent as gRPC metadata with every request.' },
   compression: { enum: ['gzip', 'none'], description: 'Default gzip.' },
   compression_params: {

@@ -71,9 +71,31 @@ export class IdSpace {
   }
 }
 
+/** Most bytes of one event's JSON data. Events carry what clients sent (span names, attribute
+ *  values); past this, every string in the event is cut to MAX_STRING_IN_BIG_EVENT characters and
+ *  the event says `truncated: true`, so one 3 MiB span name does not cost 3 MiB in the history and
+ *  in every client's queue. */
+export const MAX_EVENT_DATA = 16 * 1024;
+const MAX_STRING_IN_BIG_EVENT = 1024;
+
 export function encodeEvent(id: string | undefined, type: string, data: unknown): Buffer {
   const idLine = id === undefined ? '' : `id: ${id}\n`;
-  return Buffer.from(`${idLine}event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+  let json = JSON.stringify(data);
+  if (json.length > MAX_EVENT_DATA) {
+    json = JSON.stringify({ ...(clip(data) as object), truncated: true });
+    // Still too big (many fields): only what says which event this was.
+    if (json.length > MAX_EVENT_DATA) json = JSON.stringify({ truncated: true, bytes: json.length });
+  }
+  return Buffer.from(`${idLine}event: ${type}\ndata: ${json}\n\n`);
+}
+
+function clip(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return v.length > MAX_STRING_IN_BIG_EVENT ? `${v.slice(0, MAX_STRING_IN_BIG_EVENT)}…` : v;
+  if (v === null || typeof v !== 'object' || depth > 8) return v;
+  if (Array.isArray(v)) return v.slice(0, 64).map((x) => clip(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k.length > 256 ? k.slice(0, 256) : k] = clip(x, depth + 1);
+  return out;
 }
 
 export function retryLine(ms: number): Buffer {

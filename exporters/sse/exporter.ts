@@ -29,9 +29,10 @@ import { Fleet } from './fleet.js';
 import { SseServer, type ServerConfig } from './handler.js';
 import { Hub } from './hub.js';
 import { WriterPool } from './writers.js';
+import { memoryAccounting } from '../../src/memory.js';
 
 export interface SseExporterConfig extends ServerConfig {
-  history: { size: number; ttl: number };
+  history: { size: number; ttl: number; max_bytes: number };
   flush_interval: number;
   write_window: number;
   writers: number;
@@ -46,6 +47,7 @@ export interface SseExporterConfig extends ServerConfig {
 export class SseExporter implements Exporter {
   readonly mutatesData = false;
   private hub: Hub | undefined;
+  private unregisterMemory: (() => void) | undefined;
   private fleet: Fleet | undefined;
   private server: SseServer | undefined;
   private writers: WriterPool | undefined;
@@ -73,7 +75,7 @@ export class SseExporter implements Exporter {
 
   async start(_host?: Host): Promise<void> {
     const cfg = this.cfg;
-    const hub = new Hub({ historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window });
+    const hub = new Hub({ historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, historyMaxBytes: cfg.history.max_bytes, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window });
     const fleet = new Fleet({ offlineAfterMs: cfg.offline_after, maxAgents: cfg.max_agents, alerts: cfg.alerts }, (ev) => hub.publish(ev));
     const auth = cfg.auth?.jwt ? new JwtAuth(cfg.auth.jwt) : undefined;
     hub.onSlow = () => retryLine(cfg.retry);
@@ -89,7 +91,7 @@ export class SseExporter implements Exporter {
       this.set.logger.warn({ writers: cfg.writers }, 'SSE writers are not started: with tls every stream stays in the exporter');
     } else if (cfg.writers > 0) {
       writers = new WriterPool(cfg.writers, {
-        t: 'init', historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window,
+        t: 'init', historySize: cfg.history.size, historyTtlMs: cfg.history.ttl, historyMaxBytes: cfg.history.max_bytes, flushIntervalMs: cfg.flush_interval, writeWindowMs: cfg.write_window,
         epochMs: Number(hub.ids.epoch), maxBytes: cfg.client_queue_max_bytes, retryMs: cfg.retry, heartbeatMs: cfg.heartbeat_interval,
       }, this.set.logger);
       await writers.start();
@@ -108,6 +110,7 @@ export class SseExporter implements Exporter {
     }
     this.port = port;
     this.hub = hub;
+    this.unregisterMemory = memoryAccounting.register('exporter', this.set.id, () => hub.heldBytes());
     this.fleet = fleet;
     this.server = server;
     const m = this.set.metrics;
@@ -160,6 +163,7 @@ export class SseExporter implements Exporter {
       this.publishCounters(); // with what the streams and the writers did while closing
     }
     this.hub?.stop();
+    this.unregisterMemory?.();
     this.server = undefined;
     this.writers = undefined;
     this.hub = undefined;

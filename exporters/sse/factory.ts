@@ -7,7 +7,7 @@ const schema: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    endpoint: { type: 'string', description: 'host:port to serve the feed on (default 127.0.0.1:4319).' },
+    endpoint: { type: 'string', 'x-endpoint': true, description: 'host:port to serve the feed on (default 127.0.0.1:4319).' },
     tls: {
       type: 'object',
       additionalProperties: false,
@@ -22,6 +22,7 @@ const schema: JsonSchema = {
       properties: {
         size: { type: 'integer', minimum: 0, description: 'Most events held (0: no history, no resume).' },
         ttl: duration('Drop held events older than this (0s: keep until size evicts them).'),
+        max_bytes: { type: ['string', 'number'], 'x-size': true, description: 'Most bytes of events held; past it the oldest go (one event\'s data is at most 16 KiB: longer strings in it are cut).' },
       },
     },
     client_queue_max_bytes: { type: ['string', 'number'], 'x-size': true, description: 'Bytes a connection may have waiting; past half of it low-lane events are coalesced, past all of it dropped, and a high-lane event that does not fit disconnects the client (at least 32KiB).' },
@@ -97,7 +98,7 @@ export const sseExporterFactory: Factory<SseExporterConfig> = {
   createDefaultConfig: () =>
     ({
       endpoint: '127.0.0.1:4319',
-      history: { size: 10000, ttl: '0s' },
+      history: { size: 10000, ttl: '0s', max_bytes: '64MiB' },
       client_queue_max_bytes: '1MiB',
       flush_interval: '5ms',
       write_window: '80ms',

@@ -11,6 +11,8 @@ export class History {
   constructor(
     readonly size: number,
     private readonly ttlMs: number,
+    /** Most bytes held: the oldest events go first past it (0: no limit but size). */
+    private readonly maxBytes = 0,
   ) {
     this.ring = new Array(Math.max(1, size));
   }
@@ -25,6 +27,7 @@ export class History {
   push(ev: Prepared): void {
     if (this.size <= 0) return;
     if (this.count === this.ring.length) this.shift();
+    if (this.maxBytes > 0) while (this.count > 0 && this.bytesHeld + ev.bytes.length > this.maxBytes) this.shift();
     this.ring[(this.head + this.count) % this.ring.length] = ev;
     this.count++;
     this.bytesHeld += ev.bytes.length;

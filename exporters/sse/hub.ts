@@ -28,6 +28,8 @@ const MAX_STRETCH = 8;
 export interface HubOptions {
   historySize: number;
   historyTtlMs: number;
+  /** history.max_bytes (0: no byte limit). */
+  historyMaxBytes?: number;
   /** ms between flushes; 0: flush on the next turn of the event loop. */
   flushIntervalMs: number;
   /** ms a low-lane event may wait for its connection's write (rounded to ticks); ≤ one tick: every tick. */
@@ -47,6 +49,14 @@ export class Hub implements FeedContext {
   readonly ids: IdSpace;
   readonly history: History;
   readonly clients = new Set<Client>();
+
+  /** Bytes this hub holds in memory: the history, and what its connections have queued or handed
+   *  to their transports and not yet written (for the process-wide memory account). */
+  heldBytes(): number {
+    let n = this.history.bytes;
+    for (const c of this.clients) n += c.writer.used();
+    return n;
+  }
   private seq = 0;
   private tick: Prepared[] = [];
   /** The write window in ms; 0: every connection on every tick. */
@@ -78,7 +88,7 @@ export class Hub implements FeedContext {
 
   constructor(private readonly opts: HubOptions) {
     this.ids = new IdSpace(opts.epochMs);
-    this.history = new History(opts.historySize, opts.historyTtlMs);
+    this.history = new History(opts.historySize, opts.historyTtlMs, opts.historyMaxBytes ?? 0);
     const window = opts.writeWindowMs ?? 0;
     this.windowMs = opts.flushIntervalMs > 0 && window > opts.flushIntervalMs ? window : 0;
   }

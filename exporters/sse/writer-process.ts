@@ -18,7 +18,7 @@ function send(m: ToParent, sent?: () => void): void {
 }
 
 function run(init: WriterInit): void {
-  const hub = new Hub({ historySize: init.historySize, historyTtlMs: init.historyTtlMs, flushIntervalMs: init.flushIntervalMs, writeWindowMs: init.writeWindowMs, epochMs: init.epochMs });
+  const hub = new Hub({ historySize: init.historySize, historyTtlMs: init.historyTtlMs, historyMaxBytes: init.historyMaxBytes, flushIntervalMs: init.flushIntervalMs, writeWindowMs: init.writeWindowMs, epochMs: init.epochMs });
   const retry = retryLine(init.retryMs);
   hub.onSlow = () => retry;
   let delays: number[] = [];

@@ -29,6 +29,10 @@ export class Writer {
   private q: Entry[] = [];
   private start = 0;
   private qBytes = 0;
+  /** Entries in q (past start) removed by coalescing or eviction: compacted away once they are
+   *  most of the queue, so a client whose socket stays blocked holds at most its byte budget plus
+   *  a bounded number of dead entries (coalescing alone would grow q by one entry per event). */
+  private dead = 0;
   /** Queued low-lane entries by key; made on first use (most connections never need it). */
   private lowByKey: Map<string, Entry> | undefined;
   private again: NodeJS.Immediate | undefined;
@@ -108,6 +112,20 @@ export class Writer {
     this.qBytes -= e.bytes!.length;
     e.bytes = null;
     if (this.lowByKey?.get(e.key) === e) this.lowByKey.delete(e.key);
+    if (++this.dead > 1024 && this.dead * 2 > this.q.length - this.start) this.compact();
+  }
+
+  private compact(): void {
+    const live: Entry[] = [];
+    for (let i = this.start; i < this.q.length; i++) if (this.q[i]!.bytes !== null) live.push(this.q[i]!);
+    this.q = live;
+    this.start = 0;
+    this.dead = 0;
+  }
+
+  /** Entries queued, dead ones included (what the queue's array holds). */
+  get entries(): number {
+    return this.q.length - this.start;
   }
 
   /** Hands what is queued to the transport in one write (up to half the budget in flight). */
@@ -130,6 +148,7 @@ export class Writer {
     if (i >= q.length) {
       this.q = [];
       this.start = 0;
+      this.dead = 0;
     } else if (i > 1024 && i * 2 > q.length) {
       this.q = q.slice(i);
       this.start = 0;
@@ -157,6 +176,7 @@ export class Writer {
     this.q = [];
     this.start = 0;
     this.qBytes = 0;
+    this.dead = 0;
     this.lowByKey = undefined;
     if (this.again) clearImmediate(this.again);
     if (this.later) clearTimeout(this.later);

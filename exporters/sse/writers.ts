@@ -21,6 +21,7 @@ export interface WriterInit {
   t: 'init';
   historySize: number;
   historyTtlMs: number;
+  historyMaxBytes: number;
   flushIntervalMs: number;
   writeWindowMs: number;
   epochMs: number;

@@ -18,7 +18,7 @@ export const tempoExporterFactory: Factory<TempoExporterConfig> = {
     required: ['endpoint'],
     properties: {
       ...otlpExporterSchemaProperties,
-      endpoint: { type: 'string', minLength: 1, description: 'host[:port] of Tempo\'s OTLP/gRPC receiver (port defaults to 4317).' },
+      endpoint: { type: 'string', 'x-endpoint': true, minLength: 1, description: 'host[:port] of Tempo\'s OTLP/gRPC receiver (port defaults to 4317).' },
       tenant: { type: 'string', minLength: 1, description: 'Sent as X-Scope-OrgID (multi-tenant Tempo).' },
     },
   },

@@ -2,9 +2,11 @@
 // folder. Implements the exporter helper's Queue<Telemetry> contract:
 //
 // - offer() appends the batch's protobuf bytes as one checksummed record with a synchronous write
-//   (fdatasync first when `fsync` is on) before it returns true, so an OK to the client means the
-//   data is in the file (and on the disk with fsync). It returns false, never throws, when the
-//   queue is at queue_size, the disk budget (max_size) is spent or the disk is full.
+//   before it returns true, so an OK to the client means the data is in the file. With `fsync`,
+//   synced() then resolves once it is on the disk: the offers of one event-loop turn share one
+//   fdatasync (a group commit), and the exporter answers only after it. offer() returns false,
+//   never throws, when the queue is at queue_size, the disk budget (max_size) is spent or the disk
+//   is full.
 // - take() hands out the next record: straight from memory when a consumer is already waiting
 //   (the steady state), else read back from its segment.
 // - entry.done() acks: one 16-byte entry in the ack log. A segment goes once all its records are
@@ -106,6 +108,9 @@ export class PersistentQueue implements Queue<Telemetry> {
    *  consumer that keeps up takes them from here instead of reading its own writes back from the
    *  file (a pread and a checksum per request with sending_queue.batch). Only a copy of the file. */
   private readonly recent = new Map<number, Telemetry>();
+  /** With fsync: segments appended to since the last group commit, and the commit to come. */
+  private readonly dirty = new Set<Segment>();
+  private commit: Promise<void> | undefined;
   private recentBytes = 0;
   private readonly unregisterMemory: () => void;
 
@@ -297,6 +302,27 @@ export class PersistentQueue implements Queue<Telemetry> {
     return true;
   }
 
+  /** Group commit: offers of one event-loop turn share one fdatasync per segment, run on the next
+   *  turn; their callers answer OK once it is done. */
+  synced(): Promise<void> {
+    if (!this.o.fsync || this.dirty.size === 0) return Promise.resolve();
+    this.commit ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.commit = undefined;
+        const segs = [...this.dirty];
+        this.dirty.clear();
+        try {
+          for (const seg of segs) seg.sync();
+          resolve();
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'persistent queue: fdatasync failed; the requests waiting for it are refused (retryable)');
+          reject(err);
+        }
+      }),
+    );
+    return this.commit;
+  }
+
   ready(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     if (this.waitingRecords > 0) return Promise.resolve(true);
@@ -370,7 +396,9 @@ export class PersistentQueue implements Queue<Telemetry> {
     try {
       const to = roll ? this.roll() : seg!;
       const seq = this.nextSeq;
-      const offset = to.append(encodeHeader(payload, { items, seq, signal, flags: 0 }), payload, this.o.fsync);
+      // With fsync the record is synced by the group commit (synced()), before its OK.
+      const offset = to.append(encodeHeader(payload, { items, seq, signal, flags: 0 }), payload, false);
+      if (this.o.fsync) this.dirty.add(to);
       this.nextSeq++;
       this.grow(recBytes);
       to.live++;

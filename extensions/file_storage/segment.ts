@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { FILE_MAGIC, HEADER_SIZE, checkCrc, parseAt, payloadLength, peekHeader, seqsIn, type ParsedRecord, type Payload, type RecordHeader } from './record.js';
 
 /** The write call appends go through; tests swap it to play a full disk. */
-export const io = { writevSync };
+export const io = { writevSync, fdatasyncSync };
 
 export const SEGMENT_NAME = /^seg-(\d{16})\.log$/;
 export const segmentName = (id: number) => `seg-${String(id).padStart(16, '0')}.log`;
@@ -117,6 +117,14 @@ export class Segment {
     }
     this.size = at + total;
     return at;
+  }
+
+  /** fdatasync of what was appended (group commit: see PersistentQueue.synced). False if the
+   *  segment was closed meanwhile (deleted once every record in it was acked: nothing to keep). */
+  sync(): boolean {
+    if (this.fd < 0) return false;
+    io.fdatasyncSync(this.fd);
+    return true;
   }
 
   /** Reads and checks the record at `offset`. */

@@ -26,7 +26,7 @@ const schema: JsonSchema = {
           type: ['object', 'null'],
           additionalProperties: false,
           properties: {
-            endpoint: { type: 'string', description: 'host:port to listen on (default 127.0.0.1:4317; 0.0.0.0:4317 for all interfaces).' },
+            endpoint: { type: 'string', 'x-endpoint': true, description: 'host:port to listen on (default 127.0.0.1:4317; 0.0.0.0:4317 for all interfaces).' },
             max_recv_msg_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted message (default 4MiB).' },
             tls,
             keepalive: {
@@ -51,7 +51,7 @@ const schema: JsonSchema = {
           type: ['object', 'null'],
           additionalProperties: false,
           properties: {
-            endpoint: { type: 'string', description: 'host:port to listen on (default 127.0.0.1:4318; 0.0.0.0:4318 for all interfaces).' },
+            endpoint: { type: 'string', 'x-endpoint': true, description: 'host:port to listen on (default 127.0.0.1:4318; 0.0.0.0:4318 for all interfaces).' },
             max_request_body_size: { type: ['string', 'number'], 'x-size': true, description: 'Largest accepted body, after decompression (default 4MiB).' },
             tls,
           },
@@ -62,6 +62,16 @@ const schema: JsonSchema = {
       type: ['string', 'number'],
       'x-size': true,
       description: 'Request bytes held at once across all connections (being read, decoded, or waiting for the pipeline); past it, requests are refused with UNAVAILABLE / 503 while being read.',
+    },
+    max_inflight_bytes_per_client: {
+      type: ['string', 'number'],
+      'x-size': true,
+      description: 'What one client (remote address) may hold of max_inflight_bytes (default a quarter of it): one client cannot take the whole budget. Behind a proxy every client has its address: raise it there.',
+    },
+    read_stall_timeout: {
+      type: ['string', 'number'],
+      'x-duration': true,
+      description: 'A request whose body makes no progress for this long is cut (gRPC UNAVAILABLE, HTTP 408), and what it held is freed (default 10s).',
     },
     auth: {
       type: 'object',

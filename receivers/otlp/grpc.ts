@@ -101,7 +101,18 @@ export class GrpcServer {
     private readonly inflight: InflightBytes,
     /** Counts a connection ended with GOAWAY, or a request refused with RST_STREAM, by error name. */
     private readonly refused: (what: 'connection' | 'stream', code: string) => void = () => {},
+    /** read_stall_timeout, ms. */
+    private readonly stallMs = 10_000,
   ) {}
+
+  /** Calls whose request is still being read: cut when they make no progress for stallMs. */
+  private readonly reading = new Set<GrpcCall>();
+  private stallTimer: NodeJS.Timeout | undefined;
+
+  private cutStalled(): void {
+    const before = Date.now() - this.stallMs;
+    for (const c of this.reading) if (c.lastProgress < before) c.stalled(this.stallMs);
+  }
 
   async start(): Promise<void> {
     const t = this.cfg.tls;
@@ -111,6 +122,8 @@ export class GrpcServer {
       this.sweeper = setInterval(() => this.sweep(idle, grace), Math.min(1000, Math.max(25, Math.min(...limits) / 4)));
       this.sweeper.unref();
     }
+    this.stallTimer = setInterval(() => this.cutStalled(), Math.max(50, Math.min(1000, this.stallMs / 4)));
+    this.stallTimer.unref();
     const accept = (socket: net.Socket) => {
       const conn = new H2Connection(socket, this.h2Limits, (s) => this.onStream(s), (c) => this.connections.delete(c));
       this.connections.add(conn);
@@ -168,11 +181,12 @@ export class GrpcServer {
       const problem = this.auth.check(headers.authorization);
       if (problem) return fail(stream, Code.UNAUTHENTICATED, problem);
     }
-    stream.handler = new GrpcCall(this.ingest[signal], this.inflight, this.cfg.max_recv_msg_size, headers['grpc-encoding'] ?? 'identity');
+    stream.handler = new GrpcCall(this.ingest[signal], this.inflight, this.cfg.max_recv_msg_size, headers['grpc-encoding'] ?? 'identity', stream, this.reading);
   }
 
   async shutdown(): Promise<void> {
     clearInterval(this.sweeper);
+    clearInterval(this.stallTimer);
     const s = this.server;
     this.server = undefined;
     if (!s) return;
@@ -213,21 +227,41 @@ class GrpcCall implements H2Handler {
    *  release bytes still being decoded. */
   private working = false;
 
+  /** Date.now() of the last DATA (or of the headers). */
+  lastProgress = Date.now();
+
   constructor(
     private readonly ingest: Ingest,
     private readonly inflight: InflightBytes,
     private readonly max: number,
     private readonly encoding: string,
+    private readonly stream: H2Stream,
+    /** The server's calls being read (see GrpcServer.cutStalled). */
+    private readonly reading: Set<GrpcCall>,
   ) {
-    this.held = inflight.request();
+    this.held = inflight.request(stream.peer);
+    reading.add(this);
+  }
+
+  /** No DATA for stallMs: cut, and what it held freed (retryable: a slow network may pass). */
+  stalled(stallMs: number): void {
+    this.reading.delete(this);
+    if (this.refused || this.working) return;
+    this.refuse();
+    const why = `request body made no progress for ${stallMs} ms`;
+    fail(this.stream, Code.UNAVAILABLE, why, encodeStatusWithRetryInfo(Code.UNAVAILABLE, why, INFLIGHT_RETRY_MS));
   }
 
   data(stream: H2Stream, chunk: Buffer): void {
     if (this.refused) return;
+    this.lastProgress = Date.now();
     const chunks = this.chunks;
     if (!this.held.take(chunk.length)) {
+      const inflight = this.inflight;
+      const why = inflight.ofClient(stream.peer) + chunk.length > inflight.perClient
+        ? `this client holds max_inflight_bytes_per_client (${inflight.perClient}) of requests; retry later`
+        : `receiver holds max_inflight_bytes (${inflight.limit}) of requests; retry later`;
       this.refuse();
-      const why = `receiver holds max_inflight_bytes (${this.inflight.limit}) of requests; retry later`;
       return fail(stream, Code.UNAVAILABLE, why, encodeStatusWithRetryInfo(Code.UNAVAILABLE, why, INFLIGHT_RETRY_MS));
     }
     this.size += chunk.length;
@@ -247,12 +281,14 @@ class GrpcCall implements H2Handler {
   }
 
   end(stream: H2Stream): void {
+    this.reading.delete(this);
     if (this.refused) return;
     this.working = true;
     void this.run(stream).finally(this.held.release);
   }
 
   close(): void {
+    this.reading.delete(this);
     if (!this.working) this.held.release();
   }
 

@@ -117,6 +117,11 @@ export class H2Stream {
     return !this.localOpen;
   }
 
+  /** The client's address (its share of the receiver's limits is counted under it). */
+  get peer(): string {
+    return this.conn.peer;
+  }
+
   /** Sends the response: a header block (see hpack.encodeHeaderBlock); then, if given, a body;
    *  then, if given, a trailer block. The last of them ends the stream. Once only. */
   respond(headerBlock: Buffer, body?: Buffer, trailerBlock?: Buffer): void {
@@ -235,6 +240,8 @@ export class H2Connection {
   idleSince = this.createdAt;
   /** Date.now() when a graceful GOAWAY was sent (0: not yet). */
   goAwayAt = 0;
+  /** The client's address. */
+  readonly peer: string;
 
   constructor(
     private readonly socket: Socket,
@@ -243,6 +250,7 @@ export class H2Connection {
     private readonly onClosed: (conn: H2Connection) => void,
   ) {
     socket.setNoDelay(true);
+    this.peer = socket.remoteAddress ?? '';
     this.handshakeTimer = setTimeout(() => {
       if (!this.settingsSeen) this.destroy();
     }, limits.handshakeTimeoutMs);

@@ -42,6 +42,8 @@ export class HttpServer {
     private readonly auth: BearerAuth | undefined,
     private readonly logger: Logger,
     private readonly inflight: InflightBytes,
+    /** read_stall_timeout, ms. */
+    private readonly stallMs = 10_000,
   ) {}
 
   async start(): Promise<void> {
@@ -83,9 +85,9 @@ export class HttpServer {
       const ingest = this.ingest[signal];
       if (!ingest.enabled) throw new HttpError(404, 12, `no ${signal} pipeline uses this receiver`);
       // Held from the first byte read until the response is done or the connection gone.
-      const held = this.inflight.request();
+      const held = this.inflight.request(req.socket.remoteAddress ?? '');
       res.once('close', held.release);
-      const { body, owned } = await readBody(req, this.cfg.max_request_body_size, held.take, this.inflight.limit);
+      const { body, owned } = await readBody(req, this.cfg.max_request_body_size, held.take, this.inflight, this.stallMs);
       let batch: Telemetry;
       try {
         batch = await ingest.decode(asJson ? 'json' : 'proto', body, owned);
@@ -140,7 +142,7 @@ export class HttpServer {
  *  Sent uncompressed, it is the chunks it arrived in: a protobuf body goes on as those chunks (see
  *  Telemetry.fromProtoParts), and a worker thread takes them as they are. Decompressed, it is one
  *  buffer. `owned`: nobody else holds the body's memory, so it may be moved to a worker thread. */
-function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflightLimit: number): Promise<{ body: Buffer | Buffer[]; owned: boolean }> {
+function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) => boolean, inflight: InflightBytes, stallMs: number): Promise<{ body: Buffer | Buffer[]; owned: boolean }> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (encoding === 'identity' && declared > limit) {
@@ -154,9 +156,13 @@ function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) =>
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    // A body that makes no progress for stallMs is cut: it would hold its bytes (and its share of
+    // max_inflight_bytes) for as long as the client likes.
+    const stall = setTimeout(() => fail(new HttpError(408, 4, `request body made no progress for ${stallMs} ms`)), stallMs);
     const fail = (e: Error) => {
       if (done) return;
       done = true;
+      clearTimeout(stall);
       if (source !== req) (source as zlib.Gunzip).destroy();
       reject(e);
     };
@@ -164,13 +170,16 @@ function readBody(req: http.IncomingMessage, limit: number, hold: (n: number) =>
       size += c.length;
       if (size > limit) return fail(tooLarge(limit));
       if (!hold(c.length)) {
-        return fail(new HttpError(503, 14, `receiver holds max_inflight_bytes (${inflightLimit}) of requests; retry later`, { 'retry-after': '1' }));
+        const whose = inflight.ofClient(req.socket.remoteAddress ?? '') + c.length > inflight.perClient ? `this client holds max_inflight_bytes_per_client (${inflight.perClient})` : `receiver holds max_inflight_bytes (${inflight.limit})`;
+        return fail(new HttpError(503, 14, `${whose} of requests; retry later`, { 'retry-after': '1' }));
       }
       chunks.push(c);
+      stall.refresh();
     });
     source.on('end', () => {
       if (done) return;
       done = true;
+      clearTimeout(stall);
       // node:http copies each body chunk into a buffer of its own: nobody else holds them.
       if (source === req) resolve({ body: chunks.length === 1 ? chunks[0]! : chunks, owned: true });
       else if (chunks.length === 1) resolve({ body: chunks[0]!, owned: false });

@@ -13,8 +13,14 @@ export interface RequestBytes {
 
 export class InflightBytes {
   private used = 0;
+  /** Bytes held per client (remote address), so one client cannot take the whole limit. */
+  private readonly byClient = new Map<string, number>();
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    /** What one client may hold of it (max_inflight_bytes_per_client). */
+    readonly perClient: number = limit,
+  ) {}
 
   get bytes(): number {
     return this.used;
@@ -37,21 +43,36 @@ export class InflightBytes {
     this.used -= n;
   }
 
-  /** A per-request tally. */
-  request(): RequestBytes {
+  /** Bytes the client holds now. */
+  ofClient(client: string): number {
+    return this.byClient.get(client) ?? 0;
+  }
+
+  /** A per-request tally, counted against the client's share too. */
+  request(client = ''): RequestBytes {
     let held = 0;
+    const byClient = this.byClient;
+    const credit = (n: number) => {
+      const c = (byClient.get(client) ?? 0) + n;
+      if (c <= 0) byClient.delete(client);
+      else byClient.set(client, c);
+    };
     return {
       take: (n) => {
+        if ((byClient.get(client) ?? 0) + n > this.perClient) return false;
         if (!this.take(n)) return false;
         held += n;
+        credit(n);
         return true;
       },
       add: (n) => {
         this.add(n);
         held += n;
+        credit(n);
       },
       release: () => {
         this.give(held);
+        credit(-held);
         held = 0;
       },
     };

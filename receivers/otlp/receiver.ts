@@ -14,10 +14,15 @@ export interface OtlpReceiverConfig {
   auth?: { bearer_tokens?: string[]; bearer_tokens_file?: string };
   /** Request bytes held at once across both protocols (bytes). */
   max_inflight_bytes: number;
+  /** What one client (remote address) may hold of it (bytes; default a quarter). */
+  max_inflight_bytes_per_client?: number;
+  /** A request whose body makes no progress for this long is cut (ms). */
+  read_stall_timeout?: number;
 }
 
 const MiB = 1024 * 1024;
 const DEFAULT_INFLIGHT = 64 * MiB;
+const DEFAULT_STALL_MS = 10_000;
 
 export class OtlpReceiver implements Receiver {
   private readonly servers: Array<GrpcServer | HttpServer> = [];
@@ -42,7 +47,9 @@ export class OtlpReceiver implements Receiver {
     }
     const auth = await BearerAuth.load(this.cfg.auth);
     const log = this.set.logger;
-    const inflight = new InflightBytes(this.cfg.max_inflight_bytes ?? DEFAULT_INFLIGHT);
+    const limit = this.cfg.max_inflight_bytes ?? DEFAULT_INFLIGHT;
+    const inflight = new InflightBytes(limit, this.cfg.max_inflight_bytes_per_client || Math.ceil(limit / 4));
+    const stallMs = this.cfg.read_stall_timeout ?? DEFAULT_STALL_MS;
     this.set.metrics.gauge('receiver_inflight_bytes', 'Bytes of requests the receiver holds: being read, decoded or waiting for the pipeline.', () => inflight.bytes);
     this.unregister = memoryAccounting.register('receiver', this.set.id, () => inflight.bytes);
     if ('grpc' in protocols) {
@@ -55,12 +62,12 @@ export class OtlpReceiver implements Receiver {
         if (!c) refusals.set(key, (c = this.set.metrics.counter('receiver_http2_refused', 'HTTP/2 connections ended with GOAWAY for a protocol error or abuse, and requests refused as malformed (RST_STREAM), by HTTP/2 error code.', { what, code })));
         c.inc();
       };
-      this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log, inflight, refused));
+      this.servers.push(new GrpcServer(cfg, this.ingest('grpc'), auth, log, inflight, refused, stallMs));
     }
     if ('http' in protocols) {
       const h = protocols.http ?? {};
       const cfg: HttpConfig = { endpoint: h.endpoint ?? '127.0.0.1:4318', max_request_body_size: h.max_request_body_size ?? 4 * MiB, tls: h.tls };
-      this.servers.push(new HttpServer(cfg, this.ingest('http'), auth, log, inflight));
+      this.servers.push(new HttpServer(cfg, this.ingest('http'), auth, log, inflight, stallMs));
     }
     try {
       for (const s of this.servers) await s.start();

@@ -40,7 +40,7 @@ const TELEMETRY_SCHEMA: JsonSchema = {
       default: {},
       properties: {
         level: { enum: ['none', 'basic', 'normal', 'detailed'], default: 'normal' },
-        address: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$', default: '127.0.0.1:8888' },
+        address: { type: 'string', pattern: '^(\\[[^\\]]+\\]|[^:\\s]*):\\d{1,5}$', 'x-endpoint': true, default: '127.0.0.1:8888' },
       },
     },
     traces: {

@@ -8,6 +8,7 @@ import type { Registry } from '../registry.js';
 import { Code, type Loc, type Problems } from './errors.js';
 import { joinPath, locate, type Node } from './tree.js';
 import { parseDuration, parseSize } from './units.js';
+import { endpointProblem } from '../net.js';
 
 type Ajv = InstanceType<typeof Ajv2020.default>;
 
@@ -41,12 +42,24 @@ function unitKeyword(keyword: 'x-duration' | 'x-size'): SchemaValidateFunction {
   return fn;
 }
 
+function endpointKeyword(): SchemaValidateFunction {
+  const fn: SchemaValidateFunction = (enabled, data) => {
+    if (enabled !== true || typeof data !== 'string') return true;
+    const problem = endpointProblem(data);
+    if (problem === undefined) return true;
+    fn.errors = [{ keyword: 'x-endpoint', params: {}, message: problem }];
+    return false;
+  };
+  return fn;
+}
+
 export function createAjv(): Ajv {
   const ajv = new Ajv2020.default({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   addFormats.default(ajv);
   for (const keyword of ['x-duration', 'x-size'] as const) {
     ajv.addKeyword({ keyword, modifying: true, errors: true, schemaType: 'boolean', validate: unitKeyword(keyword) });
   }
+  ajv.addKeyword({ keyword: 'x-endpoint', errors: true, schemaType: 'boolean', validate: endpointKeyword() });
   return ajv;
 }
 
@@ -173,6 +186,8 @@ function describe(e: ErrorObject, alternatives: ErrorObject[] | undefined, targe
       return { ...base, code: Code.BadDuration, message: e.message ?? 'invalid duration' };
     case 'x-size':
       return { ...base, code: Code.BadSize, message: e.message ?? 'invalid size' };
+    case 'x-endpoint':
+      return { ...base, code: Code.BadEndpoint, message: e.message ?? 'invalid endpoint' };
     case 'type':
       return { ...base, message: `must be ${String(e.params['type']).replace(/,/g, ' or ')}, got ${show(e.data)}` };
     case 'enum':

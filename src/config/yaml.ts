@@ -29,7 +29,9 @@ class TooBig extends Error {}
  */
 export function parseYamlSource(text: string, source: string, order: number, problems: Problems): MapNode | undefined {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, merge: true, prettyErrors: true });
+  // uniqueKeys off: yaml's own duplicate check compares each key with every earlier one (quadratic:
+  // a map of 110k keys took a minute); convertMap finds duplicates with a Map instead.
+  const doc = parseDocument(text, { lineCounter: lc, merge: true, prettyErrors: true, uniqueKeys: false });
   if (doc.errors.length > 0) {
     const errs = doc.errors;
     for (let i = 0; i < errs.length; i++) {
@@ -147,7 +149,9 @@ function convertMap(n: import('yaml').YAMLMap, loc: Loc, ctx: Ctx): MapNode {
       for (const s of srcs) if (s.t === 'map') merged.push(s);
       continue;
     }
-    entries.set(keyNode === null ? '' : String(keyNode.value ?? ''), { keyLoc, value });
+    const key = keyNode === null ? '' : String(keyNode.value ?? '');
+    if (entries.has(key)) ctx.problems.error(Code.Yaml, '', keyLoc, `map keys must be unique ("${key.slice(0, 64)}" is repeated)`);
+    entries.set(key, { keyLoc, value });
   }
   for (const m of merged) for (const [k, e] of m.entries) if (!entries.has(k)) entries.set(k, e);
   return { t: 'map', loc, entries };

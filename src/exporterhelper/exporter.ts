@@ -229,6 +229,17 @@ export function createExporterHelper(
     while ((await q.ready()) && (await sendNext(q)));
   };
 
+  /** With fsync, the OK waits for the queue's group commit; a failed sync is a retryable refusal
+   *  (the items are in the queue and may be sent twice). */
+  const onDisk = async (q: Queue<Telemetry>): Promise<void> => {
+    if (!q.synced) return;
+    try {
+      await q.synced();
+    } catch (err) {
+      throw new RetryableError(`persistent queue could not sync to disk: ${(err as Error).message}`, { retryAfterMs: QUEUE_FULL_RETRY_MS, cause: err });
+    }
+  };
+
   /** Refused for lack of room: dropped here, the sender may retry. */
   const queueFull = (batch: Telemetry): never => {
     counters[batch.signal].enqueueFailed.inc(batch.itemCount);
@@ -250,18 +261,18 @@ export function createExporterHelper(
         if (!blocking) {
           if (!q.offer(batch, size)) queueFull(batch);
           accepted = true;
-          return;
+          return await onDisk(q);
         }
         const r = blocking.offer(batch, size);
         if (r === true) {
           accepted = true;
-          return;
+          return await onDisk(q);
         }
         const outcome = await r;
         if (outcome === 'accepted') {
           accepted = true;
           blocked!.accepted.inc();
-          return;
+          return await onDisk(q);
         }
         // Back-pressure, not a drop: the receiver answers UNAVAILABLE / 503 and the client sends
         // this batch again, so it is not counted in enqueue_failed.

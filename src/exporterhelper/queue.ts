@@ -36,6 +36,10 @@ export interface Queue<T> {
   onSpace?(listener: () => void): () => void;
   /** True if what the queue holds survives a restart. */
   readonly persistent?: boolean;
+  /** Resolves once everything offered so far is on the disk (a persistent queue with fsync: one
+   *  fdatasync for all the offers of an event-loop turn, a group commit); absent when offer()
+   *  alone is enough. Rejects if the sync failed (the offers may not be on the disk). */
+  synced?(): Promise<void>;
   readonly size: number;
   readonly capacity: number;
 }
