@@ -61,6 +61,9 @@ export interface Factory<C = any> {
    *  "the items waiting in its windows"). `fleetcol validate` warns when such a processor stands
    *  before a persistent queue. */
   crashLoses?: string;
+  /** Processors that keep items after answering unless the next stage is durable, in which case
+   *  their callers wait (batch): what a crash loses when it is not. */
+  crashLosesUnlessNextDurable?: string;
   /** Signals this component handles; receivers/processors/exporters only. */
   signals?: readonly Signal[];
   /** Receivers: one instance per id, given the next consumer for each signal it serves. */

@@ -8,7 +8,7 @@ export interface Consumer {
   /** True if consume() changes the batch; fan-out then hands this consumer its own copy. */
   readonly mutatesData: boolean;
   /** True if a resolved consume() means the items survive a crash of fleetcol: they are in a
-   *  persistent sending queue, or the backend took them. Stages that hold items (batch) make
+   *  persistent sending queue. Stages that hold items (batch) make
    *  their callers wait before answering when the next stage is durable, and a fan-out refuses
    *  when a durable branch refused (README: "What an OK means"). Absent: false. */
   readonly durable?: boolean;

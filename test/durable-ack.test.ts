@@ -206,14 +206,18 @@ service:
   extensions: [file_storage]
   pipelines:
     logs: { receivers: [otlp], processors: [batch, coalesce], exporters: [otlp] }
+    metrics: { receivers: [otlp], processors: [coalesce, batch], exporters: [otlp] }
     traces: { receivers: [otlp], processors: [batch, coalesce], exporters: [debug] }
 `);
   const r = loadConfig({ files: [file], registry });
   t.same(r.errors, []);
   const held = r.warnings.filter((w) => w.code === 'FLEETCOL_CONFIG_HELD_BEFORE_PERSISTENT_QUEUE');
-  t.equal(held.length, 1, 'coalesce before the persistent queue, once; batch waits, so not flagged; no queue, no warning');
-  t.equal(held[0]?.path, 'service.pipelines.logs.processors');
-  t.match(held[0]?.message, /processor "coalesce" answers before the persistent queue of "otlp" has the items it holds: a crash loses/);
+  const of = (pipeline: string) => held.filter((w) => w.path === `service.pipelines.${pipeline}.processors`).map((w) => w.message);
+  t.equal(of('logs').length, 2, 'logs: coalesce, and the batch processor before it (which then answers at once)');
+  t.ok(of('logs').some((m) => /processor "coalesce" answers before the persistent queue of "otlp" has the items it holds: a crash loses/.test(m)));
+  t.ok(of('logs').some((m) => /processor "batch" answers at once, since "coalesce" after it does not wait for the persistent queue of "otlp": a crash loses .*put "batch" after "coalesce", or batch in the exporter/.test(m)));
+  t.equal(of('metrics').length, 1, 'metrics: coalesce only; batch after it waits for the queue');
+  t.equal(of('traces').length, 0, 'no persistent queue, no warning');
   t.match(held[0]?.location, /held\.yaml:\d+:\d+/);
   const q = r.config?.exporters.get('otlp')?.config as { sending_queue: { batch: Record<string, unknown> } };
   t.same(q.sending_queue.batch, { flush_timeout: 200, min_size: 8192, max_size: 0, sizer: 'items' }, 'batch: {} takes the defaults');

@@ -61,8 +61,9 @@ function packageVersion(): string {
 }
 const USER_AGENT = `fleetcol/${packageVersion()}`;
 
-/** How many times a batch refused as malformed is halved to isolate what the backend refuses. */
-const MAX_SPLIT_DEPTH = 8;
+/** Calls spent at most on isolating the items of a batch the backend refused as malformed (one bad
+ *  item among 8,192 takes about 2 × 13). */
+const SPLIT_CALLS = 32;
 
 export function classifyGrpcError(err: unknown): Error {
   if (!(err instanceof GrpcError)) return new RetryableError(`export failed: ${(err as Error).message}`, { cause: err });
@@ -148,31 +149,11 @@ export function createOtlpExporter(
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...cfg.headers, ...extraHeaders })) metadata[k.toLowerCase()] = v;
 
-  /** One call. A batch the backend refuses as malformed (INVALID_ARGUMENT) is halved and each half
-   *  sent, down to MAX_SPLIT_DEPTH levels, so the one bad request merged into it does not take the
-   *  other clients' items down with it; what is still refused is reported as a partial refusal. */
-  const call = async (batch: Telemetry, signal: AbortSignal, depth: number): Promise<void> => {
+  /** One call; throws the backend's error as it is (a GrpcError), or a PermanentError for a
+   *  partial success. */
+  const unary = async (batch: Telemetry, signal: AbortSignal): Promise<void> => {
     if (!client) throw new RetryableError('exporter not started');
-    let response: Buffer;
-    try {
-      response = await client.unary(METHOD[batch.signal], batch.protoParts(), { signal });
-    } catch (err) {
-      const n = batch.itemCount;
-      if (!(err instanceof GrpcError && err.code === Status.INVALID_ARGUMENT) || n <= 1 || depth >= MAX_SPLIT_DEPTH) throw classifyGrpcError(err);
-      let rejected = 0;
-      let first: Error | undefined;
-      for (const half of batch.split(Math.ceil(n / 2))) {
-        try {
-          await call(half, signal, depth + 1);
-        } catch (e) {
-          if (!(e instanceof PermanentError)) throw e;
-          rejected += e.rejected ?? half.itemCount;
-          first ??= e;
-        }
-      }
-      if (rejected > 0) throw new PermanentError(`backend refused ${rejected} of ${n} items as malformed: ${first?.message ?? err.message}`, { rejected, cause: err });
-      return;
-    }
+    const response = await client.unary(METHOD[batch.signal], batch.protoParts(), { signal });
     if (response.length > 0) {
       const partial = decodeExportResponse(response);
       if (partial.rejected > 0n) {
@@ -181,8 +162,50 @@ export function createOtlpExporter(
       if (partial.errorMessage) set.logger.warn({ message: partial.errorMessage }, 'backend accepted with a warning');
     }
   };
+  const classify = (err: unknown) => (err instanceof PermanentError || err instanceof RetryableError ? err : classifyGrpcError(err));
+  const malformed = (err: unknown): err is GrpcError => err instanceof GrpcError && err.code === Status.INVALID_ARGUMENT;
 
-  const push = (batch: Telemetry, signal: AbortSignal): Promise<void> => call(batch, signal, 0);
+  /** A batch the backend refused as malformed (INVALID_ARGUMENT): its halves are sent, and the
+   *  halves of a refused half, so that one client's bad items merged into the batch do not take the
+   *  other clients' items down with them. At most SPLIT_CALLS more calls per batch, and six when
+   *  the backend refuses every part (a schema or tenant problem), not one call per item. What is
+   *  still refused is reported as a partial refusal. */
+  const isolate = async (batch: Telemetry, signal: AbortSignal, budget: { calls: number; accepted: number }, depth = 0): Promise<number> => {
+    const n = batch.itemCount;
+    // Nothing taken in two levels (six calls): the backend refuses everything, not some items.
+    if (n <= 1 || budget.calls < 2 || (depth >= 2 && budget.accepted === 0)) return n;
+    const refused: Telemetry[] = [];
+    let rejected = 0;
+    for (const half of batch.split(Math.ceil(n / 2))) {
+      budget.calls--;
+      try {
+        await unary(half, signal);
+        budget.accepted++;
+      } catch (e) {
+        // A partial success: the backend took the rest of that half.
+        if (e instanceof PermanentError) {
+          rejected += e.rejected ?? half.itemCount;
+          continue;
+        }
+        // A retryable failure part way: the whole batch is retried and the halves already taken
+        // are sent again (at least once).
+        if (!malformed(e)) throw classify(e);
+        refused.push(half);
+      }
+    }
+    for (const half of refused) rejected += await isolate(half, signal, budget, depth + 1);
+    return rejected;
+  };
+
+  const push = async (batch: Telemetry, signal: AbortSignal): Promise<void> => {
+    try {
+      await unary(batch, signal);
+    } catch (err) {
+      if (!malformed(err)) throw classify(err);
+      const rejected = await isolate(batch, signal, { calls: SPLIT_CALLS, accepted: 0 });
+      if (rejected > 0) throw new PermanentError(`backend refused ${rejected} of ${batch.itemCount} items as malformed: ${err.message}`, { rejected, cause: err });
+    }
+  };
 
   return createExporterHelper(set, signals, cfg, {
     push,

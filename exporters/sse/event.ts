@@ -81,10 +81,11 @@ const MAX_STRING_IN_BIG_EVENT = 1024;
 export function encodeEvent(id: string | undefined, type: string, data: unknown): Buffer {
   const idLine = id === undefined ? '' : `id: ${id}\n`;
   let json = JSON.stringify(data);
-  if (json.length > MAX_EVENT_DATA) {
+  // Bytes, not UTF-16 units (a cheap length test first: most events are far below).
+  if (json.length * 3 > MAX_EVENT_DATA && Buffer.byteLength(json) > MAX_EVENT_DATA) {
     json = JSON.stringify({ ...(clip(data) as object), truncated: true });
     // Still too big (many fields): only what says which event this was.
-    if (json.length > MAX_EVENT_DATA) json = JSON.stringify({ truncated: true, bytes: json.length });
+    if (Buffer.byteLength(json) > MAX_EVENT_DATA) json = JSON.stringify({ truncated: true, bytes: Buffer.byteLength(json) });
   }
   return Buffer.from(`${idLine}event: ${type}\ndata: ${json}\n\n`);
 }

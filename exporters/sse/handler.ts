@@ -351,13 +351,8 @@ export class SseServer {
       const first = Buffer.concat([Buffer.from(rawHead(raw.cors), 'latin1'), this.retryBytes, confirmed]);
       const f = { agents: filter.agents && [...filter.agents], types: filter.types && [...filter.types], minSeverity: filter.minSeverity, patterns: p?.scope ? p.patterns : null };
       hold();
-      try {
-        this.writers.hand(raw.socket, { first, start, filter: f, principal: who, expMs: p ? p.expMs : null }, ended);
-      } catch (err) {
-        // The stream never started: its slot goes back.
-        ended('hand_failed');
-        throw err;
-      }
+      // hand() calls ended() once, whatever becomes of the stream (also if it cannot be sent).
+      this.writers.hand(raw.socket, { first, start, filter: f, principal: who, expMs: p ? p.expMs : null }, ended);
       this.logger.debug({ who: p ? 'token' : who, resume: !!lastId }, 'SSE stream opened (writer process)');
       return;
     }

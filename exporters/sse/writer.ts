@@ -33,6 +33,7 @@ export class Writer {
    *  most of the queue, so a client whose socket stays blocked holds at most its byte budget plus
    *  a bounded number of dead entries (coalescing alone would grow q by one entry per event). */
   private dead = 0;
+  private evicting = false;
   /** Queued low-lane entries by key; made on first use (most connections never need it). */
   private lowByKey: Map<string, Entry> | undefined;
   private again: NodeJS.Immediate | undefined;
@@ -95,6 +96,8 @@ export class Writer {
   offerHigh(bytes: Buffer): Offer {
     const len = bytes.length;
     if (this.used() + len > this.maxBytes) {
+      // No compaction while the loop walks q by index.
+      this.evicting = true;
       for (let i = this.start; i < this.q.length && this.used() + len > this.maxBytes; i++) {
         const e = this.q[i]!;
         if (e.low && e.bytes) {
@@ -102,6 +105,8 @@ export class Writer {
           this.stats.dropped++;
         }
       }
+      this.evicting = false;
+      this.maybeCompact();
       if (this.used() + len > this.maxBytes) return OVERFLOW;
     }
     this.push(bytes);
@@ -112,7 +117,12 @@ export class Writer {
     this.qBytes -= e.bytes!.length;
     e.bytes = null;
     if (this.lowByKey?.get(e.key) === e) this.lowByKey.delete(e.key);
-    if (++this.dead > 1024 && this.dead * 2 > this.q.length - this.start) this.compact();
+    this.dead++;
+    if (!this.evicting) this.maybeCompact();
+  }
+
+  private maybeCompact(): void {
+    if (this.dead > 1024 && this.dead * 2 > this.q.length - this.start) this.compact();
   }
 
   private compact(): void {

@@ -193,11 +193,18 @@ export class WriterPool {
     // is on its way, so a copy that never reaches the writer (the writer died first) is still ours to
     // close and the client sees the connection end. Closing one copy does not end the connection.
     socket.pause();
-    writer.proc.send(msg, socket, { keepOpen: true }, (err) => {
+    try {
+      writer.proc.send(msg, socket, { keepOpen: true }, (err) => {
+        handed.socket = undefined;
+        socket.destroy();
+        if (err) handed.end('writer_exit');
+      });
+    } catch {
+      // Not sent (a message that cannot be serialised): the stream ends here, once.
       handed.socket = undefined;
       socket.destroy();
-      if (err) handed.end('writer_exit');
-    });
+      handed.end('hand_failed');
+    }
   }
 
   /** Every writer ends its streams (each with its own `retry:`) and exits; bounded by timeoutMs. */

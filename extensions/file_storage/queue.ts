@@ -294,7 +294,9 @@ export class PersistentQueue implements Queue<Telemetry> {
       this.waitingRecords++;
       const bytes = item.byteSize;
       if (this.recentBytes + bytes <= RECENT_MAX_BYTES) {
-        this.recent.set(put.seq, item);
+        // A copy sharing only the encoding: the caller's object may get a decoded tree later (an
+        // sse exporter beside this one), which this cache must not keep alive.
+        this.recent.set(put.seq, item.clone());
         this.recentBytes += bytes;
       }
       this.readyWaiters.shift()?.(true);
@@ -356,6 +358,15 @@ export class PersistentQueue implements Queue<Telemetry> {
     if (this.disposed) return;
     this.close();
     this.disposed = true;
+    // A group commit still to run would find the files closed: sync now.
+    for (const seg of this.dirty) {
+      try {
+        seg.sync();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'persistent queue: fdatasync at close failed');
+      }
+    }
+    this.dirty.clear();
     this.forgetRecent();
     this.unregisterMemory();
     clearInterval(this.timer);
@@ -396,9 +407,10 @@ export class PersistentQueue implements Queue<Telemetry> {
     try {
       const to = roll ? this.roll() : seg!;
       const seq = this.nextSeq;
-      // With fsync the record is synced by the group commit (synced()), before its OK.
-      const offset = to.append(encodeHeader(payload, { items, seq, signal, flags: 0 }), payload, false);
-      if (this.o.fsync) this.dirty.add(to);
+      // With fsync, an offered record is synced by the group commit (synced()) before its OK; a
+      // record compaction moves is synced here, before its original is acked and deleted.
+      const offset = to.append(encodeHeader(payload, { items, seq, signal, flags: 0 }), payload, this.o.fsync && item === undefined);
+      if (this.o.fsync && item !== undefined) this.dirty.add(to);
       this.nextSeq++;
       this.grow(recBytes);
       to.live++;

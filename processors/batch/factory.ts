@@ -6,6 +6,7 @@ export const batchProcessorFactory: Factory<BatchConfig> = {
   kind: 'processor',
   description: 'Groups batches by size or time before export. In front of a persistent queue each caller waits until its batch is in the queue (an OK stays durable; prefer `sending_queue.batch` there); otherwise it answers at once and holds (bounded) what the next stage refuses.',
   signals: ['traces', 'metrics', 'logs'],
+  crashLosesUnlessNextDurable: 'what it holds (up to `timeout` of items, and what the next stage refuses, up to max_pending_items)',
   schema: {
     type: 'object',
     additionalProperties: false,

@@ -3,14 +3,14 @@
 // upstream, so a receiver answers UNAVAILABLE instead of the daemon buffering without limit.
 //
 // Two ways to answer, chosen by the next stage:
-// - next stage durable (a persistent sending queue, or an exporter that waits for its backend):
+// - next stage durable (a persistent sending queue):
 //   each caller waits until the batch holding its items was taken by the next stage, so an OK
 //   still means "on disk"; a refusal goes back to every caller of that batch as it is (they send
 //   again; nothing is held for them), and a caller may wait up to `timeout` for its batch to fill.
 // - otherwise (in-memory queues): the caller is answered at once; a batch the next stage refuses
 //   with a retryable error is kept and retried here, and a crash loses what is held.
 import type { CreateSettings, Processor } from '../../src/component.js';
-import { RetryableError, type Consumer } from '../../src/consumer.js';
+import { PermanentError, RetryableError, type Consumer } from '../../src/consumer.js';
 import { Telemetry } from '../../src/pdata/telemetry.js';
 import { sleep } from '../../src/exporterhelper/backoff.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
@@ -171,7 +171,12 @@ export class BatchProcessor implements Processor {
       await this.next.consume(b);
     } catch (err) {
       w.failed = true;
-      for (const r of w.reject) r(err);
+      // A partial refusal counts items of the merged batch, not of each caller's request: each
+      // caller gets the refusal whole.
+      const e = err instanceof PermanentError && err.rejected !== undefined ? new PermanentError(err.message, { cause: err })
+        : err instanceof RetryableError && err.rejected !== undefined ? new RetryableError(err.message, { retryAfterMs: err.retryAfterMs, cause: err })
+        : err;
+      for (const r of w.reject) r(e);
       return;
     }
     if (--w.parts === 0) for (const r of w.resolve) r();

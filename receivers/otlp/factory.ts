@@ -66,7 +66,7 @@ const schema: JsonSchema = {
     max_inflight_bytes_per_client: {
       type: ['string', 'number'],
       'x-size': true,
-      description: 'What one client (remote address) may hold of max_inflight_bytes (default a quarter of it): one client cannot take the whole budget. Behind a proxy every client has its address: raise it there.',
+      description: 'What one client (remote address) may hold of max_inflight_bytes (default a quarter of it, and at least the largest request): one client cannot take the whole budget. Behind a proxy all clients have its address: raise it there.',
     },
     read_stall_timeout: {
       type: ['string', 'number'],

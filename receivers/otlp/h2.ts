@@ -208,6 +208,8 @@ export class H2Connection {
   // DATA frame being delivered: its stream (undefined when discarded), body bytes and padding left.
   private dataStream: H2Stream | undefined;
   private dataLeft = 0;
+  /** Body bytes of the DATA frame being read (its length less padding). */
+  private dataBody = 0;
   private padLeft = 0;
   // A header block spread over HEADERS + CONTINUATION frames.
   private blockStream = 0;
@@ -365,6 +367,7 @@ export class H2Connection {
           if (pad >= this.frameLength) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'DATA padding longer than the frame');
           this.padLeft = pad;
           this.dataLeft = this.frameLength - 1 - pad;
+          this.dataBody = this.dataLeft;
           this.state = Parse.DataBody;
           if (this.dataLeft === 0 && this.padLeft === 0) this.endData();
           break;
@@ -440,11 +443,15 @@ export class H2Connection {
       }
     }
     this.dataStream = s;
+    // Small DATA for a stream already closed does no work (the body of a request answered early
+    // comes in full frames, which are not charged).
+    if (s === undefined && length < 1024) this.noWork('DATA on closed streams');
     if (this.frameFlags & Flag.PADDED) {
       if (length === 0) throw new ConnectionError(H2Error.FRAME_SIZE_ERROR, 'padded DATA without a pad length');
       this.state = Parse.DataPadLength;
     } else {
       this.dataLeft = length;
+      this.dataBody = length;
       this.padLeft = 0;
       this.state = Parse.DataBody;
       if (length === 0) this.endData();
@@ -456,7 +463,7 @@ export class H2Connection {
     const s = this.dataStream;
     this.dataStream = undefined;
     const end = (this.frameFlags & Flag.END_STREAM) !== 0;
-    if (this.frameLength === 0 && !end) this.noWork('empty DATA frames');
+    if (this.dataBody === 0 && !end) this.noWork('empty DATA frames');
     if (s === undefined || !end) return;
     if (s.contentLength >= 0 && s.received !== s.contentLength) return this.malformed(s, `content-length ${s.contentLength}, DATA ${s.received} bytes`);
     this.endRemote(s);

@@ -48,7 +48,10 @@ export class OtlpReceiver implements Receiver {
     const auth = await BearerAuth.load(this.cfg.auth);
     const log = this.set.logger;
     const limit = this.cfg.max_inflight_bytes ?? DEFAULT_INFLIGHT;
-    const inflight = new InflightBytes(limit, this.cfg.max_inflight_bytes_per_client || Math.ceil(limit / 4));
+    // A client's share is at least its largest request (gRPC framing included), or that request
+    // could never be taken.
+    const largest = Math.max(protocols.grpc?.max_recv_msg_size ?? 4 * MiB, protocols.http?.max_request_body_size ?? 4 * MiB) + 5;
+    const inflight = new InflightBytes(limit, this.cfg.max_inflight_bytes_per_client || Math.max(Math.ceil(limit / 4), largest));
     const stallMs = this.cfg.read_stall_timeout ?? DEFAULT_STALL_MS;
     this.set.metrics.gauge('receiver_inflight_bytes', 'Bytes of requests the receiver holds: being read, decoded or waiting for the pipeline.', () => inflight.bytes);
     this.unregister = memoryAccounting.register('receiver', this.set.id, () => inflight.bytes);

@@ -147,15 +147,25 @@ function heldBeforePersistentQueues(service: ServiceConfig, resolved: Record<Sec
       return q?.storage !== undefined && q.enabled !== false;
     });
     if (persistent.length === 0) continue;
-    for (const id of p.processors) {
-      const loses = resolved.processors.get(id)?.factory.crashLoses;
-      if (!loses) continue;
-      problems.warn(
-        Code.HeldBeforeQueue,
-        `service.pipelines.${p.id}.processors`,
-        sections.processors.get(id)?.keyLoc,
-        `processor "${id}" answers before the persistent queue of ${persistent.map((e) => `"${e}"`).join(', ')} has the items it holds: a crash loses ${loses}`,
-      );
+    const queues = persistent.map((e) => `"${e}"`).join(', ');
+    // From the exporters back, as the pipeline decides at run time: a processor that waits for a
+    // durable next stage (batch) keeps the promise only if everything after it does.
+    let durable = true;
+    let breaker: string | undefined;
+    for (let i = p.processors.length - 1; i >= 0; i--) {
+      const id = p.processors[i]!;
+      const f = resolved.processors.get(id)?.factory;
+      const where = `service.pipelines.${p.id}.processors`;
+      const at = sections.processors.get(id)?.keyLoc;
+      if (f?.crashLoses) {
+        problems.warn(Code.HeldBeforeQueue, where, at, `processor "${id}" answers before the persistent queue of ${queues} has the items it holds: a crash loses ${f.crashLoses}`);
+      } else if (f?.crashLosesUnlessNextDurable && !durable) {
+        problems.warn(Code.HeldBeforeQueue, where, at, `processor "${id}" answers at once, since "${breaker}" after it does not wait for the persistent queue of ${queues}: a crash loses ${f.crashLosesUnlessNextDurable}; put "${id}" after "${breaker}", or batch in the exporter (sending_queue.batch)`);
+      }
+      if (!f?.crashLosesUnlessNextDurable) {
+        durable = false;
+        breaker = id;
+      }
     }
   }
 }

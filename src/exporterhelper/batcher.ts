@@ -24,6 +24,9 @@ interface Gathering {
 
 export class Batcher {
   private readonly gathering = new Map<Signal, Gathering>();
+  /** Batches cut and not yet handed to a sender, in order: with num_consumers 1 they go one at a
+   *  time, in the order they were cut (remote write refuses samples out of order). */
+  private readonly cut: Array<{ entries: QueueEntry<Telemetry>[]; batch: Telemetry }> = [];
   private readonly sending = new Set<Promise<void>>();
   private readonly sizeOf: (b: Telemetry) => number;
   private readonly minSize: number;
@@ -43,29 +46,32 @@ export class Batcher {
    *  waits for every send. */
   async run(): Promise<void> {
     const q = this.queue;
-    // One ready() promise at a time, kept across flush timeouts: a queue wakes one ready() waiter
-    // per offer, and a forgotten waiter would swallow a wake-up.
-    let ready: Promise<boolean> | undefined;
+    // One take() at a time, kept across flush timeouts: a forgotten take() would swallow an entry.
+    let next: Promise<QueueEntry<Telemetry> | undefined> | undefined;
     for (;;) {
-      // A free sender first: while every sender is busy, requests wait in the queue (bounded, on
-      // disk with storage), not here.
-      while (this.sending.size >= this.concurrency) await Promise.race(this.sending);
-      ready ??= q.ready();
+      // Cut batches go out before more is read: while every sender is busy, requests wait in the
+      // queue (bounded, on disk with storage), not here.
+      while (this.cut.length > 0) {
+        this.startSends();
+        if (this.cut.length > 0) await Promise.race(this.sending);
+      }
+      next ??= q.take();
       const due = this.nextDue();
-      const r = due === undefined ? await ready : await raceTimer(ready, due - Date.now());
-      if (r === 'timeout') {
+      const got = due === undefined ? await next : await raceTimer(next, due - Date.now());
+      if (got === 'timeout') {
         this.flushDue(Date.now());
         continue;
       }
-      ready = undefined;
-      if (!r) break;
-      const entry = await q.take();
-      if (!entry) break;
-      this.hooks.taken(entry);
-      this.add(entry);
+      next = undefined;
+      if (!got) break;
+      this.hooks.taken(got);
+      this.add(got);
     }
     for (const signal of [...this.gathering.keys()]) this.flush(signal);
-    while (this.sending.size > 0) await Promise.race(this.sending);
+    while (this.cut.length > 0 || this.sending.size > 0) {
+      this.startSends();
+      await Promise.race(this.sending);
+    }
   }
 
   private add(entry: QueueEntry<Telemetry>): void {
@@ -93,13 +99,22 @@ export class Batcher {
     for (const [signal, g] of this.gathering) if (g.due <= now) this.flush(signal);
   }
 
+  /** Cuts what is gathered for the signal into a batch, queued for the senders. */
   private flush(signal: Signal): void {
     const g = this.gathering.get(signal);
     if (!g) return;
     this.gathering.delete(signal);
     const batch = g.entries.length === 1 ? g.entries[0]!.item : Telemetry.merge(g.entries.map((e) => e.item));
-    const p: Promise<void> = this.hooks.send(g.entries, batch).finally(() => this.sending.delete(p));
-    this.sending.add(p);
+    this.cut.push({ entries: g.entries, batch });
+  }
+
+  /** Hands cut batches to senders, in order, up to `concurrency` at once. */
+  private startSends(): void {
+    while (this.cut.length > 0 && this.sending.size < this.concurrency) {
+      const { entries, batch } = this.cut.shift()!;
+      const p: Promise<void> = this.hooks.send(entries, batch).finally(() => this.sending.delete(p));
+      this.sending.add(p);
+    }
   }
 }
 

@@ -154,8 +154,8 @@ export function createExporterHelper(
   if (!cfg.sending_queue.enabled) {
     return {
       mutatesData: false,
-      // consume() resolves once the backend took the batch.
-      durable: true,
+      // consume() resolves once the backend took the batch, after retries: not "durable" in the
+      // Consumer sense, or a batch processor's callers would wait through every retry.
       consume: send,
       start: async (host) => impl.start?.(host),
       shutdown: async () => {

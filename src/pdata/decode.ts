@@ -10,7 +10,7 @@ import { Reader } from './wire.js';
 
 /** Decodes a whole message of type `d`. Throws DecodeError on malformed input. */
 export function decodeMessage<T>(d: MessageDesc, bytes: Uint8Array): T {
-  depth = 0;
+  depth = -1; // the root is level 0, as in the scan: what the scan accepts decodes
   const r = new Reader(bytes);
   return decodeInto(r, d, r.buf.length, undefined) as T;
 }

@@ -80,7 +80,7 @@ export function messageFromJSON<T>(d: MessageDesc, json: string | Uint8Array): T
   } catch (err) {
     throw new DecodeError(`invalid JSON: ${(err as Error).message}`);
   }
-  depth = 0;
+  depth = -1; // the root is level 0, as in the protobuf scan
   try {
     return fromMsg(d, parsed) as T;
   } catch (err) {
