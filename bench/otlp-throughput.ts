@@ -87,6 +87,7 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
                               today's config (in-memory queue) on the old build and on this one
                               (with --fsync off only: fsync does not apply)
   --fsync LIST                with --designs: file_storage fsync off,on (default both)
+  --fsync-delay D             with --designs: file_storage fsync_delay of this build's designs (e.g. 20ms)
   --baseline-cli PATH         with --designs: the old build's dist/src/cli.js that ack-batch and
                               memory-base run (without it they are skipped)
   --storage-dir DIR           with --designs: where each run's fresh file_storage directory is made
@@ -117,6 +118,7 @@ const opt = parseOptions(USAGE, {
     keep: { type: 'boolean', default: false },
     designs: { type: 'string', default: '' },
     fsync: { type: 'string', default: 'off,on' },
+    'fsync-delay': { type: 'string' },
     'baseline-cli': { type: 'string' },
     'storage-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -145,6 +147,8 @@ const cfg = {
   nodeArgs: opt['node-arg'] as string[],
   designs: [] as Design[],
   fsync: [] as boolean[],
+  /** file_storage.fsync_delay for this build's designs (the old build has no such key). */
+  fsyncDelay: opt['fsync-delay'],
   baselineCli: opt['baseline-cli'] ? resolve(opt['baseline-cli']) : undefined,
   storageDir: opt['storage-dir'] ? resolve(opt['storage-dir']) : undefined,
 };
@@ -319,7 +323,7 @@ function fleetcolFor(v: Variant | undefined, name: string): { cli: string; stora
   return {
     cli,
     storageDir,
-    extra: { storage: { directory: storageDir, fsync: v.fsync }, queueBatch: v.design === 'queue-batch' },
+    extra: { storage: { directory: storageDir, fsync: v.fsync, ...(cfg.fsyncDelay && cli === CLI ? { fsyncDelay: cfg.fsyncDelay } : {}) }, queueBatch: v.design === 'queue-batch' },
   };
 }
 

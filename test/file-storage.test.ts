@@ -366,3 +366,27 @@ t.test('fsync: the offers of one event-loop turn share one fdatasync (group comm
   io.fdatasyncSync = realSync;
   await o.close();
 });
+
+t.test('fsync_delay: offers of several turns within the delay share one fdatasync', async (t) => {
+  const dir = t.testdir();
+  const realSync = io.fdatasyncSync;
+  t.teardown(() => void (io.fdatasyncSync = realSync));
+  let syncs = 0;
+  io.fdatasyncSync = (fd) => {
+    syncs++;
+    realSync(fd);
+  };
+  const o = await open(dir, { fsync: true, fsync_delay: 200 });
+  const q = o.q;
+  const t0 = Date.now();
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < 5; i++) {
+    q.offer(traces(1), 1);
+    waits.push(q.synced!());
+    await new Promise((r) => setTimeout(r, 10)); // other turns of the loop
+  }
+  await Promise.all(waits);
+  t.equal(syncs, 1, 'five offers 10 ms apart, one fdatasync');
+  t.ok(Date.now() - t0 >= 190, 'after the delay');
+  await o.close();
+});

@@ -32,6 +32,8 @@ export interface FleetcolOptions {
 export interface QueueStorage {
   directory: string;
   fsync: boolean;
+  /** file_storage.fsync_delay (builds that have it), e.g. '20ms'. */
+  fsyncDelay?: string;
 }
 
 export function fleetcolConfig(o: {
@@ -49,7 +51,7 @@ export function fleetcolConfig(o: {
   file_storage:
     directory: ${JSON.stringify(o.storage.directory)}
     fsync: ${o.storage.fsync}
-`
+${o.storage.fsyncDelay ? `    fsync_delay: ${o.storage.fsyncDelay}\n` : ''}`
     : '';
   const processors = o.queueBatch
     ? ''

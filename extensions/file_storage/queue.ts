@@ -47,6 +47,8 @@ export interface PersistentQueueOptions {
   sizer: Sizer;
   capacity: number;
   fsync: boolean;
+  /** Group commit: how long the first request of a commit waits for others (0: the next turn). */
+  fsyncDelayMs?: number;
   segmentSize: number;
   compaction: CompactionSettings;
   budget: Budget;
@@ -304,12 +306,14 @@ export class PersistentQueue implements Queue<Telemetry> {
     return true;
   }
 
-  /** Group commit: offers of one event-loop turn share one fdatasync per segment, run on the next
-   *  turn; their callers answer OK once it is done. */
+  /** Group commit: offers of one event-loop turn (or of fsync_delay) share one fdatasync per
+   *  segment, run on the next turn (or once the delay is over); their callers answer OK once it is
+   *  done. */
   synced(): Promise<void> {
     if (!this.o.fsync || this.dirty.size === 0) return Promise.resolve();
+    const run = (fn: () => void) => (this.o.fsyncDelayMs ? setTimeout(fn, this.o.fsyncDelayMs) : setImmediate(fn));
     this.commit ??= new Promise<void>((resolve, reject) =>
-      setImmediate(() => {
+      run(() => {
         this.commit = undefined;
         const segs = [...this.dirty];
         this.dirty.clear();

@@ -18,6 +18,8 @@ import { Budget, PersistentQueue, type CompactionSettings } from './queue.js';
 export interface FileStorageConfig {
   directory: string;
   fsync: boolean;
+  /** ms a request may wait for others to share its fdatasync. */
+  fsync_delay?: number;
   /** Bytes (the loader converts the size string). */
   max_size: number;
   segment_size: number;
@@ -89,6 +91,7 @@ export class FileStorage implements QueueStorage {
       sizer: opts.sizer,
       capacity: opts.capacity,
       fsync: this.cfg.fsync,
+      fsyncDelayMs: this.cfg.fsync_delay ?? 0,
       segmentSize: this.segmentSize,
       compaction: this.cfg.compaction,
       budget: this.budget,
