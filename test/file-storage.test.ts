@@ -1,6 +1,6 @@
 // The file_storage extension's persistent queue, in-process: append/take/ack, restart, damaged
 // files, the disk budget, segment deletion and compaction.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -337,27 +337,34 @@ t.test('one daemon per directory', async (t) => {
   await o.close();
 });
 
+/** Counts the fdatasync calls of the segments (restored at the test's end). */
+function countSyncs(t: Test): { syncs: number } {
+  const realSync = io.fdatasyncSync;
+  t.teardown(() => void (io.fdatasyncSync = realSync));
+  const counted = { syncs: 0 };
+  io.fdatasyncSync = (fd) => {
+    counted.syncs++;
+    realSync(fd);
+  };
+  return counted;
+}
+
 t.test('fsync: the offers of one event-loop turn share one fdatasync (group commit), and synced() waits for it', async (t) => {
   const dir = t.testdir();
   const realSync = io.fdatasyncSync;
-  t.teardown(() => void (io.fdatasyncSync = realSync));
-  let syncs = 0;
-  io.fdatasyncSync = (fd) => {
-    syncs++;
-    realSync(fd);
-  };
+  const counted = countSyncs(t);
   const o = await open(dir, { fsync: true });
   const q = o.q;
   for (let i = 0; i < 10; i++) t.ok(q.offer(traces(1), 1));
-  t.equal(syncs, 0, 'offer() writes; it does not sync');
+  t.equal(counted.syncs, 0, 'offer() writes; it does not sync');
   const waits = Array.from({ length: 10 }, () => q.synced!());
   await Promise.all(waits);
-  t.equal(syncs, 1, 'ten offers, one fdatasync');
+  t.equal(counted.syncs, 1, 'ten offers, one fdatasync');
   q.offer(traces(1), 1);
   await q.synced!();
-  t.equal(syncs, 2, 'the next turn\'s offers, the next one');
+  t.equal(counted.syncs, 2, 'the next turn\'s offers, the next one');
   await q.synced!();
-  t.equal(syncs, 2, 'nothing written since: no sync');
+  t.equal(counted.syncs, 2, 'nothing written since: no sync');
   io.fdatasyncSync = () => {
     throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
   };
@@ -369,13 +376,7 @@ t.test('fsync: the offers of one event-loop turn share one fdatasync (group comm
 
 t.test('fsync_delay: offers of several turns within the delay share one fdatasync', async (t) => {
   const dir = t.testdir();
-  const realSync = io.fdatasyncSync;
-  t.teardown(() => void (io.fdatasyncSync = realSync));
-  let syncs = 0;
-  io.fdatasyncSync = (fd) => {
-    syncs++;
-    realSync(fd);
-  };
+  const counted = countSyncs(t);
   const o = await open(dir, { fsync: true, fsync_delay: 200 });
   const q = o.q;
   const t0 = Date.now();
@@ -386,7 +387,7 @@ t.test('fsync_delay: offers of several turns within the delay share one fdatasyn
     await new Promise((r) => setTimeout(r, 10)); // other turns of the loop
   }
   await Promise.all(waits);
-  t.equal(syncs, 1, 'five offers 10 ms apart, one fdatasync');
+  t.equal(counted.syncs, 1, 'five offers 10 ms apart, one fdatasync');
   t.ok(Date.now() - t0 >= 190, 'after the delay');
   await o.close();
 });

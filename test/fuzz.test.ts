@@ -68,6 +68,20 @@ function mutateText(src: string): string {
   return s;
 }
 
+/** A well-formed Export call on `session`; its grpc-status. */
+function wellFormedCall(session: http2.ClientHttp2Session): Promise<string> {
+  return new Promise((resolve) => {
+    const st = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const body = traces(3).toProto();
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(body.length, 1);
+    st.on('trailers', (h) => resolve(String(h['grpc-status'])));
+    st.on('error', () => resolve('error'));
+    st.resume();
+    st.end(Buffer.concat([head, body]));
+  });
+}
+
 t.comment(`fuzz seed ${SEED} (FLEETCOL_FUZZ_SEED=${SEED} replays it), scale ${SCALE}`);
 
 t.test('OTLP receivers: mutated protobuf and JSON over gRPC and HTTP', async (t) => {
@@ -149,16 +163,7 @@ t.test('OTLP receivers: mutated protobuf and JSON over gRPC and HTTP', async (t)
   for (const code of grpcCodes.keys()) t.ok(['0', '3', '8', '13'].includes(code), `gRPC status ${code} is an answer a client can act on`);
   for (const code of httpCodes.keys()) t.ok([200, 400, 413].includes(code), `HTTP status ${code} is an answer a client can act on`);
   await waitFor(() => (memoryAccounting.snapshot().find((h) => h.id === set.id)?.bytes ?? 0) === 0, 5000, 'every request byte given back');
-  const good = await new Promise<string>((resolve) => {
-    const st = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
-    const body = traces(3).toProto();
-    const head = Buffer.alloc(5);
-    head.writeUInt32BE(body.length, 1);
-    st.on('trailers', (h) => resolve(String(h['grpc-status'])));
-    st.on('error', () => resolve('error'));
-    st.resume();
-    st.end(Buffer.concat([head, body]));
-  });
+  const good = await wellFormedCall(session);
   t.equal(good, '0', 'a well-formed request is served after the fuzz');
 });
 
@@ -204,16 +209,7 @@ t.test('HTTP/2 server: random frame sequences', async (t) => {
   await waitFor(() => (memoryAccounting.snapshot().find((h) => h.id === set.id)?.bytes ?? 0) === 0, 5000, 'every request byte given back');
   const session = http2.connect(`http://127.0.0.1:${port}`);
   t.teardown(() => session.close());
-  const good = await new Promise<string>((resolve) => {
-    const st = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/grpc', te: 'trailers' });
-    const body = traces(3).toProto();
-    const head = Buffer.alloc(5);
-    head.writeUInt32BE(body.length, 1);
-    st.on('trailers', (h) => resolve(String(h['grpc-status'])));
-    st.on('error', () => resolve('error'));
-    st.resume();
-    st.end(Buffer.concat([head, body]));
-  });
+  const good = await wellFormedCall(session);
   t.equal(good, '0', 'a well-behaved client is served after the fuzz');
 });
 
