@@ -219,7 +219,7 @@ function grpcCall(port: number, body: Buffer, contentType = 'application/grpc'):
 }
 
 t.test('gRPC framing: a compressed flag past 1 and a codec other than proto are refused', async (t) => {
-  const { port, got } = await startReceiver(t);
+  const { port, got, counter } = await startReceiver(t);
   const msg = traces(1).toProto();
   for (const flag of [2, 0x80, 0xff]) {
     const r = await grpcCall(port, framed(msg, flag));
@@ -230,6 +230,7 @@ t.test('gRPC framing: a compressed flag past 1 and a codec other than proto are 
   t.equal(json.status, '3', 'application/grpc+json: INVALID_ARGUMENT, not decoded as protobuf');
   t.equal((await grpcCall(port, framed(msg), 'application/grpc+proto')).status, '0', 'application/grpc+proto is protobuf');
   t.equal(got.length, 1);
+  t.equal(await counter('receiver_malformed_requests', 'transport="grpc"'), 4, 'each counted in fleetcol_receiver_malformed_requests_total');
 });
 
 // ---- payloads a strict backend refuses ----

@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { globMatch, globMatcher } from '../exporters/sse/attrs.js';
 import { MAX_EVENT_DATA } from '../exporters/sse/event.js';
 import { memoryAccounting } from '../src/memory.js';
-import { sleep, waitFor } from './helper.js';
+import { metricValue, sleep, waitFor } from './helper.js';
 import { internals, startFeed, spans, writerPids } from './sse-support.js';
 
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
@@ -96,6 +96,9 @@ for (const writers of [0, 1]) {
     const ok = await fetch(`${f.base}/v1/events?min_severity=warn`);
     t.equal(ok.status, 200, 'a valid request still gets a stream: no slot leaked');
     await ok.body?.cancel();
+    // The counters are published every second.
+    await waitFor(async () => metricValue(await f.set.registry.prom.metrics(), 'fleetcol_exporter_sse_bad_requests_total') === 13, 5000, 'each 400 counted in fleetcol_exporter_sse_bad_requests_total');
+    t.pass('each 400 counted in fleetcol_exporter_sse_bad_requests_total');
   });
 }
 

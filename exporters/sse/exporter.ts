@@ -52,8 +52,8 @@ export class SseExporter implements Exporter {
   private server: SseServer | undefined;
   private writers: WriterPool | undefined;
   private timers: NodeJS.Timeout[] = [];
-  private last = { published: 0, dropped: 0, coalesced: 0, slow: 0, connections: 0, authFailures: 0 };
-  private readonly c: Record<'published' | 'deliveries' | 'dropped' | 'coalesced' | 'slow' | 'connections' | 'authFailures', BoundCounter>;
+  private last = { published: 0, dropped: 0, coalesced: 0, slow: 0, connections: 0, authFailures: 0, badRequests: 0 };
+  private readonly c: Record<'published' | 'deliveries' | 'dropped' | 'coalesced' | 'slow' | 'connections' | 'authFailures' | 'badRequests', BoundCounter>;
   /** The port actually bound (endpoint port 0 picks one). */
   port = 0;
 
@@ -70,6 +70,7 @@ export class SseExporter implements Exporter {
       slow: m.counter('exporter_sse_slow_disconnects', 'Connections closed because a high-lane event did not fit their queue.'),
       connections: m.counter('exporter_sse_connections', 'Streams opened.'),
       authFailures: m.counter('exporter_sse_auth_failures', 'Requests refused for missing, invalid or expired credentials.'),
+      badRequests: m.counter('exporter_sse_bad_requests', 'Requests refused as malformed (400): a filter, query or header value outside its allowed set or length.'),
     };
   }
 
@@ -136,7 +137,7 @@ export class SseExporter implements Exporter {
     const hub = this.hub!;
     const s = this.server!;
     const w = this.writers?.totals ?? { deliveries: 0, dropped: 0, coalesced: 0, slow: 0 };
-    const now = { published: hub.counters.published, dropped: hub.counters.dropped + w.dropped, coalesced: hub.counters.coalesced + w.coalesced, slow: hub.counters.slowDisconnects + w.slow, connections: s.counters.connections, authFailures: s.counters.authFailures };
+    const now = { published: hub.counters.published, dropped: hub.counters.dropped + w.dropped, coalesced: hub.counters.coalesced + w.coalesced, slow: hub.counters.slowDisconnects + w.slow, connections: s.counters.connections, authFailures: s.counters.authFailures, badRequests: s.counters.badRequests };
     for (const k of Object.keys(now) as (keyof typeof now)[]) {
       const d = now[k] - this.last[k];
       if (d > 0) this.c[k].inc(d);

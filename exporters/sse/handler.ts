@@ -35,6 +35,8 @@ export interface ServerCounters {
   connections: number;
   authFailures: number;
   rejected: number;
+  /** Requests refused as malformed (400: a bad filter, query or header value). */
+  badRequests: number;
 }
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -54,7 +56,7 @@ export class SseServer {
   private readonly perPrincipal = new Map<string, number>();
   private connecting = 0;
   private stopping = false;
-  readonly counters: ServerCounters = { connections: 0, authFailures: 0, rejected: 0 };
+  readonly counters: ServerCounters = { connections: 0, authFailures: 0, rejected: 0, badRequests: 0 };
   private readonly retryBytes: Buffer;
   private readonly allowAnyOrigin: boolean;
   private readonly origins: Set<string>;
@@ -189,6 +191,7 @@ export class SseServer {
     } catch (err) {
       if (err instanceof SseError) {
         if (err.status === 401) this.counters.authFailures++;
+        if (err.status === 400) this.counters.badRequests++;
         this.logger.debug({ path, status: err.status, code: err.code }, 'SSE request refused');
         return this.fail(res, err);
       }
@@ -393,6 +396,7 @@ export class SseServer {
     } catch (err) {
       if (err instanceof SseError) {
         if (err.status === 401) this.counters.authFailures++;
+        if (err.status === 400) this.counters.badRequests++;
         this.logger.debug({ path: '/v1/events', status: err.status, code: err.code }, 'SSE request refused');
         return rawFail(socket, err, cors);
       }

@@ -176,7 +176,10 @@ export class GrpcServer {
     // application/grpc and application/grpc+proto are protobuf; another codec (grpc+json) is not
     // read as if it were.
     const codec = contentType.slice('application/grpc'.length).split(';', 1)[0]!.trim();
-    if (codec !== '' && codec !== '+proto') return fail(stream, Code.INVALID_ARGUMENT, `content-type ${contentType.slice(0, 64)}: only protobuf (application/grpc, application/grpc+proto) is served`);
+    if (codec !== '' && codec !== '+proto') {
+      this.ingest[signal].malformed.inc();
+      return fail(stream, Code.INVALID_ARGUMENT, `content-type ${contentType.slice(0, 64)}: only protobuf (application/grpc, application/grpc+proto) is served`);
+    }
     if (this.auth) {
       const problem = this.auth.check(headers.authorization);
       if (problem) return fail(stream, Code.UNAUTHENTICATED, problem);
@@ -311,7 +314,10 @@ class GrpcCall implements H2Handler {
     if (size !== 5 + length) return fail(stream, Code.INTERNAL, `message length ${length} does not match the ${size - 5} bytes received`);
     // The compressed flag is 0 or 1 (gRPC over HTTP/2, Length-Prefixed-Message); anything else is
     // not a message we can read.
-    if (head[0]! > 1) return fail(stream, Code.INTERNAL, `compressed flag ${head[0]} (must be 0 or 1)`);
+    if (head[0]! > 1) {
+      ingest.malformed.inc();
+      return fail(stream, Code.INTERNAL, `compressed flag ${head[0]} (must be 0 or 1)`);
+    }
     let message: Buffer | Buffer[] = dropPrefix(chunks, 5);
     if (head[0] === 1) {
       if (encoding !== 'gzip' && encoding !== 'deflate') return fail(stream, Code.INTERNAL, `compressed message without a supported grpc-encoding ("${encoding}")`);
