@@ -90,6 +90,16 @@ t.test('a terminal state passes at once and drops the stale update waiting under
   await p.shutdown();
 });
 
+t.test('terminal states pass in either A2A version\'s spelling (v1.0 TASK_STATE_*, cancelled)', async (t) => {
+  const { p, out } = setup({ window: '300ms' });
+  await p.consume(update('a1', 1, 'TASK_STATE_CANCELED'));
+  await p.consume(update('a2', 1, 'cancelled'));
+  await p.consume(update('a3', 1, 'TASK_STATE_FAILED'));
+  await p.consume(update('a4', 1, 'TASK_STATE_WORKING'));
+  t.same(out.map((o) => o.state), ['TASK_STATE_CANCELED', 'cancelled', 'TASK_STATE_FAILED'], 'terminal ones at once, as sent');
+  await p.shutdown();
+});
+
 t.test('keys are per agent and event name', async (t) => {
   const { p, out } = setup({ window: '200ms' });
   for (let i = 0; i < 20; i++) {

@@ -21,6 +21,7 @@ import type {
 import { AggregationTemporality } from '../../src/pdata/model.js';
 import { Writer } from '../../src/pdata/wire.js';
 import { withTransfer } from '../../src/workers/transfer.js';
+import { attr } from '../../src/vocab/index.js';
 
 export interface TranslateOptions {
   /** Prefix of every metric name (`<namespace>_<name>`); empty: none. */
@@ -160,10 +161,7 @@ function addAttributes(into: Labels, attrs: readonly KeyValue[], skip?: Readonly
 
 const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id']);
 
-function attr(attrs: readonly KeyValue[], key: string): string | undefined {
-  for (const kv of attrs) if (kv.key === key) return labelValue(kv.value) || undefined;
-  return undefined;
-}
+const labelOf = (attrs: readonly KeyValue[], key: string): string | undefined => labelValue(attr(attrs, key)) || undefined;
 
 /** One series being built: its labels (sorted, __name__ among them) and samples by time. */
 interface Series {
@@ -426,9 +424,9 @@ export function collectSeries(req: ExportMetricsServiceRequest, opts: TranslateO
     const rattrs = rm.resource?.attributes ?? [];
     const resourceLabels: Labels = new Map();
     if (opts.resourceToTelemetry) addAttributes(resourceLabels, rattrs, IDENTIFYING);
-    const service = attr(rattrs, 'service.name');
-    const namespace = attr(rattrs, 'service.namespace');
-    const instance = attr(rattrs, 'service.instance.id');
+    const service = labelOf(rattrs, 'service.name');
+    const namespace = labelOf(rattrs, 'service.namespace');
+    const instance = labelOf(rattrs, 'service.instance.id');
     if (service !== undefined) resourceLabels.set('job', namespace ? `${namespace}/${service}` : service);
     if (instance !== undefined) resourceLabels.set('instance', instance);
     let latest = 0;

@@ -2,6 +2,7 @@
 // service.name. Any span, log record or metric point naming it is a sign of life: the first one (or
 // the first after it went offline) emits agent_online; none for offline_after emits agent_offline.
 // Task events move it between idle, working, input_required and error; each move is a status_change.
+import type { AgentIdentity } from '../../src/vocab/index.js';
 import { SEVERITY, type FeedEvent } from './event.js';
 
 export type AgentStatus = 'idle' | 'working' | 'input_required' | 'error' | 'offline';
@@ -24,11 +25,6 @@ export interface AgentInfo {
   cost: number;
 }
 
-export interface Identity {
-  id: string;
-  name: string | undefined;
-  service: string | undefined;
-}
 
 const MAX_TASKS_PER_AGENT = 1000;
 
@@ -42,7 +38,7 @@ export class Agents {
   ) {}
 
   /** A sign of life; returns the agent's record (undefined if the table is full). */
-  seen(who: Identity, now: number): AgentInfo | undefined {
+  seen(who: AgentIdentity, now: number): AgentInfo | undefined {
     let a = this.byId.get(who.id);
     if (a === undefined) {
       if (this.byId.size >= this.maxAgents && !this.evictOffline()) return undefined;

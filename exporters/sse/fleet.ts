@@ -1,36 +1,21 @@
 // From telemetry to feed events: spans, log records (A2A task states and other agent events) and
 // metric points, through the agent state machine and the alert windows.
 import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, LogRecord, Span } from '../../src/pdata/telemetry.js';
-import { attr, hex, nsToMs, num, pick, plainValue, str } from './attrs.js';
-import { Agents, type AgentInfo, type Identity } from './agents.js';
+import {
+  A2A, ACTIVE_STATES, FAILED_STATES, GenAI, INTERRUPTED_STATES, Operation, agentIdentity, attr, num, plainValue, str, taskState,
+} from '../../src/vocab/index.js';
+import { hex, nsToMs } from './attrs.js';
+import { Agents, type AgentInfo } from './agents.js';
 import { Alerts, type AlertRule } from './alerts.js';
 import { SEVERITY, type FeedEvent } from './event.js';
 
 const STATUS_ERROR = 2;
 const SEV_ERROR = 17;
 
-/** A2A task states (a2a.task.state), and what the feed makes of them. */
-const TERMINAL_OK = new Set(['completed']);
-const TERMINAL_FAILED = new Set(['failed', 'rejected', 'canceled', 'cancelled']);
-const NEEDS_INPUT = new Set(['input-required', 'input_required', 'auth-required', 'auth_required']);
-
-/** Longest agent id, name or service name kept (longer ones are cut). */
-export const MAX_AGENT_ID_LENGTH = 256;
-const clip = (s: string) => (s.length > MAX_AGENT_ID_LENGTH ? s.slice(0, MAX_AGENT_ID_LENGTH) : s);
-
 export interface FleetOptions {
   offlineAfterMs: number;
   maxAgents: number;
   alerts: readonly AlertRule[];
-}
-
-function identity(own: readonly KeyValue[] | undefined, res: readonly KeyValue[] | undefined): Identity | undefined {
-  const agentId = pick('gen_ai.agent.id', own, res);
-  const name = pick('gen_ai.agent.name', own, res);
-  const service = str(attr(res, 'service.name')) ?? str(attr(own, 'service.name'));
-  const id = agentId ?? name ?? service;
-  // Agent ids key maps, filters and scope checks: a client-supplied one is cut to a bounded length.
-  return id === undefined ? undefined : { id: clip(id), name: name && clip(name), service: service && clip(service) };
 }
 
 export class Fleet {
@@ -55,20 +40,20 @@ export class Fleet {
 
   private span(s: Span, res: readonly KeyValue[] | undefined, now: number): void {
     const own = s.attributes;
-    const who = identity(own, res);
+    const who = agentIdentity(own, res);
     const a = who ? this.agents.seen(who, now) : undefined;
     const agent = who?.id;
-    const op = str(attr(own, 'gen_ai.operation.name'));
-    const inTok = num(attr(own, 'gen_ai.usage.input_tokens')) ?? 0;
-    const outTok = num(attr(own, 'gen_ai.usage.output_tokens')) ?? 0;
-    const cost = num(attr(own, 'gen_ai.usage.cost')) ?? 0;
+    const op = str(attr(own, GenAI.operationName));
+    const inTok = num(attr(own, GenAI.inputTokens)) ?? 0;
+    const outTok = num(attr(own, GenAI.outputTokens)) ?? 0;
+    const cost = num(attr(own, GenAI.cost)) ?? 0;
     const failed = s.status?.code === STATUS_ERROR;
     const traceId = hex(s.traceId);
     const spanId = hex(s.spanId);
     const start = nsToMs(s.startTimeUnixNano);
     const end = nsToMs(s.endTimeUnixNano);
     const root = s.parentSpanId.length === 0;
-    const task = str(attr(own, 'a2a.task.id')) ?? traceId;
+    const task = str(attr(own, A2A.taskId)) ?? traceId;
 
     this.tally.spans++;
     this.tally.tokens += inTok + outTok;
@@ -87,7 +72,7 @@ export class Fleet {
     // A trace becomes a task: started by its first gen_ai child span (the root ends last), ended by
     // its root invoke_agent span.
     if (a && op !== undefined && !root) this.startTask(a, traceId, start, now, { trace_id: traceId });
-    if (a && root && op === 'invoke_agent') {
+    if (a && root && op === Operation.invokeAgent) {
       this.startTask(a, task, start, now, { trace_id: traceId });
       if (task !== traceId) a.tasks.delete(traceId);
       this.endTask(a, task, failed, now, { trace_id: traceId, span_id: spanId, duration_ms: end - start, message: s.status?.message || undefined });
@@ -99,8 +84,8 @@ export class Fleet {
       severity: failed ? SEVERITY.error : SEVERITY.info,
       data: {
         agent, trace_id: traceId, span_id: spanId, parent_span_id: hex(s.parentSpanId) || undefined,
-        name: s.name, operation: op, model: str(attr(own, 'gen_ai.request.model')),
-        tool: str(attr(own, 'gen_ai.tool.name')),
+        name: s.name, operation: op, model: str(attr(own, GenAI.requestModel)),
+        tool: str(attr(own, GenAI.toolName)),
         start, end, duration_ms: end - start,
         status: failed ? 'error' : s.status?.code === 1 ? 'ok' : 'unset',
         input_tokens: inTok || undefined, output_tokens: outTok || undefined, cost: cost || undefined,
@@ -140,7 +125,7 @@ export class Fleet {
 
   private record(r: LogRecord, res: readonly KeyValue[] | undefined, now: number): void {
     const own = r.attributes;
-    const who = identity(own, res);
+    const who = agentIdentity(own, res);
     const a = who ? this.agents.seen(who, now) : undefined;
     const agent = who?.id;
     const name = r.eventName || str(attr(own, 'event.name')) || '';
@@ -152,20 +137,22 @@ export class Fleet {
     let wasError = false;
 
     if (name.startsWith('a2a.task')) {
-      const state = (str(attr(own, 'a2a.task.state')) ?? '').toLowerCase();
-      const task = str(attr(own, 'a2a.task.id')) ?? traceId ?? '';
+      const raw = str(attr(own, A2A.taskState));
+      const known = taskState(raw);
+      const state = known ?? (raw ?? '').slice(0, 64).toLowerCase();
+      const task = str(attr(own, A2A.taskId)) ?? traceId ?? '';
       const base = { agent, task_id: task, state, message, trace_id: traceId, event_name: name };
-      if (a && (state === 'submitted' || state === 'working') && !a.tasks.has(task)) {
+      if (a && known !== undefined && ACTIVE_STATES.has(known) && !a.tasks.has(task)) {
         this.startTask(a, task, time, now, { state, message, trace_id: traceId });
-      } else if (a && TERMINAL_OK.has(state)) {
+      } else if (a && known === 'completed') {
         this.endTask(a, task, false, now, { message, trace_id: traceId });
-      } else if (a && TERMINAL_FAILED.has(state)) {
+      } else if (a && known !== undefined && FAILED_STATES.has(known)) {
         this.endTask(a, task, true, now, { state, message, trace_id: traceId });
         wasError = true;
       } else {
-        if (a && NEEDS_INPUT.has(state)) this.agents.setStatus(a, 'input_required', state, now);
-        else if (a && state === 'working' && a.status === 'input_required') this.agents.setStatus(a, 'working', state, now);
-        this.emit({ type: 'progress_update', agent, severity: SEVERITY.info, data: { ...base, progress: num(attr(own, 'a2a.task.progress')), time } });
+        if (a && known !== undefined && INTERRUPTED_STATES.has(known)) this.agents.setStatus(a, 'input_required', state, now);
+        else if (a && known === 'working' && a.status === 'input_required') this.agents.setStatus(a, 'working', state, now);
+        this.emit({ type: 'progress_update', agent, severity: SEVERITY.info, data: { ...base, progress: num(attr(own, A2A.taskProgress)), time } });
       }
     } else if (name === 'fleet.agent.heartbeat') {
       this.emit({ type: 'heartbeat', agent, severity: SEVERITY.debug, data: { agent, time } });
@@ -177,7 +164,7 @@ export class Fleet {
         data: { agent, name: str(attr(own, 'alert.name')) ?? 'external', state: str(attr(own, 'alert.state')) ?? 'raised', message, time },
       });
     } else if (name.endsWith('progress')) {
-      this.emit({ type: 'progress_update', agent, severity: SEVERITY.info, data: { agent, task_id: str(attr(own, 'a2a.task.id')), progress: num(attr(own, 'a2a.task.progress')), message, event_name: name, time } });
+      this.emit({ type: 'progress_update', agent, severity: SEVERITY.info, data: { agent, task_id: str(attr(own, A2A.taskId)), progress: num(attr(own, A2A.taskProgress)), message, event_name: name, time } });
     }
     if (sevNum >= SEV_ERROR && !wasError) {
       this.emit({
@@ -191,7 +178,7 @@ export class Fleet {
 
   metrics(req: ExportMetricsServiceRequest, now = Date.now()): void {
     for (const rm of req.resourceMetrics) {
-      const who = identity(undefined, rm.resource?.attributes);
+      const who = agentIdentity(undefined, rm.resource?.attributes);
       if (who) this.agents.seen(who, now);
     }
   }

@@ -1,4 +1,5 @@
 import type { Factory } from '../../src/component.js';
+import { TERMINAL_STATES } from '../../src/vocab/index.js';
 import { CoalesceProcessor, type CoalesceConfig } from './processor.js';
 
 export const coalesceProcessorFactory: Factory<CoalesceConfig> = {
@@ -22,7 +23,7 @@ export const coalesceProcessorFactory: Factory<CoalesceConfig> = {
         description: 'Log records that go through at once (and drop what waits under their key).',
         properties: {
           min_severity: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'none'], description: 'Records of this severity or worse.' },
-          task_states: { type: 'array', items: { type: 'string' }, description: 'Records whose a2a.task.state is one of these (terminal states).' },
+          task_states: { type: 'array', items: { type: 'string' }, description: 'Records whose a2a.task.state is one of these (terminal states), in either A2A version\'s spelling (`canceled`, `TASK_STATE_CANCELED`).' },
           event_names: { type: 'array', items: { type: 'string' }, description: 'Records whose event.name is one of these.' },
         },
       },
@@ -37,7 +38,7 @@ export const coalesceProcessorFactory: Factory<CoalesceConfig> = {
       spans: false,
       passthrough: {
         min_severity: 'warn',
-        task_states: ['completed', 'failed', 'canceled', 'rejected'],
+        task_states: [...TERMINAL_STATES],
         event_names: ['agent_offline', 'fleet.agent.offline'],
       },
     }) as unknown as CoalesceConfig,

@@ -17,6 +17,7 @@ import {
   type Span,
 } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
+import { A2A, pick, strAttr, taskState } from '../../src/vocab/index.js';
 import { Coalescer, type Mode } from './coalescer.js';
 
 export interface CoalesceConfig {
@@ -46,21 +47,6 @@ interface Item<R, S, I> {
 type LogItem = Item<ResourceLogs, ScopeLogs, LogRecord>;
 type SpanItem = Item<ResourceSpans, ScopeSpans, Span>;
 
-function value(kvs: readonly KeyValue[] | undefined, key: string): string | undefined {
-  if (!kvs) return undefined;
-  for (const kv of kvs) {
-    if (kv.key !== key) continue;
-    const v = kv.value;
-    if (!v) return undefined;
-    if (typeof v.stringValue === 'string') return v.stringValue;
-    if (typeof v.intValue === 'bigint') return v.intValue.toString();
-    if (typeof v.boolValue === 'boolean') return String(v.boolValue);
-    if (typeof v.doubleValue === 'number') return String(v.doubleValue);
-    return undefined;
-  }
-  return undefined;
-}
-
 export class CoalesceProcessor implements Processor {
   readonly mutatesData = false;
   private readonly logs: Coalescer<LogItem>;
@@ -84,7 +70,8 @@ export class CoalesceProcessor implements Processor {
     private readonly next: Consumer,
   ) {
     this.floor = SEVERITY_FLOOR[cfg.passthrough.min_severity];
-    this.states = new Set(cfg.passthrough.task_states.map((s) => s.toLowerCase()));
+    // Either protocol version's spelling in config or on records (TASK_STATE_CANCELED, canceled, cancelled).
+    this.states = new Set(cfg.passthrough.task_states.map((s) => taskState(s) ?? s.toLowerCase()));
     this.names = new Set(cfg.passthrough.event_names);
     this.logs = new Coalescer<LogItem>(cfg.mode, cfg.window, cfg.max_keys, (items) => this.send(logsOf(items), items.length, this.emitted));
     this.spans = new Coalescer<SpanItem>(cfg.mode, cfg.window, cfg.max_keys, (items) => this.send(spansOf(items), items.length, this.emitted));
@@ -103,7 +90,7 @@ export class CoalesceProcessor implements Processor {
     let key = '';
     let any = false;
     for (const k of this.cfg.keys) {
-      const v = value(own, k) ?? value(res, k);
+      const v = pick(k, own, res);
       if (v !== undefined) any = true;
       key += (v ?? '') + '\u0000';
     }
@@ -118,9 +105,9 @@ export class CoalesceProcessor implements Processor {
 
   private passLog(r: LogRecord): boolean {
     if (r.severityNumber >= this.floor) return true;
-    const state = value(r.attributes, 'a2a.task.state');
-    if (state !== undefined && this.states.has(state.toLowerCase())) return true;
-    const name = r.eventName || value(r.attributes, 'event.name');
+    const state = taskState(strAttr(r.attributes, A2A.taskState));
+    if (state !== undefined && this.states.has(state)) return true;
+    const name = r.eventName || strAttr(r.attributes, 'event.name');
     return name !== undefined && this.names.has(name);
   }
 
