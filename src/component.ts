@@ -22,6 +22,13 @@ export interface Processor extends Lifecycle, Consumer {}
 export interface Exporter extends Lifecycle, Consumer {}
 export interface Extension extends Lifecycle {}
 
+/** A problem found by a factory's check(). */
+export interface ConfigCheckProblem {
+  path: readonly string[];
+  message: string;
+  at?: { file: string; line?: number; col?: number };
+}
+
 /** What a running component may ask the service for. */
 export interface Host {
   /** A started extension, by id; undefined if not configured. */
@@ -64,6 +71,9 @@ export interface Factory<C = any> {
   /** Processors that keep items after answering unless the next stage is durable, in which case
    *  their callers wait (batch): what a crash loses when it is not. */
   crashLosesUnlessNextDurable?: string;
+  /** Checks beyond the schema, at configure time (a file the config names, say): each problem's
+   *  path is relative to the component; `at` places it in another file than the config. */
+  check?(cfg: C): ConfigCheckProblem[];
   /** Signals this component handles; receivers/processors/exporters only. */
   signals?: readonly Signal[];
   /** Receivers: one instance per id, given the next consumer for each signal it serves. */

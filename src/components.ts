@@ -3,6 +3,7 @@ import { Registry } from './registry.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
+import { genaiProcessorFactory } from '../processors/genai/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
 import { remoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
@@ -14,6 +15,7 @@ export const registry = new Registry([
   otlpReceiverFactory,
   batchProcessorFactory,
   coalesceProcessorFactory,
+  genaiProcessorFactory,
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,

@@ -4,7 +4,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { SignJWT } from 'jose';
-import { globMatch, globMatcher } from '../exporters/sse/attrs.js';
+import { globMatch, globMatcher } from '../src/glob.js';
 import { MAX_EVENT_DATA } from '../exporters/sse/event.js';
 import { memoryAccounting } from '../src/memory.js';
 import { metricValue, sleep, waitFor } from './helper.js';

@@ -1,7 +1,7 @@
 // Threshold alerts over a sliding window per agent: error_rate (error spans / spans), cost (USD,
 // gen_ai.usage.cost) and tokens_per_min. Crossing a threshold emits an `alert` event with state
 // "raised"; falling back to or under it emits one with state "cleared".
-import { globMatcher } from './attrs.js';
+import { globMatcher } from '../../src/glob.js';
 import { SEVERITY, type FeedEvent } from './event.js';
 
 export interface AlertRule {

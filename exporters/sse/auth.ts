@@ -6,7 +6,7 @@ import { randomBytes, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { MAX_GLOB_LENGTH, globMatcher } from './attrs.js';
+import { MAX_GLOB_LENGTH, globMatcher } from '../../src/glob.js';
 import { SseCode, SseError, unauthorized } from './errors.js';
 
 /** Most agent patterns one token's claim may carry. */

@@ -4,7 +4,7 @@
 // pacing, lanes and slow-client rule; the exporter keeps auth, tickets, limits and /v1/agents, and
 // is told when a stream it handed over ends. Started by WriterPool (writers.ts) with fork().
 import type { Socket } from 'node:net';
-import { globMatcher } from './attrs.js';
+import { globMatcher } from '../../src/glob.js';
 import { Client, type Filter } from './client.js';
 import { encodeEvent, retryLine } from './event.js';
 import { Hub } from './hub.js';

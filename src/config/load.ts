@@ -6,7 +6,7 @@ import type { Registry } from '../registry.js';
 import { Code, Problems, type ConfigProblem, type Loc } from './errors.js';
 import { substituteEnv } from './env.js';
 import { resolveService, type Defined, type Section, type Sections } from './service.js';
-import { emptyMap, isNull, mergeNodes, setKey, setPath, toPlain, type MapEntry, type MapNode } from './tree.js';
+import { emptyMap, isNull, locate, mergeNodes, setKey, setPath, toPlain, type MapEntry, type MapNode } from './tree.js';
 import type { ComponentConfig, ResolvedConfig, ServiceConfig } from './types.js';
 import { runValidator, validatorFor } from './validate.js';
 import { parseSetValue, parseYamlSource } from './yaml.js';
@@ -130,9 +130,13 @@ function resolveSection(section: Section, e: MapEntry | undefined, defined: Map<
     }
     const user = isNull(ce.value) ? {} : toPlain(ce.value);
     const config = withDefaults(factory.createDefaultConfig() ?? {}, user);
-    if (runValidator(fn, config, { prefix: [section, id], node: ce.value, keyLoc: ce.keyLoc }, problems)) {
-      out.set(id, { id, type, name, kind, factory, config });
+    if (!runValidator(fn, config, { prefix: [section, id], node: ce.value, keyLoc: ce.keyLoc }, problems)) continue;
+    const checked = factory.check?.(config) ?? [];
+    for (const p of checked) {
+      const loc: Loc = p.at ? { source: p.at.file, order: ce.keyLoc.order, line: p.at.line, col: p.at.col } : locate(ce.value, p.path, ce.keyLoc).valueLoc;
+      problems.error(Code.Invalid, [path, ...p.path].join('.'), loc, p.message);
     }
+    if (checked.length === 0) out.set(id, { id, type, name, kind, factory, config });
   }
   return out;
 }

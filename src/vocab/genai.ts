@@ -3,9 +3,13 @@
 
 /** The conventions fleetcol writes (and reads, with the older spellings in DEPRECATED below). */
 export const GENAI_CONVENTIONS = {
+  /** The conventions moved here in 2026-05; it has published no release yet, so fleetcol follows
+   *  its main branch as of 2026-08, whose schema is the dev channel's 1.42.0-dev. */
   repository: 'open-telemetry/semantic-conventions-genai',
-  version: '0.1.0',
-  /** The last release of the GenAI conventions inside open-telemetry/semantic-conventions. */
+  version: '1.42.0-dev',
+  schemaUrl: 'https://opentelemetry.io/schemas/gen-ai-dev/1.42.0-dev',
+  /** The last release of the GenAI conventions inside open-telemetry/semantic-conventions: names
+   *  that differ there (cache_creation) are read as older spellings. */
   lastCoreRelease: '1.41.0',
 } as const;
 
@@ -66,6 +70,7 @@ export const DEPRECATED_ATTRIBUTES: Readonly<Record<string, string>> = {
   'gen_ai.usage.cache_creation.input_tokens': GenAI.cacheWriteTokens,
   'gen_ai.usage.cache_creation_input_tokens': GenAI.cacheWriteTokens,
   'gen_ai.usage.cache_read_input_tokens': GenAI.cacheReadTokens,
+  'gen_ai.usage.reasoning_tokens': GenAI.reasoningTokens,
   'gen_ai.openai.request.seed': 'gen_ai.request.seed',
   'gen_ai.prompt': GenAI.inputMessages,
   'gen_ai.completion': GenAI.outputMessages,
@@ -90,7 +95,7 @@ export const MODEL_OPERATIONS: ReadonlySet<string> = new Set([Operation.chat, Op
 /** Current gen_ai.provider.name values. */
 export const PROVIDERS: ReadonlySet<string> = new Set([
   'anthropic', 'aws.bedrock', 'azure.ai.inference', 'azure.ai.openai', 'cohere', 'deepseek', 'gcp.gemini', 'gcp.gen_ai',
-  'gcp.vertex_ai', 'groq', 'ibm.watsonx.ai', 'mistral_ai', 'openai', 'perplexity', 'x_ai',
+  'gcp.vertex_ai', 'groq', 'ibm.watsonx.ai', 'mistral_ai', 'moonshot_ai', 'openai', 'perplexity', 'x_ai',
 ]);
 
 /** Provider spellings seen in the wild (older conventions, frameworks) → the current value. Keys
@@ -136,13 +141,24 @@ const PROVIDER_ALIASES: Readonly<Record<string, string>> = {
   'azure-openai.chat': 'azure.ai.openai',
   'cohere.chat': 'cohere',
   'perplexity.chat': 'perplexity',
+  amazon: 'aws.bedrock',
+  moonshot: 'moonshot_ai',
+  moonshotai: 'moonshot_ai',
+  'google-cloud': 'gcp.vertex_ai',
+  'bedrock-mantle': 'aws.bedrock',
 };
+
+/** Suffixes the Vercel AI SDK puts after a provider (`openai.chat`, `localllm.chat`). */
+const API_SUFFIX = /\.(chat|responses|completion|completions|embedding|embeddings|image|transcription|speech)$/;
 
 /** A provider spelling → the current gen_ai.provider.name value (unknown ones lower-cased, kept). */
 export function providerName(raw: string): string {
   const v = raw.trim().toLowerCase();
   if (PROVIDERS.has(v)) return v;
-  return PROVIDER_ALIASES[v] ?? v;
+  const alias = PROVIDER_ALIASES[v];
+  if (alias !== undefined) return alias;
+  const bare = v.replace(API_SUFFIX, '');
+  return bare === v ? v : providerName(bare);
 }
 
 /** Model name prefixes that name one provider without doubt (a model served elsewhere, such as

@@ -1,0 +1,382 @@
+// Normalising one span or log record: every source's rows compiled at configure time into one map
+// from attribute name to what becomes of it, then applied per item in one pass over its keys. Values
+// are decoded only where a rule needs them (value tables, numbers, the facts cost needs); a plain
+// rename carries the value's bytes across untouched.
+import type { NewAttr, WireItem } from '../../src/pdata/edit.js';
+import type { AnyValue } from '../../src/pdata/telemetry.js';
+import { GenAI, num, str, providerName } from '../../src/vocab/index.js';
+import { BUILTIN_SOURCES, SEMCONV, type BuiltinSource, type MessageList, type Row, type ValueRule, type When } from './sources.js';
+
+export interface SourceConfig {
+  name: string;
+  remove_originals?: boolean;
+  overwrite?: boolean;
+  /** user-defined sources: attribute → target */
+  mappings?: Record<string, string>;
+  /** user-defined sources: target → { source value → target value } */
+  value_mappings?: Record<string, Record<string, string>>;
+  /** whether this source's input token count includes cached tokens (default: the convention's) */
+  input_includes_cache?: boolean;
+}
+
+interface Rule {
+  source: string;
+  to: string;
+  value: ValueRule;
+  when: When;
+  remove: boolean;
+  overwrite: boolean;
+  inputIncludesCache: boolean;
+}
+
+interface ListRule {
+  source: string;
+  list: MessageList;
+  remove: boolean;
+  overwrite: boolean;
+}
+
+/** What cost and attribution need to know of an item, in current names. */
+export interface Facts {
+  operation: string | undefined;
+  provider: string | undefined;
+  requestModel: string | undefined;
+  responseModel: string | undefined;
+  input: number | undefined;
+  output: number | undefined;
+  cacheRead: number | undefined;
+  cacheWrite: number | undefined;
+  reasoning: number | undefined;
+  total: number | undefined;
+  cost: number | undefined;
+  agentId: string | undefined;
+  agentName: string | undefined;
+  /** the input count read left cached tokens out (a source whose counts are additive) */
+  inputExcludesCache: boolean;
+}
+
+/** Longest JSON usage object parsed (Langfuse usage_details). */
+const MAX_USAGE_JSON = 4096;
+/** Message list entries rebuilt at most per item (indexes above are left as they are). */
+const MAX_MESSAGES = 256;
+
+const FACT_KEYS: Readonly<Record<string, keyof Facts>> = {
+  [GenAI.operationName]: 'operation',
+  [GenAI.providerName]: 'provider',
+  [GenAI.requestModel]: 'requestModel',
+  [GenAI.responseModel]: 'responseModel',
+  [GenAI.inputTokens]: 'input',
+  [GenAI.outputTokens]: 'output',
+  [GenAI.cacheReadTokens]: 'cacheRead',
+  [GenAI.cacheWriteTokens]: 'cacheWrite',
+  [GenAI.reasoningTokens]: 'reasoning',
+  [GenAI.totalTokens]: 'total',
+  [GenAI.cost]: 'cost',
+  [GenAI.agentId]: 'agentId',
+  [GenAI.agentName]: 'agentName',
+};
+const NUMERIC: ReadonlySet<keyof Facts> = new Set(['input', 'output', 'cacheRead', 'cacheWrite', 'reasoning', 'total', 'cost']);
+
+export function emptyFacts(): Facts {
+  return {
+    operation: undefined, provider: undefined, requestModel: undefined, responseModel: undefined, input: undefined, output: undefined,
+    cacheRead: undefined, cacheWrite: undefined, reasoning: undefined, total: undefined, cost: undefined, agentId: undefined, agentName: undefined,
+    inputExcludesCache: false,
+  };
+}
+
+/** The result of normalising one item: attributes to drop (indexes) and to add, and its facts. */
+export interface Normalized {
+  drop: number[];
+  add: NewAttr[];
+  facts: Facts;
+}
+
+export class Normalizer {
+  private readonly rules = new Map<string, Rule>();
+  private readonly lists: ListRule[] = [];
+  private readonly spanNames = new Map<string, string>();
+  private readonly usageJson = new Map<string, { source: BuiltinSource; remove: boolean }>();
+  /** first characters of every list prefix: most keys skip the prefix scan on one lookup */
+  private readonly listHeads = new Set<string>();
+
+  constructor(sources: readonly SourceConfig[]) {
+    const builtins = new Map(BUILTIN_SOURCES.map((s) => [s.name, s]));
+    // The conventions' own older names come first and always: every other source writes current ones.
+    this.addBuiltin(SEMCONV, { name: 'semconv' });
+    for (const sc of sources) {
+      const b = builtins.get(sc.name);
+      if (b !== undefined) this.addBuiltin(b, sc);
+      else this.addCustom(sc);
+    }
+  }
+
+  private addBuiltin(b: BuiltinSource, sc: SourceConfig): void {
+    const remove = sc.remove_originals ?? false;
+    const overwrite = sc.overwrite ?? false;
+    const inputIncludesCache = sc.input_includes_cache ?? b.inputIncludesCache;
+    for (const row of b.rows) this.addRule(row, b.name, remove, overwrite, inputIncludesCache);
+    for (const list of b.messages ?? []) {
+      this.lists.push({ source: b.name, list, remove, overwrite });
+      this.listHeads.add(list.prefix.slice(0, 4));
+    }
+    for (const [name, op] of Object.entries(b.spanNames ?? {})) if (!this.spanNames.has(name)) this.spanNames.set(name, op);
+    if (b.usageJson) this.usageJson.set(b.usageJson.from, { source: b, remove });
+  }
+
+  private addCustom(sc: SourceConfig): void {
+    for (const [from, to] of Object.entries(sc.mappings ?? {})) {
+      const table = sc.value_mappings?.[to];
+      const value: ValueRule = table ? Object.fromEntries(Object.entries(table).map(([k, v]) => [k.toLowerCase(), v])) : to === GenAI.providerName ? 'provider' : 'copy';
+      // A user's mapping wins over a built-in row for the same attribute (configured later).
+      this.rules.delete(from);
+      this.addRule({ from, to, value }, sc.name, sc.remove_originals ?? false, sc.overwrite ?? false, sc.input_includes_cache ?? true);
+    }
+  }
+
+  private addRule(row: Row, source: string, remove: boolean, overwrite: boolean, inputIncludesCache: boolean): void {
+    if (this.rules.has(row.from)) return; // the first source listed that knows a name wins
+    this.rules.set(row.from, { source, to: row.to, value: row.value ?? 'copy', when: row.when ?? 'always', remove, overwrite, inputIncludesCache });
+  }
+
+  /** The operation a framework's span name states (Vercel AI SDK, Pydantic AI format 2). */
+  operationOfName(name: string): string | undefined {
+    return this.spanNames.get(name);
+  }
+
+  /** Normalises one item. `name` is the span name ('' for log records). */
+  apply(item: WireItem, name: string): Normalized {
+    const facts = emptyFacts();
+    const drop: number[] = [];
+    const add: NewAttr[] = [];
+    const keys = item.keys;
+    const n = keys.length;
+    const modelCall = name.startsWith('ai.') && (name.endsWith('.doGenerate') || name.endsWith('.doStream') || name.endsWith('.doEmbed'));
+    const run = !modelCall && this.spanNames.get(name) === 'invoke_agent';
+    /** targets present in the item as sent, or added here: a later source does not add them again */
+    const present = new Set<string>();
+    for (let i = 0; i < n; i++) present.add(keys[i]!);
+    let lists: Map<ListRule, Map<number, Record<string, string>>> | undefined;
+
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      const fact = FACT_KEYS[key];
+      if (fact !== undefined) this.readFact(facts, fact, item, i);
+      const rule = this.rules.get(key);
+      if (rule !== undefined) {
+        if (rule.when === 'model_call' && !modelCall) continue;
+        if (rule.when === 'run' && !run) continue;
+        const targetThere = present.has(rule.to) && !added(add, rule.to);
+        if (targetThere && !rule.overwrite) {
+          if (rule.remove) drop.push(i);
+          continue;
+        }
+        if (added(add, rule.to)) {
+          if (rule.remove) drop.push(i);
+          continue;
+        }
+        const v = this.convert(rule, item, i);
+        if (v !== undefined) {
+          if (targetThere) {
+            const at = keys.indexOf(rule.to);
+            if (at >= 0) drop.push(at);
+          }
+          add.push(v);
+          present.add(rule.to);
+          const f = FACT_KEYS[rule.to];
+          if (f !== undefined) this.factFromNew(facts, f, v);
+          if (rule.to === GenAI.inputTokens && !rule.inputIncludesCache) facts.inputExcludesCache = true;
+        }
+        if (rule.remove) drop.push(i);
+        continue;
+      }
+      const json = this.usageJson.get(key);
+      if (json !== undefined) {
+        this.usageFromJson(facts, add, present, item, i, json.source);
+        if (json.remove) drop.push(i);
+        continue;
+      }
+      if (this.lists.length > 0 && this.listHeads.has(key.slice(0, 4))) {
+        for (const lr of this.lists) {
+          if (!key.startsWith(lr.list.prefix)) continue;
+          lists ??= new Map();
+          collect(lists, lr, key, item, i);
+          if (lr.remove) drop.push(i);
+          break;
+        }
+      }
+    }
+    if (lists !== undefined) {
+      for (const [lr, entries] of lists) {
+        if (present.has(lr.list.to) && !lr.overwrite) continue;
+        if (added(add, lr.list.to)) continue;
+        add.push({ key: lr.list.to, value: { stringValue: JSON.stringify(messagesOf(entries, lr.list)) } });
+        present.add(lr.list.to);
+      }
+    }
+    return { drop, add, facts };
+  }
+
+  private readFact(facts: Facts, fact: keyof Facts, item: WireItem, i: number): void {
+    if (facts[fact] !== undefined && fact !== 'operation') return;
+    if (NUMERIC.has(fact)) (facts as any)[fact] = num(item.value(i));
+    else if (fact !== 'inputExcludesCache') (facts as any)[fact] = item.stringValue(i);
+  }
+
+  private factFromNew(facts: Facts, fact: keyof Facts, a: NewAttr): void {
+    const v = a.value ?? (a.raw ? undefined : undefined);
+    if (v === undefined) return; // a raw copy: read it from the original below
+    if (NUMERIC.has(fact)) (facts as any)[fact] = num(v);
+    else if (fact !== 'inputExcludesCache') (facts as any)[fact] = str(v);
+  }
+
+  /** The new attribute for rule `rule` from attribute i, or undefined when its value maps to nothing. */
+  private convert(rule: Rule, item: WireItem, i: number): NewAttr | undefined {
+    const vr = rule.value;
+    if (vr === 'copy') {
+      const raw = item.rawValue(i);
+      if (raw === undefined) return undefined;
+      // facts need the value of the few keys they read; decode those once here
+      if (FACT_KEYS[rule.to] !== undefined) {
+        const v = item.value(i);
+        return v === undefined ? undefined : { key: rule.to, value: v };
+      }
+      return { key: rule.to, raw };
+    }
+    if (vr === 'provider') {
+      const s = item.stringValue(i);
+      return s === undefined || s === '' ? undefined : { key: rule.to, value: { stringValue: providerName(s) } };
+    }
+    if (vr === 'int') {
+      const n = num(item.value(i));
+      return n === undefined || !Number.isFinite(n) ? undefined : { key: rule.to, value: { intValue: BigInt(Math.trunc(n)) } };
+    }
+    if (vr === 'double') {
+      const n = num(item.value(i));
+      return n === undefined || !Number.isFinite(n) ? undefined : { key: rule.to, value: { doubleValue: n } };
+    }
+    if (vr === 'string_array') {
+      const v = item.value(i);
+      if (v?.arrayValue) return { key: rule.to, value: v };
+      const s = str(v);
+      if (s === undefined) return undefined;
+      const parts = s.split(',').map((p) => p.trim()).filter((p) => p !== '');
+      return { key: rule.to, value: { arrayValue: { values: parts.map((p) => ({ stringValue: p })) } } };
+    }
+    const s = item.stringValue(i);
+    if (s === undefined) return undefined;
+    const mapped = vr[s.toLowerCase()];
+    if (mapped === null) return undefined;
+    return { key: rule.to, value: { stringValue: mapped ?? s } };
+  }
+
+  private usageFromJson(facts: Facts, add: NewAttr[], present: Set<string>, item: WireItem, i: number, source: BuiltinSource): void {
+    if (item.valueSize(i) > MAX_USAGE_JSON) return;
+    const s = item.stringValue(i);
+    if (s === undefined) return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(s);
+    } catch {
+      return;
+    }
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return;
+    const got: Partial<Record<'input' | 'output' | 'total' | 'cache_read' | 'cache_write' | 'reasoning' | 'cost', number>> = {};
+    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+      const field = source.usageJson!.fields[k];
+      if (field === undefined || typeof v !== 'number' || !Number.isFinite(v) || v < 0) continue;
+      got[field] = (got[field] ?? 0) + v;
+    }
+    const put = (key: string, fact: keyof Facts, v: number | undefined, int = true) => {
+      if (v === undefined || present.has(key)) return;
+      add.push({ key, value: int ? { intValue: BigInt(Math.trunc(v)) } : { doubleValue: v } });
+      present.add(key);
+      (facts as any)[fact] = v;
+    };
+    // Additive usage (input without the cached tokens): the conventions' input includes them.
+    const input = got.input === undefined ? undefined : got.input + (source.inputIncludesCache ? 0 : (got.cache_read ?? 0) + (got.cache_write ?? 0));
+    put(GenAI.inputTokens, 'input', input);
+    put(GenAI.outputTokens, 'output', got.output);
+    put(GenAI.cacheReadTokens, 'cacheRead', got.cache_read);
+    put(GenAI.cacheWriteTokens, 'cacheWrite', got.cache_write);
+    put(GenAI.reasoningTokens, 'reasoning', got.reasoning);
+    put(GenAI.totalTokens, 'total', got.total);
+  }
+}
+
+function added(add: readonly NewAttr[], key: string): boolean {
+  for (const a of add) if (a.key === key) return true;
+  return false;
+}
+
+/** Files attribute i under its list entry: `<prefix><index>.<field>` → entries[index][field]. */
+function collect(lists: Map<ListRule, Map<number, Record<string, string>>>, lr: ListRule, key: string, item: WireItem, i: number): void {
+  const rest = key.slice(lr.list.prefix.length);
+  const dot = rest.indexOf('.');
+  if (dot <= 0) return;
+  const index = Number(rest.slice(0, dot));
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_MESSAGES) return;
+  const field = rest.slice(dot + 1);
+  const value = item.stringValue(i);
+  if (value === undefined) return;
+  let entries = lists.get(lr);
+  if (entries === undefined) lists.set(lr, (entries = new Map()));
+  let e = entries.get(index);
+  if (e === undefined) entries.set(index, (e = {}));
+  e[field] = value;
+}
+
+interface Part {
+  type: string;
+  content?: string;
+  id?: string;
+  name?: string;
+  arguments?: unknown;
+  response?: string;
+}
+
+/** Flattened entries → GenAI messages (`{role, parts: [...]}`), in index order. */
+function messagesOf(entries: Map<number, Record<string, string>>, list: MessageList): Array<{ role: string; parts: Part[] }> {
+  const out: Array<{ role: string; parts: Part[] }> = [];
+  for (const index of [...entries.keys()].sort((a, b) => a - b)) {
+    const e = entries.get(index)!;
+    let role = e[list.role] ?? 'user';
+    const parts: Part[] = [];
+    const callId = list.toolCallId ? e[list.toolCallId] : undefined;
+    const content = e[list.content];
+    if (callId !== undefined) {
+      parts.push({ type: 'tool_call_response', id: callId, response: content ?? '' });
+      if (role === 'user') role = 'tool';
+    } else if (content !== undefined) parts.push({ type: 'text', content });
+    if (list.toolCalls) {
+      const calls = new Map<number, Record<string, string>>();
+      for (const [field, v] of Object.entries(e)) {
+        if (!field.startsWith(list.toolCalls.prefix)) continue;
+        const rest = field.slice(list.toolCalls.prefix.length);
+        const dot = rest.indexOf('.');
+        const j = Number(rest.slice(0, dot));
+        if (dot <= 0 || !Number.isInteger(j)) continue;
+        let c = calls.get(j);
+        if (c === undefined) calls.set(j, (c = {}));
+        c[rest.slice(dot + 1)] = v;
+      }
+      for (const j of [...calls.keys()].sort((a, b) => a - b)) {
+        const c = calls.get(j)!;
+        const args = c[list.toolCalls.args];
+        let parsed: unknown = args;
+        if (args !== undefined) {
+          try {
+            parsed = JSON.parse(args);
+          } catch {
+            parsed = args;
+          }
+        }
+        parts.push({ type: 'tool_call', id: c[list.toolCalls.id], name: c[list.toolCalls.name], arguments: parsed });
+      }
+    }
+    out.push({ role, parts });
+  }
+  return out;
+}
+
+export type { AnyValue };
