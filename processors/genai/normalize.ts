@@ -21,6 +21,8 @@ export interface SourceConfig {
 
 interface Rule {
   source: string;
+  /** the source's place in the list: where two sources name one target, the earlier wins */
+  rank: number;
   to: string;
   value: ValueRule;
   when: When;
@@ -94,6 +96,7 @@ export interface Normalized {
 
 export class Normalizer {
   private readonly rules = new Map<string, Rule>();
+  private rank = 0;
   private readonly lists: ListRule[] = [];
   private readonly spanNames = new Map<string, string>();
   private readonly usageJson = new Map<string, { source: BuiltinSource; remove: boolean }>();
@@ -115,6 +118,7 @@ export class Normalizer {
     const remove = sc.remove_originals ?? false;
     const overwrite = sc.overwrite ?? false;
     const inputIncludesCache = sc.input_includes_cache ?? b.inputIncludesCache;
+    this.rank++;
     for (const row of b.rows) this.addRule(row, b.name, remove, overwrite, inputIncludesCache);
     for (const list of b.messages ?? []) {
       this.lists.push({ source: b.name, list, remove, overwrite });
@@ -125,6 +129,7 @@ export class Normalizer {
   }
 
   private addCustom(sc: SourceConfig): void {
+    this.rank++;
     for (const [from, to] of Object.entries(sc.mappings ?? {})) {
       const table = sc.value_mappings?.[to];
       const value: ValueRule = table ? Object.fromEntries(Object.entries(table).map(([k, v]) => [k.toLowerCase(), v])) : to === GenAI.providerName ? 'provider' : 'copy';
@@ -136,7 +141,7 @@ export class Normalizer {
 
   private addRule(row: Row, source: string, remove: boolean, overwrite: boolean, inputIncludesCache: boolean): void {
     if (this.rules.has(row.from)) return; // the first source listed that knows a name wins
-    this.rules.set(row.from, { source, to: row.to, value: row.value ?? 'copy', when: row.when ?? 'always', remove, overwrite, inputIncludesCache });
+    this.rules.set(row.from, { source, rank: this.rank, to: row.to, value: row.value ?? 'copy', when: row.when ?? 'always', remove, overwrite, inputIncludesCache });
   }
 
   /** The operation a framework's span name states (Vercel AI SDK, Pydantic AI format 2). */
@@ -157,6 +162,8 @@ export class Normalizer {
     const present = new Set<string>();
     for (let i = 0; i < n; i++) present.add(keys[i]!);
     let lists: Map<ListRule, Map<number, Record<string, string>>> | undefined;
+    /** rank of the rule behind each entry of `add` (sparse: other entries have none) */
+    let ranks: number[] | undefined;
 
     for (let i = 0; i < n; i++) {
       const key = keys[i]!;
@@ -171,12 +178,20 @@ export class Normalizer {
           if (rule.remove) drop.push(i);
           continue;
         }
-        if (added(add, rule.to)) {
+        const earlier = addedAt(add, rule.to);
+        if (earlier >= 0 && (ranks![earlier] ?? 0) <= rule.rank) {
           if (rule.remove) drop.push(i);
           continue;
         }
         const v = this.convert(rule, item, i);
-        if (v !== undefined) {
+        if (v !== undefined && earlier >= 0) {
+          add[earlier] = v; // an earlier-listed source's value replaces a later one's
+          ranks![earlier] = rule.rank;
+          const f = FACT_KEYS[rule.to];
+          if (f !== undefined) this.factFromNew(facts, f, v, true);
+        } else if (v !== undefined) {
+          ranks ??= [];
+          ranks[add.length] = rule.rank;
           if (targetThere) {
             const at = keys.indexOf(rule.to);
             if (at >= 0) drop.push(at);
@@ -184,7 +199,7 @@ export class Normalizer {
           add.push(v);
           present.add(rule.to);
           const f = FACT_KEYS[rule.to];
-          if (f !== undefined) this.factFromNew(facts, f, v);
+          if (f !== undefined) this.factFromNew(facts, f, v, targetThere);
           if (rule.to === GenAI.inputTokens && !rule.inputIncludesCache) facts.inputExcludesCache = true;
         }
         if (rule.remove) drop.push(i);
@@ -218,14 +233,15 @@ export class Normalizer {
   }
 
   private readFact(facts: Facts, fact: keyof Facts, item: WireItem, i: number): void {
-    if (facts[fact] !== undefined && fact !== 'operation') return;
+    if (facts[fact] !== undefined) return;
     if (NUMERIC.has(fact)) (facts as any)[fact] = num(item.value(i));
     else if (fact !== 'inputExcludesCache') (facts as any)[fact] = item.stringValue(i);
   }
 
-  private factFromNew(facts: Facts, fact: keyof Facts, a: NewAttr): void {
-    const v = a.value ?? (a.raw ? undefined : undefined);
-    if (v === undefined) return; // a raw copy: read it from the original below
+  private factFromNew(facts: Facts, fact: keyof Facts, a: NewAttr, replace = false): void {
+    const v = a.value;
+    if (v === undefined) return; // a raw copy carries no fact (facts' keys are always decoded)
+    if (!replace && facts[fact] !== undefined) return;
     if (NUMERIC.has(fact)) (facts as any)[fact] = num(v);
     else if (fact !== 'inputExcludesCache') (facts as any)[fact] = str(v);
   }
@@ -305,8 +321,12 @@ export class Normalizer {
 }
 
 function added(add: readonly NewAttr[], key: string): boolean {
-  for (const a of add) if (a.key === key) return true;
-  return false;
+  return addedAt(add, key) >= 0;
+}
+
+function addedAt(add: readonly NewAttr[], key: string): number {
+  for (let i = 0; i < add.length; i++) if (add[i]!.key === key) return i;
+  return -1;
 }
 
 /** Files attribute i under its list entry: `<prefix><index>.<field>` → entries[index][field]. */
