@@ -59,11 +59,13 @@ const { values } = parseArgs({
     'spans-per-request': { type: 'string', default: '100' },
     pool: { type: 'string', default: '200' },
     seed: { type: 'string', default: '1' },
+    mix: { type: 'string', default: 'current' },
   },
 });
 const spansPerRequest = Number(values['spans-per-request']);
 const built = Date.now();
-const pool = buildPool(Number(values.pool), spansPerRequest, Number(values.seed));
+if (values.mix !== 'current' && values.mix !== 'genai') throw new Error('--mix: current or genai');
+const pool = buildPool(Number(values.pool), spansPerRequest, Number(values.seed), values.mix);
 const buildMs = Date.now() - built;
 
 const stats: Omit<LoadStats, 'latency'> = { sent: 0, ok: 0, failed: 0, failedByCode: {}, sentSpans: 0, okSpans: 0, inflight: 0, late: 0, lastError: '', elapsedMs: 0 };
@@ -80,7 +82,8 @@ function nextRequest(): { bytes: Buffer; spans: number } {
   seq++;
   const out = Buffer.allocUnsafe(e.bytes.length);
   e.bytes.copy(out);
-  for (const off of e.traceIdOffsets) out.writeUInt32BE(seq >>> 0, off);
+  const offs = e.traceIdOffsets;
+  for (let i = 0; i < offs.length; i++) out.writeUInt32BE((e.previous[i] ? seq - 1 : seq) >>> 0, offs[i]!);
   return { bytes: out, spans: e.spans };
 }
 

@@ -27,6 +27,8 @@ export interface FleetcolOptions {
   /** No batch processor: the exporter batches from its queue (`sending_queue.batch` with
    *  `flush_timeout` = batchTimeout and `min_size` = batchSize). */
   queueBatch?: boolean;
+  /** The genai processor before the batch processor. */
+  genai?: boolean;
 }
 
 export interface QueueStorage {
@@ -45,6 +47,7 @@ export function fleetcolConfig(o: {
   batchTimeout: string;
   storage?: QueueStorage;
   queueBatch?: boolean;
+  genai?: boolean;
 }): string {
   const extensions = o.storage
     ? `extensions:
@@ -53,13 +56,11 @@ export function fleetcolConfig(o: {
     fsync: ${o.storage.fsync}
 ${o.storage.fsyncDelay ? `    fsync_delay: ${o.storage.fsyncDelay}\n` : ''}`
     : '';
-  const processors = o.queueBatch
-    ? ''
-    : `processors:
-  batch:
+  const processors = `${o.queueBatch && !o.genai ? '' : 'processors:\n'}${o.genai ? '  genai: {}\n' : ''}${o.queueBatch ? '' : `  batch:
     send_batch_size: ${o.batchSize}
     timeout: ${o.batchTimeout}
-`;
+`}`;
+  const chain = [...(o.genai ? ['genai'] : []), ...(o.queueBatch ? [] : ['batch'])].join(', ');
   const queue =
     o.storage || o.queueBatch
       ? `    sending_queue:
@@ -81,7 +82,7 @@ ${queue}service:
 ${o.storage ? '  extensions: [file_storage]\n' : ''}  pipelines:
     traces:
       receivers: [otlp]
-      processors: [${o.queueBatch ? '' : 'batch'}]
+      processors: [${chain}]
       exporters: [otlp]
   telemetry:
     logs:
@@ -156,7 +157,7 @@ export class Fleetcol {
     const configFile = join(o.dir, `${o.name}.yaml`);
     writeFileSync(
       configFile,
-      fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout, storage: o.storage, queueBatch: o.queueBatch }),
+      fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout, storage: o.storage, queueBatch: o.queueBatch, genai: o.genai }),
     );
     const logFile = join(o.dir, `${o.name}.log`);
     const log = openSync(logFile, 'w');

@@ -14,10 +14,21 @@ export interface EncodedRequest {
   spans: number;
   /** Where each span's trace_id starts; the load generator stamps a sequence number there. */
   traceIdOffsets: number[];
+  /** Of those, the spans of traces begun in the previous request (genai mix): stamped with the
+   *  previous request's number, so they join the children sent with it. */
+  previous: boolean[];
 }
+
+/** `current`: every span in current GenAI names, its agent on the resource. `genai` (the genai
+ *  processor's benchmark): half the requests in OpenInference names, half in current ones; only
+ *  invoke_agent roots name their agent; children end and are sent before their root, and 20 % of
+ *  spans (two traces of ten per 100) are sent one request before their root. */
+export type Mix = 'current' | 'genai';
 
 const MODELS = ['gpt-4o', 'claude-sonnet-4', 'gemini-2.0-flash', 'llama-3.3-70b'];
 const PROVIDERS = ['openai', 'anthropic', 'gcp.gemini', 'groq'];
+/** The same providers as OpenInference's llm.provider spells them. */
+const OI_PROVIDERS = ['openai', 'anthropic', 'google', 'groq'];
 const TOOLS = ['web_search', 'read_file', 'run_python', 'sql_query', 'send_email'];
 const SCOPE = { name: 'fleet-agent-sdk', version: '1.4.2' };
 
@@ -167,20 +178,108 @@ function buildRequest(index: number, spansPerRequest: number, rand: () => number
   return spans;
 }
 
+interface SplitTrace {
+  traceId: string;
+  rootId: string;
+  agent: number;
+  startMs: number;
+}
+
+/** One trace of the genai mix: nine children (chat and tool calls) then its invoke_agent root. */
+function genaiTrace(resource: Resource, tr: SplitTrace, openinference: boolean, rand: () => number, part: 'children' | 'root' | 'all'): ReadableSpan[] {
+  const out: ReadableSpan[] = [];
+  const name = `Research assistant ${tr.agent}`;
+  const conversation = `conv-${tr.traceId.slice(8, 16)}`;
+  if (part !== 'root') {
+    for (let pos = 1; pos < 10; pos++) {
+      const m = Math.floor(rand() * MODELS.length);
+      const at = tr.startMs + pos * 400;
+      const id = randomBytes(8).toString('hex');
+      if (pos % 2 === 1) {
+        const input = 800 + Math.floor(rand() * 3000);
+        const output = 50 + Math.floor(rand() * 700);
+        const attrs: Attributes = openinference
+          ? {
+              'openinference.span.kind': 'LLM', 'llm.model_name': MODELS[m]!, 'llm.provider': OI_PROVIDERS[m]!, 'llm.system': OI_PROVIDERS[m]!,
+              'llm.invocation_parameters': '{"temperature":0.2,"max_tokens":4096}', 'llm.token_count.prompt': input, 'llm.token_count.completion': output,
+              'llm.token_count.total': input + output, 'llm.token_count.prompt_details.cache_read': Math.floor(input / 4),
+              'llm.input_messages.0.message.role': 'user', 'llm.input_messages.0.message.content': 'Summarise the findings of the three sources above in five bullet points.',
+              'llm.output_messages.0.message.role': 'assistant', 'llm.output_messages.0.message.content': 'Here are the five key findings: 1. ...',
+              'session.id': conversation,
+            }
+          : {
+              'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': PROVIDERS[m]!, 'gen_ai.request.model': MODELS[m]!, 'gen_ai.response.model': `${MODELS[m]}-2025-01-01`,
+              'gen_ai.request.temperature': 0.2, 'gen_ai.request.max_tokens': 4096, 'gen_ai.usage.input_tokens': input, 'gen_ai.usage.output_tokens': output,
+              'gen_ai.usage.cache_read.input_tokens': Math.floor(input / 4), 'gen_ai.response.finish_reasons': ['stop'], 'gen_ai.conversation.id': conversation,
+              'server.address': 'api.llm-gateway.internal',
+            };
+        out.push(span(resource, tr.traceId, id, tr.rootId, openinference ? 'ChatCompletion' : `chat ${MODELS[m]}`, SpanKind.CLIENT, at, 350 + rand() * 900, attrs, [], rand() < 0.02));
+      } else {
+        const tool = TOOLS[Math.floor(rand() * TOOLS.length)]!;
+        const attrs: Attributes = openinference
+          ? { 'openinference.span.kind': 'TOOL', 'tool.name': tool, 'tool.parameters': '{"query":"agent fleets"}', 'input.value': '{"query":"agent fleets"}', 'output.value': 'three results', 'session.id': conversation }
+          : { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool, 'gen_ai.tool.call.id': `call_${id}`, 'gen_ai.tool.type': 'function', 'code.function.name': `tools.${tool}`, 'gen_ai.conversation.id': conversation };
+        out.push(span(resource, tr.traceId, id, tr.rootId, openinference ? tool : `execute_tool ${tool}`, SpanKind.INTERNAL, at + 200, 20 + rand() * 300, attrs, [], false));
+      }
+    }
+  }
+  if (part !== 'children') {
+    const attrs: Attributes = openinference
+      ? { 'openinference.span.kind': 'AGENT', 'agent.name': name, 'session.id': conversation, 'input.value': 'Research agent fleets', 'output.value': 'A summary.' }
+      : { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.id': `agent-${tr.agent}`, 'gen_ai.agent.name': name, 'gen_ai.conversation.id': conversation };
+    out.push(span(resource, tr.traceId, tr.rootId, undefined, openinference ? name : `invoke_agent ${name}`, SpanKind.INTERNAL, tr.startMs, 4200 + rand() * 3000, attrs, [], false));
+  }
+  return out;
+}
+
+/** The genai mix's requests (see Mix): request i carries the children of its two split traces,
+ *  the roots of request i-1's (cyclically: request 0 takes the last one's), and whole traces. */
+function buildGenaiPool(count: number, spansPerRequest: number, rand: () => number, now: number): Array<{ spans: ReadableSpan[]; previous: boolean[] }> {
+  if (spansPerRequest % 10 !== 0) throw new Error('the genai mix needs requests of a multiple of 10 spans');
+  const traces = spansPerRequest / 10;
+  const split = Math.max(1, Math.round(traces * 0.2));
+  const newTrace = (i: number): SplitTrace => ({ traceId: randomBytes(16).toString('hex'), rootId: randomBytes(8).toString('hex'), agent: i % 50, startMs: now - 60_000 + rand() * 1000 });
+  const splits = Array.from({ length: count }, (_, i) => Array.from({ length: split }, () => newTrace(i)));
+  const out: Array<{ spans: ReadableSpan[]; previous: boolean[] }> = [];
+  for (let i = 0; i < count; i++) {
+    const oi = i % 2 === 1;
+    const resource = resourceFromAttributes({
+      'service.name': `agent-${i % 7}`, 'service.version': '2.3.1', 'service.instance.id': `agent-${i % 50}-${i}`, 'service.namespace': 'fleet-a',
+      'host.name': `worker-${i % 5}.fleet.internal`, 'deployment.environment.name': 'production',
+      'telemetry.sdk.name': 'opentelemetry', 'telemetry.sdk.language': 'nodejs', 'telemetry.sdk.version': '2.0.0',
+    });
+    const spans: ReadableSpan[] = [];
+    const previous: boolean[] = [];
+    const add = (list: ReadableSpan[], prev: boolean) => {
+      for (const sp of list) {
+        spans.push(sp);
+        previous.push(prev);
+      }
+    };
+    for (const tr of splits[(i + count - 1) % count]!) add(genaiTrace(resource, tr, (((i + count - 1) % count) % 2) === 1, rand, 'root'), true);
+    for (let k = 0; k < traces - split; k++) add(genaiTrace(resource, newTrace(i), oi, rand, 'all'), false);
+    for (const tr of splits[i]!) add(genaiTrace(resource, tr, oi, rand, 'children'), false);
+    out.push({ spans, previous });
+  }
+  return out;
+}
+
 /** Encodes `count` distinct requests of `spansPerRequest` spans each. */
-export function buildPool(count: number, spansPerRequest: number, seed = 1): EncodedRequest[] {
+export function buildPool(count: number, spansPerRequest: number, seed = 1, mix: Mix = 'current'): EncodedRequest[] {
   const rand = rng(seed);
   const now = Date.now();
   const pool: EncodedRequest[] = [];
+  const genai = mix === 'genai' ? buildGenaiPool(count, spansPerRequest, rand, now) : undefined;
   for (let i = 0; i < count; i++) {
-    const encoded = ProtobufTraceSerializer.serializeRequest(buildRequest(i, spansPerRequest, rand, now));
+    const built = genai ? genai[i]!.spans : buildRequest(i, spansPerRequest, rand, now);
+    const encoded = ProtobufTraceSerializer.serializeRequest(built);
     if (!encoded) throw new Error('the OTLP serializer returned nothing');
     const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
     const spans = countSpans(bytes);
     if (spans !== spansPerRequest) throw new Error(`request ${i}: wire count ${spans} != ${spansPerRequest} spans built`);
     const offsets = traceIdOffsets(bytes);
     if (offsets.length !== spans) throw new Error(`request ${i}: found ${offsets.length} trace ids for ${spans} spans`);
-    pool.push({ bytes, spans, traceIdOffsets: offsets });
+    pool.push({ bytes, spans, traceIdOffsets: offsets, previous: genai ? genai[i]!.previous : offsets.map(() => false) });
   }
   return pool;
 }

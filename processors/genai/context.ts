@@ -10,12 +10,6 @@ export interface AgentRef {
   name: string | undefined;
 }
 
-/** A span's place in its trace: its parent, and its agent once known. */
-interface SpanNode {
-  /** parent span id (binary string); '' for a root */
-  parent: string;
-  agent: AgentRef | undefined;
-}
 
 export interface Held {
   trace: string;
@@ -28,7 +22,11 @@ export interface Held {
 }
 
 interface TraceState {
-  spans: Map<string, SpanNode>;
+  /** span id → parent span id ('' for a root); ids as binary strings. Parent links only, no
+   *  object per span: at full load these live for `wait` and every object is old-space work. */
+  parents: Map<string, string>;
+  /** the spans that name an agent */
+  agents: Map<string, AgentRef> | undefined;
   held: Held[];
   /** last time a span of this trace was seen (ms) */
   seen: number;
@@ -68,22 +66,25 @@ export class AgentContext {
     if (t === undefined) return 'unknown';
     let p = parent;
     for (let i = 0; i < MAX_DEPTH; i++) {
-      const n = t.spans.get(p);
-      if (n === undefined) return 'unknown';
-      if (n.agent !== undefined) return n.agent;
-      if (n.parent === '') return 'none';
-      p = n.parent;
+      const a = t.agents?.get(p);
+      if (a !== undefined) return a;
+      const up = t.parents.get(p);
+      if (up === undefined) return 'unknown';
+      if (up === '') return 'none';
+      p = up;
     }
     return 'none';
   }
 
-  /** Records a span; returns the held spans of its trace that can now go on, with their agent.
-   *  `evicted` collects what the trace bound pushed out. */
-  observe(trace: string, span: string, parent: string, agent: AgentRef | undefined, now: number, evicted: Held[]): Array<{ held: Held; agent: AgentRef | undefined }> {
+  /** Records a span; the held spans of its trace that can now go on are pushed to `out` with
+   *  their agent. `evicted` collects what the trace bound pushed out. */
+  observe(trace: string, span: string, parent: string, agent: AgentRef | undefined, now: number, evicted: Held[], out: Array<{ held: Held; agent: AgentRef | undefined }>): void {
     const t = this.state(trace, now, evicted);
-    if (t.spans.size < MAX_SPANS_PER_TRACE || t.spans.has(span)) t.spans.set(span, { parent, agent });
-    if (t.held.length === 0) return [];
-    const out: Array<{ held: Held; agent: AgentRef | undefined }> = [];
+    if (t.parents.size < MAX_SPANS_PER_TRACE || t.parents.has(span)) {
+      t.parents.set(span, parent);
+      if (agent !== undefined) (t.agents ??= new Map()).set(span, agent);
+    }
+    if (t.held.length === 0) return;
     let w = 0;
     for (const h of t.held) {
       const r = this.resolve(trace, h.parent);
@@ -95,7 +96,6 @@ export class AgentContext {
       }
     }
     t.held.length = w;
-    return out;
   }
 
   /** Holds a span until its ancestors are known; `evicted` collects what the bounds pushed out. */
@@ -160,7 +160,7 @@ export class AgentContext {
         }
         this.traces.delete(oldId);
       }
-      t = { spans: new Map(), held: [], seen: now };
+      t = { parents: new Map(), agents: undefined, held: [], seen: now };
       this.traces.set(trace, t);
     } else if (t.seen !== now) {
       t.seen = now;

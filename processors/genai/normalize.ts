@@ -159,8 +159,7 @@ export class Normalizer {
     const modelCall = name.startsWith('ai.') && (name.endsWith('.doGenerate') || name.endsWith('.doStream') || name.endsWith('.doEmbed'));
     const run = !modelCall && this.spanNames.get(name) === 'invoke_agent';
     /** targets present in the item as sent, or added here: a later source does not add them again */
-    const present = new Set<string>();
-    for (let i = 0; i < n; i++) present.add(keys[i]!);
+    const present = new Present(keys, add);
     let lists: Map<ListRule, Map<number, Record<string, string>>> | undefined;
     /** rank of the rule behind each entry of `add` (sparse: other entries have none) */
     let ranks: number[] | undefined;
@@ -173,7 +172,7 @@ export class Normalizer {
       if (rule !== undefined) {
         if (rule.when === 'model_call' && !modelCall) continue;
         if (rule.when === 'run' && !run) continue;
-        const targetThere = present.has(rule.to) && !added(add, rule.to);
+        const targetThere = keys.includes(rule.to);
         if (targetThere && !rule.overwrite) {
           if (rule.remove) drop.push(i);
           continue;
@@ -197,7 +196,7 @@ export class Normalizer {
             if (at >= 0) drop.push(at);
           }
           add.push(v);
-          present.add(rule.to);
+          
           const f = FACT_KEYS[rule.to];
           if (f !== undefined) this.factFromNew(facts, f, v, targetThere);
           if (rule.to === GenAI.inputTokens && !rule.inputIncludesCache) facts.inputExcludesCache = true;
@@ -226,7 +225,7 @@ export class Normalizer {
         if (present.has(lr.list.to) && !lr.overwrite) continue;
         if (added(add, lr.list.to)) continue;
         add.push({ key: lr.list.to, value: { stringValue: JSON.stringify(messagesOf(entries, lr.list)) } });
-        present.add(lr.list.to);
+        
       }
     }
     return { drop, add, facts };
@@ -234,7 +233,7 @@ export class Normalizer {
 
   private readFact(facts: Facts, fact: keyof Facts, item: WireItem, i: number): void {
     if (facts[fact] !== undefined) return;
-    if (NUMERIC.has(fact)) (facts as any)[fact] = num(item.value(i));
+    if (NUMERIC.has(fact)) (facts as any)[fact] = item.numberValue(i);
     else if (fact !== 'inputExcludesCache') (facts as any)[fact] = item.stringValue(i);
   }
 
@@ -264,11 +263,11 @@ export class Normalizer {
       return s === undefined || s === '' ? undefined : { key: rule.to, value: { stringValue: providerName(s) } };
     }
     if (vr === 'int') {
-      const n = num(item.value(i));
+      const n = item.numberValue(i);
       return n === undefined || !Number.isFinite(n) ? undefined : { key: rule.to, value: { intValue: BigInt(Math.trunc(n)) } };
     }
     if (vr === 'double') {
-      const n = num(item.value(i));
+      const n = item.numberValue(i);
       return n === undefined || !Number.isFinite(n) ? undefined : { key: rule.to, value: { doubleValue: n } };
     }
     if (vr === 'string_array') {
@@ -286,7 +285,7 @@ export class Normalizer {
     return { key: rule.to, value: { stringValue: mapped ?? s } };
   }
 
-  private usageFromJson(facts: Facts, add: NewAttr[], present: Set<string>, item: WireItem, i: number, source: BuiltinSource): void {
+  private usageFromJson(facts: Facts, add: NewAttr[], present: Present, item: WireItem, i: number, source: BuiltinSource): void {
     if (item.valueSize(i) > MAX_USAGE_JSON) return;
     const s = item.stringValue(i);
     if (s === undefined) return;
@@ -306,7 +305,6 @@ export class Normalizer {
     const put = (key: string, fact: keyof Facts, v: number | undefined, int = true) => {
       if (v === undefined || present.has(key)) return;
       add.push({ key, value: int ? { intValue: BigInt(Math.trunc(v)) } : { doubleValue: v } });
-      present.add(key);
       (facts as any)[fact] = v;
     };
     // Additive usage (input without the cached tokens): the conventions' input includes them.
@@ -317,6 +315,18 @@ export class Normalizer {
     put(GenAI.cacheWriteTokens, 'cacheWrite', got.cache_write);
     put(GenAI.reasoningTokens, 'reasoning', got.reasoning);
     put(GenAI.totalTokens, 'total', got.total);
+  }
+}
+
+/** Whether an item has an attribute, as sent or added: linear scans over a dozen keys cost less
+ *  than building a Set per item. */
+class Present {
+  constructor(
+    private readonly keys: readonly string[],
+    private readonly add: readonly NewAttr[],
+  ) {}
+  has(key: string): boolean {
+    return this.keys.includes(key) || added(this.add, key);
   }
 }
 

@@ -7,7 +7,7 @@ import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
 import { decodeMessage } from '../../src/pdata/decode.js';
 import { MESSAGES } from '../../src/pdata/schema.js';
-import { appendAttributes, editItems, requestOf, type Decision, type EditContext, type HeldItem, type ItemEdit, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
+import { editItems, requestOf, type Decision, type EditContext, type HeldItem, type ItemEdit, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { memoryAccounting } from '../../src/memory.js';
@@ -43,15 +43,8 @@ const AGGREGATE_NAMES: ReadonlyMap<string, string> = new Map(
     .map((k) => [k, k.replace('gen_ai.usage.', 'gen_ai.aggregated_usage.')]),
 );
 
-const latin1 = (b: Uint8Array): string => (b.length === 0 ? '' : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1'));
-
 /** One agent context per processor id, shared by its traces and logs pipelines. */
 const contexts = new Map<string, { ctx: AgentContext; users: number }>();
-
-interface HoldMeta {
-  trace: string;
-  parent: string;
-}
 
 export class GenAIProcessor implements Processor {
   readonly mutatesData = true;
@@ -118,34 +111,37 @@ export class GenAIProcessor implements Processor {
 
   private async consumeSpans(batch: Telemetry): Promise<void> {
     const now = Date.now();
-    const holds: HoldMeta[] = [];
     const released: Array<{ held: Held; agent: AgentRef | undefined }> = [];
     const evicted: Held[] = [];
-    const res = editItems('traces', batch.toProto(), (item, c) => this.span(item, c, now, holds, released, evicted));
-    // Holds whose ancestors came later in the same request go on with it.
-    for (let i = 0; i < res.held.length; i++) {
-      const h = res.held[i]!;
-      const meta = holds[i]!;
-      const r = this.ctx.resolve(meta.trace, meta.parent);
-      const held: Held = { trace: meta.trace, parent: meta.parent, bytes: h.bytes, container: h.container, until: now + this.waitMs };
-      if (r === 'unknown') this.ctx.hold(held, now, evicted);
-      else {
-        this.ctx.released[r === 'none' ? 'root_without_agent' : 'attributed']++;
-        released.push({ held, agent: r === 'none' ? undefined : r });
-      }
+    const res = editItems(
+      'traces',
+      batch.toProto(),
+      (item, c) => this.span(item, c, now, released, evicted),
+      // Once the whole request has been seen: a span whose ancestors came later in it goes on with
+      // it; one whose ancestors are still unknown is held.
+      (item, edit) => {
+        const r = this.ctx.resolve(item.key(1), item.key(4));
+        if (r === 'unknown') return { hold: true, edit, tag: item };
+        if (r !== 'none') (edit as { add: NewAttr[] }).add.push(...agentAttrs(r));
+        return edit;
+      },
+    );
+    for (const h of res.held) {
+      const item = h.tag as WireItem;
+      this.ctx.hold({ trace: item.key(1), parent: item.key(4), bytes: h.bytes, container: h.container, until: now + this.waitMs }, now, evicted);
     }
     if (evicted.length > 0) this.sendLater(evicted.map((h) => ({ held: h, agent: undefined })));
     this.countReleased();
     let out: Telemetry = res.bytes === undefined ? batch : Telemetry.fromValidated('traces', res.bytes, res.count);
     if (released.length > 0) {
-      const extra = Telemetry.fromValidated('traces', requestOf(released.map(withAgent)), released.length);
+      const extra = Telemetry.fromValidated('traces', requestOf('traces', released.map(withAgent)), released.length);
       out = out.itemCount === 0 ? extra : Telemetry.merge([out, extra]);
     }
     if (out.itemCount === 0) return;
     return this.next.consume(out);
   }
 
-  private span(item: WireItem, c: EditContext, now: number, holds: HoldMeta[], released: Array<{ held: Held; agent: AgentRef | undefined }>, evicted: Held[]): Decision {
+  private span(item: WireItem, c: EditContext, now: number, released: Array<{ held: Held; agent: AgentRef | undefined }>, evicted: Held[]): Decision {
     const name = item.string(5);
     const n = this.normalizer.apply(item, name);
     const f = n.facts;
@@ -163,27 +159,26 @@ export class GenAIProcessor implements Processor {
     if (this.cfg.content !== 'keep') this.content(item, n.add, n.drop);
     const edit: ItemEdit = n;
 
-    const trace = latin1(item.bytes(1));
-    const spanId = latin1(item.bytes(2));
-    const parent = latin1(item.bytes(4));
+    const trace = item.key(1);
+    const spanId = item.key(2);
+    const parent = item.key(4);
     const ownId = f.agentId ?? pick(GenAI.agentId, undefined, res);
     const ownName = f.agentName ?? pick(GenAI.agentName, undefined, res);
     if (ownId !== undefined || ownName !== undefined) {
       const agent = { id: ownId && clipAgentId(ownId), name: ownName && clipAgentId(ownName) };
-      released.push(...this.ctx.observe(trace, spanId, parent, agent, now, evicted));
+      this.ctx.observe(trace, spanId, parent, agent, now, evicted, released);
       return edit;
     }
     const attributed = op !== undefined && ATTRIBUTED.has(op);
     const r = this.ctx.resolve(trace, parent);
     if (typeof r === 'object') {
       if (attributed) n.add.push(...agentAttrs(r));
-      released.push(...this.ctx.observe(trace, spanId, parent, r, now, evicted));
+      this.ctx.observe(trace, spanId, parent, r, now, evicted, released);
       return edit;
     }
-    released.push(...this.ctx.observe(trace, spanId, parent, undefined, now, evicted));
+    this.ctx.observe(trace, spanId, parent, undefined, now, evicted, released);
     if (r === 'none' || !attributed || this.waitMs <= 0) return edit;
-    holds.push({ trace, parent });
-    return { hold: true, edit };
+    return { defer: true, edit };
   }
 
   private async consumeLogs(batch: Telemetry): Promise<void> {
@@ -200,9 +195,9 @@ export class GenAIProcessor implements Processor {
     const res = c.resource?.attributes;
     if (f.agentId === undefined && f.agentName === undefined && pick(GenAI.agentId, undefined, res) === undefined && pick(GenAI.agentName, undefined, res) === undefined) {
       // A record written inside a span takes that span's agent, when the context knows it.
-      const spanId = latin1(item.bytes(10));
+      const spanId = item.key(10);
       if (spanId !== '') {
-        const r = this.ctx.resolve(latin1(item.bytes(9)), spanId);
+        const r = this.ctx.resolve(item.key(9), spanId);
         if (typeof r === 'object') n.add.push(...agentAttrs(r));
       }
     }
@@ -314,7 +309,7 @@ export class GenAIProcessor implements Processor {
 
   /** Spans released after their request was answered: sent on their own, refusals counted. */
   private sendLater(items: Array<{ held: Held; agent: AgentRef | undefined }>): void {
-    const t = Telemetry.fromValidated('traces', requestOf(items.map(withAgent)), items.length);
+    const t = Telemetry.fromValidated('traces', requestOf('traces', items.map(withAgent)), items.length);
     this.chain = this.chain.then(() => this.next.consume(t)).then(
       () => undefined,
       (err) => {
@@ -346,8 +341,8 @@ function agentAttrs(a: AgentRef): NewAttr[] {
   return out;
 }
 
-function withAgent(r: { held: Held; agent: AgentRef | undefined }): HeldItem {
-  return { bytes: r.agent ? appendAttributes('traces', r.held.bytes, agentAttrs(r.agent)) : r.held.bytes, container: r.held.container };
+function withAgent(r: { held: Held; agent: AgentRef | undefined }): HeldItem & { add?: NewAttr[] } {
+  return { bytes: r.held.bytes, container: r.held.container, add: r.agent ? agentAttrs(r.agent) : undefined };
 }
 
 /** Sets `key` to `value`: replaces an attribute added here, or drops the item's own and adds. */

@@ -26,8 +26,9 @@ export class WireItem {
   readonly fields: number[] = [];
   /** [start, end) of each attribute's AnyValue body; -1, -1 when it has none */
   readonly values: number[] = [];
-  /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only */
-  private readonly at = new Int32Array(2 * (MAX_FIELD + 1)).fill(-1);
+  /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only;
+   *  a plain array (unset: undefined): a typed array per item cost more than the rest of it */
+  private readonly at: number[] = [];
 
   constructor(
     readonly r: Reader,
@@ -132,38 +133,68 @@ export class WireItem {
     return s < 0 ? 0 : this.values[2 * i + 1]! - s;
   }
 
+  /** The value of attribute i as a number, when it is an int, a double or a numeric string; read
+   *  in place (decoding an AnyValue builds a reader and objects). */
+  numberValue(i: number): number | undefined {
+    const s = this.values[2 * i]!;
+    const e = this.values[2 * i + 1]!;
+    if (s < 0 || e <= s) return undefined;
+    const r = this.r;
+    r.pos = s;
+    const t = r.uint32(e);
+    if (t === 0x18) {
+      r.varint64(e);
+      return r.hi < 0x200000 ? r.hi * 4294967296 + r.lo : Number(BigInt.asIntN(64, (BigInt(r.hi) << 32n) | BigInt(r.lo)));
+    }
+    if (t === 0x21 && e - r.pos >= 8) return r.view.getFloat64(r.pos, true);
+    if (t === 0x0a) {
+      const n = r.length(e);
+      const str = r.string(r.pos, r.pos + n);
+      if (str.trim() === '') return undefined;
+      const x = Number(str);
+      return Number.isFinite(x) ? x : undefined;
+    }
+    return undefined;
+  }
+
   has(no: number): boolean {
-    return this.at[2 * no]! >= 0;
+    return this.at[2 * no] !== undefined;
   }
 
   bytes(no: number): Uint8Array {
-    const s = this.at[2 * no]!;
-    return s < 0 ? EMPTY : this.r.buf.subarray(s, this.at[2 * no + 1]!);
+    const s = this.at[2 * no];
+    return s === undefined ? EMPTY : this.r.buf.subarray(s, this.at[2 * no + 1]!);
+  }
+
+  /** Field `no`'s bytes as a latin1 string: a cheap map key for ids. */
+  key(no: number): string {
+    const s = this.at[2 * no];
+    return s === undefined ? '' : this.r.nb.toString('latin1', s, this.at[2 * no + 1]!);
   }
 
   string(no: number): string {
-    const s = this.at[2 * no]!;
-    return s < 0 ? '' : this.r.string(s, this.at[2 * no + 1]!);
+    const s = this.at[2 * no];
+    return s === undefined ? '' : this.r.string(s, this.at[2 * no + 1]!);
   }
 
   /** A varint field's low 32 bits (kind, severity number). */
   varint(no: number): number {
-    const s = this.at[2 * no]!;
-    if (s < 0) return 0;
+    const s = this.at[2 * no];
+    if (s === undefined) return 0;
     this.r.pos = s;
     return this.r.uint32(this.at[2 * no + 1]!);
   }
 
   fixed64(no: number): bigint {
-    const s = this.at[2 * no]!;
-    if (s < 0) return 0n;
+    const s = this.at[2 * no];
+    if (s === undefined) return 0n;
     return this.r.view.getBigUint64(s, true);
   }
 
   /** A span's status code (Status.code, field 3 of field 15). */
   statusCode(): number {
-    const s = this.at[30]!;
-    if (s < 0) return 0;
+    const s = this.at[30];
+    if (s === undefined) return 0;
     const e = this.at[31]!;
     const r = this.r;
     r.pos = s;
@@ -196,6 +227,8 @@ export interface ItemEdit {
 export interface HeldItem {
   /** the item as it will be written: its edit already applied */
   bytes: Uint8Array;
+  /** what the visitor tagged the hold with */
+  tag?: unknown;
   /** raw fields of its resource and scope containers, shared by the items that came with them */
   container: Container;
 }
@@ -207,8 +240,9 @@ export interface Container {
 }
 
 /** What the visitor decides: undefined keeps the item as it is, an edit changes it, `hold` takes it
- *  out with the edit applied. */
-export type Decision = undefined | ItemEdit | { hold: true; edit?: ItemEdit };
+ *  out with the edit applied (tagged for the caller), `defer` asks again once the whole request has
+ *  been visited. */
+export type Decision = undefined | ItemEdit | { hold: true; edit?: ItemEdit; tag?: unknown } | { defer: true; edit?: ItemEdit };
 
 export interface EditContext {
   /** The item's resource, decoded (once per resource). */
@@ -228,7 +262,7 @@ export interface EditResult {
 interface Scope {
   pre: number[];
   post: number[];
-  items: { start: number; end: number; edit: ItemEdit | undefined; size: number }[];
+  items: Slot[];
   size: number;
 }
 interface ResourceNode {
@@ -254,72 +288,167 @@ function varintLen(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
 
-/** Encoded new attributes, reused between the size pass and the write pass. */
-const encodedOf = new WeakMap<NewAttr, Uint8Array>();
+// New attributes are written straight into the output: their sizes are computed first (the
+// length prefixes come before them), without encoding them into buffers of their own. A small
+// buffer per attribute cost more than the rest of the edit (an ArrayBuffer each).
 
-function encodeAttr(a: NewAttr): Uint8Array {
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n > 64) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+function varint64Length(v: bigint): number {
+  if (v < 0n) return 10;
+  if (v < 0x10000000n) return varintLen(Number(v));
+  let n = 5;
+  for (let x = v >> 35n; x > 0n; x >>= 7n) n++;
+  return n;
+}
+
+/** Values other than scalars (arrays, maps, bytes) are encoded once, generically. */
+const encodedOf = new WeakMap<NewAttr, Uint8Array>();
+function encodedValue(a: NewAttr): Uint8Array {
   let e = encodedOf.get(a);
-  if (e !== undefined) return e;
-  const key = Buffer.from(a.key, 'utf8');
-  const value = a.raw ?? encodeMessage(ANY_VALUE, a.value ?? {}, 64);
-  const w = new Writer(key.length + value.length + 12);
-  w.uvarint(0x0a);
-  w.bytes(key);
-  w.uvarint(0x12);
-  w.bytes(value);
-  e = w.finish();
-  encodedOf.set(a, e);
+  if (e === undefined) encodedOf.set(a, (e = encodeMessage(ANY_VALUE, a.value ?? {}, 64)));
   return e;
 }
 
-function editedSize(item: WireItem, edit: ItemEdit, attrTagLen: number): number {
-  let size = item.end - item.start;
-  if (edit.drop) for (const i of edit.drop) size -= item.fields[2 * i + 1]! - item.fields[2 * i]!;
-  if (edit.add) {
-    for (const a of edit.add) {
-      const n = encodeAttr(a).length;
-      size += attrTagLen + varintLen(n) + n;
-    }
+/** Size of an attribute's AnyValue body. */
+function valueSize(a: NewAttr): number {
+  if (a.raw !== undefined) return a.raw.length;
+  const v = a.value;
+  if (v === undefined) return 0;
+  if (typeof v.stringValue === 'string') {
+    const n = utf8Length(v.stringValue);
+    return 1 + varintLen(n) + n;
   }
+  if (typeof v.boolValue === 'boolean') return 2;
+  if (typeof v.intValue === 'bigint') return 1 + varint64Length(v.intValue);
+  if (typeof v.doubleValue === 'number') return 9;
+  return encodedValue(a).length;
+}
+
+/** Size of an attribute's KeyValue body. */
+function attrBodySize(a: NewAttr): number {
+  const k = utf8Length(a.key);
+  const vs = valueSize(a);
+  return 1 + varintLen(k) + k + 1 + varintLen(vs) + vs;
+}
+
+/** Size of an attribute as a field of its item (tag included). */
+function attrFieldSize(a: NewAttr): number {
+  const n = attrBodySize(a);
+  return 1 + varintLen(n) + n;
+}
+
+function writeAttr(w: Writer, a: NewAttr, attrTag: number): void {
+  w.uvarint(attrTag);
+  w.uvarint(attrBodySize(a));
+  w.uvarint(0x0a);
+  w.string(a.key);
+  w.uvarint(0x12);
+  w.uvarint(valueSize(a));
+  if (a.raw !== undefined) {
+    w.raw(a.raw, 0, a.raw.length);
+    return;
+  }
+  const v = a.value;
+  if (v === undefined) return;
+  if (typeof v.stringValue === 'string') {
+    w.uvarint(0x0a);
+    w.string(v.stringValue);
+  } else if (typeof v.boolValue === 'boolean') {
+    w.uvarint(0x10);
+    w.uvarint(v.boolValue ? 1 : 0);
+  } else if (typeof v.intValue === 'bigint') {
+    w.uvarint(0x18);
+    w.varint64(v.intValue);
+  } else if (typeof v.doubleValue === 'number') {
+    w.uvarint(0x21);
+    w.double(v.doubleValue);
+  } else {
+    const e = encodedValue(a);
+    w.raw(e, 0, e.length);
+  }
+}
+
+function editedSize(item: WireItem, edit: ItemEdit): number {
+  let size = item.end - item.start;
+  if (edit.drop) for (const i of dropped(edit.drop)) size -= item.fields[2 * i + 1]! - item.fields[2 * i]!;
+  if (edit.add) for (const a of edit.add) size += attrFieldSize(a);
   return size;
+}
+
+/** Indexes to drop, each once (several rules may drop the same attribute). */
+function dropped(drop: readonly number[]): number[] {
+  return drop.length <= 1 ? (drop as number[]) : [...new Set(drop)].sort((a, b) => a - b);
 }
 
 function writeEdited(w: Writer, item: WireItem, edit: ItemEdit, attrTag: number): void {
   const buf = item.r.buf;
   if (edit.drop && edit.drop.length > 0) {
-    const cuts = [...edit.drop].sort((a, b) => a - b);
     let from = item.start;
-    for (const i of cuts) {
+    for (const i of dropped(edit.drop)) {
       const s = item.fields[2 * i]!;
       if (s > from) w.raw(buf, from, s);
       from = Math.max(from, item.fields[2 * i + 1]!);
     }
     if (item.end > from) w.raw(buf, from, item.end);
   } else w.raw(buf, item.start, item.end);
-  if (edit.add) {
-    for (const a of edit.add) {
-      w.uvarint(attrTag);
-      w.bytes(encodeAttr(a));
-    }
+  if (edit.add) for (const a of edit.add) writeAttr(w, a, attrTag);
+}
+
+interface PendingHold {
+  item: WireItem;
+  edit: ItemEdit | undefined;
+  container: Container;
+  tag: unknown;
+}
+
+/** The held items of one request, edited, in one buffer (views of it each): one allocation per
+ *  request rather than one per item. */
+function heldOut(pending: readonly PendingHold[], attrTag: number, out: HeldItem[]): void {
+  let total = 0;
+  for (const p of pending) total += p.edit ? editedSize(p.item, p.edit) : p.item.end - p.item.start;
+  const w = new Writer(total);
+  const starts: number[] = [];
+  for (const p of pending) {
+    starts.push(w.pos);
+    if (p.edit) writeEdited(w, p.item, p.edit, attrTag);
+    else w.raw(p.item.r.buf, p.item.start, p.item.end);
+  }
+  const b = w.buf;
+  for (let i = 0; i < pending.length; i++) {
+    const end = i + 1 < pending.length ? starts[i + 1]! : w.pos;
+    out.push({ bytes: b.subarray(starts[i]!, end), container: pending[i]!.container, tag: pending[i]!.tag });
   }
 }
 
-function itemBytes(item: WireItem, edit: ItemEdit | undefined, attrTag: number): Uint8Array {
-  if (edit === undefined) return item.r.buf.slice(item.start, item.end);
-  const w = new Writer(editedSize(item, edit, 1) + 16);
-  writeEdited(w, item, edit, attrTag);
-  return w.finish().slice();
+interface Slot {
+  start: number;
+  end: number;
+  item: WireItem;
+  edit: ItemEdit | undefined;
+  /** decided after the pass (settle) */
+  deferred: boolean;
+  held: boolean;
+  size: number;
 }
 
 /**
  * Visits every span (traces) or log record (logs) of a validated request with its resource; writes
- * the request again with the visitor's edits, without the items it holds. Two passes: the first
- * reads items and sums the new sizes, the second writes with exact length prefixes.
+ * the request again with the visitor's edits, without the items it holds. The visitor may defer an
+ * item: `settle` then decides it once every item of the request has been seen (a span whose parent
+ * comes later in the same request). New sizes are summed after that, and the request written with
+ * exact length prefixes.
  */
 export function editItems(
   signal: EditableSignal,
   bytes: Uint8Array,
   visit: (item: WireItem, ctx: EditContext) => Decision,
+  settle?: (item: WireItem, edit: ItemEdit | undefined) => Decision,
 ): EditResult {
   const r = new Reader(bytes);
   const buf = r.buf;
@@ -327,8 +456,9 @@ export function editItems(
   const attrTag = attrNo * 8 + WT_LEN;
   const resources: ResourceNode[] = [];
   const held: HeldItem[] = [];
+  const deferred: Array<{ slot: Slot; node: ResourceNode; scope: Scope }> = [];
+  const pending: PendingHold[] = [];
   let changed = false;
-  let count = 0;
   const end = buf.length;
   while (r.pos < end) {
     const start = r.pos;
@@ -371,18 +501,16 @@ export function editItems(
             r.pos = itemEnd; // the visitor's reads move the reader
             if (d !== undefined && 'hold' in d) {
               changed = true;
-              const container = containerOf(node, scope, buf);
-              held.push({ bytes: itemBytes(item, d.edit, attrTag), container });
+              pending.push({ item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
               continue;
             }
-            const edit = d !== undefined && ((d.drop?.length ?? 0) > 0 || (d.add?.length ?? 0) > 0) ? d : undefined;
-            if (edit) changed = true;
-            const size = edit ? editedSize(item, edit, varintLen(attrTag)) : n;
-            scope.items.push({ start: itemStart, end: itemEnd, edit, size });
-            scope.size += 1 + varintLen(size) + size;
-            count++;
-            // keep a reference to the item for the write pass
-            itemsOf.set(scope.items[scope.items.length - 1]!, item);
+            const slot: Slot = { start: itemStart, end: itemEnd, item, edit: undefined, deferred: false, held: false, size: n };
+            if (d !== undefined && 'defer' in d) {
+              slot.deferred = true;
+              slot.edit = d.edit;
+              deferred.push({ slot, node, scope });
+            } else slot.edit = d;
+            scope.items.push(slot);
           } else {
             if (st === 0x0a) {
               const n = r.length(sEnd);
@@ -393,18 +521,45 @@ export function editItems(
           }
         }
         r.pos = sEnd;
-        scope.size += rangesSize(scope.pre) + rangesSize(scope.post);
         node.scopes.push(scope);
-        node.size += 1 + varintLen(scope.size) + scope.size;
       } else {
         r.skip(t & 7, rEnd);
         addRange(seenScope ? node.post : node.pre, fs, r.pos);
       }
     }
     r.pos = rEnd;
-    node.size += rangesSize(node.pre) + rangesSize(node.post);
     resources.push(node);
-    containers.delete(node);
+  }
+  for (const { slot, node, scope } of deferred) {
+    const d = settle ? settle(slot.item, slot.edit) : slot.edit;
+    if (d !== undefined && 'hold' in d) {
+      slot.held = true;
+      changed = true;
+      pending.push({ item: slot.item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
+    } else slot.edit = d !== undefined && 'defer' in d ? d.edit : d;
+  }
+  containers.clear();
+  if (pending.length > 0) heldOut(pending, attrTag, held);
+
+  // Sizes, now that every item is decided.
+  let count = 0;
+  for (const node of resources) {
+    if (node.size < 0) continue;
+    node.size = rangesSize(node.pre) + rangesSize(node.post);
+    for (const scope of node.scopes) {
+      if (deferred.length > 0) scope.items = scope.items.filter((x) => !x.held);
+      scope.size = rangesSize(scope.pre) + rangesSize(scope.post);
+      for (const slot of scope.items) {
+        const e = slot.edit;
+        if (e !== undefined && ((e.drop?.length ?? 0) > 0 || (e.add?.length ?? 0) > 0)) {
+          changed = true;
+          slot.size = editedSize(slot.item, e);
+        } else slot.edit = undefined;
+        scope.size += 1 + varintLen(slot.size) + slot.size;
+        count++;
+      }
+      node.size += 1 + varintLen(scope.size) + scope.size;
+    }
   }
   if (!changed) return { bytes: undefined, count, held };
 
@@ -416,7 +571,7 @@ export function editItems(
       w.raw(buf, node.pre[0]!, node.pre[1]!);
       continue;
     }
-    if (node.scopes.every((s) => s.items.length === 0) && node.scopes.length > 0) continue; // all held
+    if (node.scopes.length > 0 && node.scopes.every((s) => s.items.length === 0)) continue; // all held
     w.uvarint(0x0a);
     w.uvarint(node.size);
     for (let i = 0; i < node.pre.length; i += 2) w.raw(buf, node.pre[i]!, node.pre[i + 1]!);
@@ -424,11 +579,11 @@ export function editItems(
       w.uvarint(0x12);
       w.uvarint(scope.size);
       for (let i = 0; i < scope.pre.length; i += 2) w.raw(buf, scope.pre[i]!, scope.pre[i + 1]!);
-      for (const it of scope.items) {
+      for (const slot of scope.items) {
         w.uvarint(0x12);
-        w.uvarint(it.size);
-        if (it.edit === undefined) w.raw(buf, it.start, it.end);
-        else writeEdited(w, itemsOf.get(it)!, it.edit, attrTag);
+        w.uvarint(slot.size);
+        if (slot.edit === undefined) w.raw(buf, slot.start, slot.end);
+        else writeEdited(w, slot.item, slot.edit, attrTag);
       }
       for (let i = 0; i < scope.post.length; i += 2) w.raw(buf, scope.post[i]!, scope.post[i + 1]!);
     }
@@ -436,8 +591,6 @@ export function editItems(
   }
   return { bytes: w.finish(), count, held };
 }
-
-const itemsOf = new WeakMap<object, WireItem>();
 
 /** Containers of held items, one per resource node and scope while a request is being edited. */
 const containers = new Map<ResourceNode, Map<Scope, Container>>();
@@ -482,28 +635,46 @@ function scopeNameOf(r: Reader, start: number, end: number): string {
 }
 
 /** A request holding `items` (held earlier, perhaps from several requests), grouped under their
- *  resource and scope as they came. */
-export function requestOf(items: readonly HeldItem[]): Uint8Array {
-  const byContainer = new Map<Container, Uint8Array[]>();
+ *  resource and scope as they came, each with `add` appended (what was learnt while it waited). */
+export function requestOf(signal: EditableSignal, items: ReadonlyArray<HeldItem & { add?: readonly NewAttr[] }>): Uint8Array {
+  const attrTag = ATTRIBUTES[signal] * 8 + WT_LEN;
+  const byContainer = new Map<Container, Array<HeldItem & { add?: readonly NewAttr[] }>>();
   for (const it of items) {
     let list = byContainer.get(it.container);
     if (list === undefined) byContainer.set(it.container, (list = []));
-    list.push(it.bytes);
+    list.push(it);
   }
-  const w = new Writer(1024);
+  const sizeOf = (it: HeldItem & { add?: readonly NewAttr[] }) => {
+    let n = it.bytes.length;
+    if (it.add) for (const a of it.add) n += attrFieldSize(a);
+    return n;
+  };
+  let total = 0;
+  const sizes = new Map<Container, { scope: number; resource: number }>();
   for (const [c, list] of byContainer) {
-    let scopeSize = c.scope.length;
-    for (const b of list) scopeSize += 1 + varintLen(b.length) + b.length;
-    const resourceSize = c.resource.length + 1 + varintLen(scopeSize) + scopeSize;
+    let scope = c.scope.length;
+    for (const it of list) {
+      const n = sizeOf(it);
+      scope += 1 + varintLen(n) + n;
+    }
+    const resource = c.resource.length + 1 + varintLen(scope) + scope;
+    sizes.set(c, { scope, resource });
+    total += 1 + varintLen(resource) + resource;
+  }
+  const w = new Writer(total);
+  for (const [c, list] of byContainer) {
+    const sz = sizes.get(c)!;
     w.uvarint(0x0a);
-    w.uvarint(resourceSize);
+    w.uvarint(sz.resource);
     w.raw(c.resource, 0, c.resource.length);
     w.uvarint(0x12);
-    w.uvarint(scopeSize);
+    w.uvarint(sz.scope);
     w.raw(c.scope, 0, c.scope.length);
-    for (const b of list) {
+    for (const it of list) {
       w.uvarint(0x12);
-      w.bytes(b);
+      w.uvarint(sizeOf(it));
+      w.raw(it.bytes, 0, it.bytes.length);
+      if (it.add) for (const a of it.add) writeAttr(w, a, attrTag);
     }
   }
   return w.finish();
@@ -511,21 +682,3 @@ export function requestOf(items: readonly HeldItem[]): Uint8Array {
 
 /** The item message descriptor of a signal (for tests and tools). */
 export const ITEM_DESC: Readonly<Record<EditableSignal, MessageDesc>> = { traces: MESSAGES.Span!, logs: MESSAGES.LogRecord! };
-
-/** An item's body with attributes appended (a held item going on with what was learnt since). */
-export function appendAttributes(signal: EditableSignal, body: Uint8Array, attrs: readonly NewAttr[]): Uint8Array {
-  if (attrs.length === 0) return body;
-  const tag = ATTRIBUTES[signal] * 8 + WT_LEN;
-  let size = body.length;
-  for (const a of attrs) {
-    const n = encodeAttr(a).length;
-    size += 1 + varintLen(n) + n;
-  }
-  const w = new Writer(size + 8);
-  w.raw(body, 0, body.length);
-  for (const a of attrs) {
-    w.uvarint(tag);
-    w.bytes(encodeAttr(a));
-  }
-  return w.finish();
-}
