@@ -38,6 +38,16 @@ interface ListRule {
   overwrite: boolean;
 }
 
+interface KeyInfo {
+  fact: keyof Facts | undefined;
+  rule: Rule | undefined;
+  json: { source: BuiltinSource; remove: boolean } | undefined;
+  list: ListRule | undefined;
+}
+const NOTHING: KeyInfo = { fact: undefined, rule: undefined, json: undefined, list: undefined };
+/** Distinct keys remembered at most. */
+const MAX_KEY_INFOS = 10_000;
+
 /** What cost and attribution need to know of an item, in current names. */
 export interface Facts {
   operation: string | undefined;
@@ -102,6 +112,7 @@ export class Normalizer {
   private readonly usageJson = new Map<string, { source: BuiltinSource; remove: boolean }>();
   /** first characters of every list prefix: most keys skip the prefix scan on one lookup */
   private readonly listHeads = new Set<string>();
+  private readonly infos = new Map<string, KeyInfo>();
 
   constructor(sources: readonly SourceConfig[]) {
     const builtins = new Map(BUILTIN_SOURCES.map((s) => [s.name, s]));
@@ -144,6 +155,24 @@ export class Normalizer {
     this.rules.set(row.from, { source, rank: this.rank, to: row.to, value: row.value ?? 'copy', when: row.when ?? 'always', remove, overwrite, inputIncludesCache });
   }
 
+  /** What a key is to the normaliser, worked out once per distinct key: most keys repeat in
+   *  every span, and one Map lookup costs less than the four it replaces. Bounded: keys come
+   *  from clients. */
+  private info(key: string): KeyInfo {
+    let info = this.infos.get(key);
+    if (info !== undefined) return info;
+    const fact = FACT_KEYS[key];
+    const rule = this.rules.get(key);
+    const json = rule === undefined ? this.usageJson.get(key) : undefined;
+    let list: ListRule | undefined;
+    if (rule === undefined && json === undefined && this.listHeads.has(key.slice(0, 4))) {
+      for (const lr of this.lists) if (key.startsWith(lr.list.prefix)) { list = lr; break; }
+    }
+    info = fact === undefined && rule === undefined && json === undefined && list === undefined ? NOTHING : { fact, rule, json, list };
+    if (this.infos.size < MAX_KEY_INFOS) this.infos.set(key, info);
+    return info;
+  }
+
   /** The operation a framework's span name states (Vercel AI SDK, Pydantic AI format 2). */
   operationOfName(name: string): string | undefined {
     return this.spanNames.get(name);
@@ -166,9 +195,10 @@ export class Normalizer {
 
     for (let i = 0; i < n; i++) {
       const key = keys[i]!;
-      const fact = FACT_KEYS[key];
-      if (fact !== undefined) this.readFact(facts, fact, item, i);
-      const rule = this.rules.get(key);
+      const info = this.info(key);
+      if (info === NOTHING) continue;
+      if (info.fact !== undefined) this.readFact(facts, info.fact, item, i);
+      const rule = info.rule;
       if (rule !== undefined) {
         if (rule.when === 'model_call' && !modelCall) continue;
         if (rule.when === 'run' && !run) continue;
@@ -204,20 +234,17 @@ export class Normalizer {
         if (rule.remove) drop.push(i);
         continue;
       }
-      const json = this.usageJson.get(key);
+      const json = info.json;
       if (json !== undefined) {
         this.usageFromJson(facts, add, present, item, i, json.source);
         if (json.remove) drop.push(i);
         continue;
       }
-      if (this.lists.length > 0 && this.listHeads.has(key.slice(0, 4))) {
-        for (const lr of this.lists) {
-          if (!key.startsWith(lr.list.prefix)) continue;
-          lists ??= new Map();
-          collect(lists, lr, key, item, i);
-          if (lr.remove) drop.push(i);
-          break;
-        }
+      const lr = info.list;
+      if (lr !== undefined) {
+        lists ??= new Map();
+        collect(lists, lr, key, item, i);
+        if (lr.remove) drop.push(i);
       }
     }
     if (lists !== undefined) {

@@ -60,6 +60,8 @@ export class GenAIProcessor implements Processor {
   private releasedSeen: Record<string, number>;
   private timer: NodeJS.Timeout | undefined;
   private unregister: (() => void) | undefined;
+  /** cost and priced calls of the request being edited, counted once per request */
+  private tally = { cost: 0, priced: 0 };
   /** sends of items released later than their request, in order */
   private chain: Promise<void> = Promise.resolve();
 
@@ -132,6 +134,7 @@ export class GenAIProcessor implements Processor {
     }
     if (evicted.length > 0) this.sendLater(evicted.map((h) => ({ held: h, agent: undefined })));
     this.countReleased();
+    this.countPriced();
     let out: Telemetry = res.bytes === undefined ? batch : Telemetry.fromValidated('traces', res.bytes, res.count);
     if (released.length > 0) {
       const extra = Telemetry.fromValidated('traces', requestOf('traces', released.map(withAgent)), released.length);
@@ -184,6 +187,7 @@ export class GenAIProcessor implements Processor {
   private async consumeLogs(batch: Telemetry): Promise<void> {
     const now = Date.now();
     const res = editItems('logs', batch.toProto(), (item, c) => this.record(item, c, now));
+    this.countPriced();
     return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated('logs', res.bytes, res.count));
   }
 
@@ -244,8 +248,8 @@ export class GenAIProcessor implements Processor {
     }
     replace(item, add, drop, GenAI.cost, { doubleValue: priced.cost });
     f.cost = priced.cost;
-    this.costC.inc(priced.cost);
-    this.pricedC.inc();
+    this.tally.cost += priced.cost;
+    this.tally.priced++;
   }
 
   /** An agent span's usage sums its calls': under gen_ai.aggregated_usage.* it is not counted twice. */
@@ -281,6 +285,14 @@ export class GenAIProcessor implements Processor {
       if (v === undefined) add.splice(j, 1);
       else add[j] = { key: a.key, value: v };
     }
+  }
+
+  private countPriced(): void {
+    if (this.tally.priced === 0) return;
+    this.costC.inc(this.tally.cost);
+    this.pricedC.inc(this.tally.priced);
+    this.tally.cost = 0;
+    this.tally.priced = 0;
   }
 
   private unknownModel(model: string): void {
