@@ -48,10 +48,15 @@ for (let pass = 0; pass < Number(values.passes); pass++) {
   const batches = reqs.map((b) => Telemetry.fromProto('traces', b));
   scan.push(Number(process.hrtime.bigint() - t0) / spans);
   t0 = process.hrtime.bigint();
-  for (const b of batches) await p.consume(b);
+  for (const b of batches) {
+    await p.consume(b);
+    await new Promise((r) => setImmediate(r)); // let the processor's sweep timer run, as in the daemon
+  }
   genai.push(Number(process.hrtime.bigint() - t0) / spans);
 }
+const m = await registry.prom.metrics();
 await p.shutdown();
 console.log(`genai mix: ${pool.length} requests of 100 spans, ${values.passes} passes, content ${values.content}; spans out ${out} of ${spans * Number(values.passes)}`);
 console.log(`receiver's validating scan   ${median(scan).toFixed(0).padStart(6)} ns/span`);
 console.log(`genai processor              ${median(genai).toFixed(0).padStart(6)} ns/span`);
+console.log(m.split('\n').filter((l) => /genai_context_(released|traces)/.test(l) && !l.startsWith('#')).join('\n'));

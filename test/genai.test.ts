@@ -7,6 +7,9 @@ import t from 'tap';
 import { metricValue, runCli, sleep, tempFile } from './helper.js';
 import { genaiProcessor, logRequest, logsOut, spanRequest, spansOut } from './genai-support.js';
 import { modelPriceCost, Pricing, type Usage } from '../processors/genai/pricing.js';
+import { registry } from '../src/components.js';
+import { loadConfig } from '../src/config/load.js';
+import { Telemetry, type ExportTraceServiceRequest } from '../src/pdata/telemetry.js';
 
 const host = { extension: () => undefined };
 const cents = (x: unknown) => Math.round((x as number) * 100);
@@ -339,4 +342,39 @@ t.test('config: a malformed or missing price file is an error with its place; ex
   t.equal(r4.code, 2);
   t.match(r4.stderr + r4.stdout, /listed twice/);
   t.match(r4.stderr + r4.stdout, /"mine" is no built-in source/);
+});
+
+t.test('the sse feed shows model, tokens and cost of an OpenInference span, and its cost alert fires', async (t) => {
+  const { Fleet } = await import('../exporters/sse/fleet.js');
+  const events: Array<{ type: string; data: Record<string, unknown> }> = [];
+  const fleet = new Fleet({ offlineAfterMs: 60_000, maxAgents: 100, alerts: [{ name: 'spend', when: 'cost', above: 5, window: 60_000 }] }, (e) => void events.push(e as never));
+  const { p, out } = genaiProcessor();
+  await p.consume(spanRequest([
+    { id: 2, parent: 1, name: 'ChatCompletion', attrs: { 'openinference.span.kind': 'LLM', 'llm.model_name': 'gpt-4o', 'llm.provider': 'openai', 'llm.token_count.prompt': 1_000_000, 'llm.token_count.completion': 500_000, 'llm.token_count.prompt_details.cache_read': 200_000 } },
+    { id: 1, name: 'researcher', attrs: { 'openinference.span.kind': 'AGENT', 'agent.name': 'researcher' } },
+  ], { 'service.name': 'svc' }));
+  for (const b of out) fleet.traces(Telemetry.fromProto('traces', b.toProto()).request() as ExportTraceServiceRequest);
+  fleet.tick();
+  const span = events.find((e) => e.type === 'span' && e.data['name'] === 'ChatCompletion')!;
+  t.match(span.data, { agent: 'researcher', operation: 'chat', model: 'gpt-4o', input_tokens: 1_000_000, output_tokens: 500_000, cost: 7.25 });
+  t.ok(events.some((e) => e.type === 'alert' && e.data['name'] === 'spend'), 'cost alert');
+  await p.shutdown();
+});
+
+t.test('validate warns that genai holds spans in front of a persistent queue', async (t) => {
+  const file = tempFile('held-genai.yaml', `receivers: { otlp: { protocols: { grpc: {} } } }
+processors: { genai: {} }
+extensions: { file_storage: { directory: /tmp/fleetcol-held-genai } }
+exporters:
+  otlp: { endpoint: 127.0.0.1:4317, sending_queue: { storage: file_storage, batch: {} } }
+service:
+  extensions: [file_storage]
+  pipelines:
+    traces: { receivers: [otlp], processors: [genai], exporters: [otlp] }
+`);
+  const r = loadConfig({ files: [file], registry });
+  t.same(r.errors, []);
+  const held = r.warnings.filter((w) => w.code === 'FLEETCOL_CONFIG_HELD_BEFORE_PERSISTENT_QUEUE');
+  t.equal(held.length, 1);
+  t.match(held[0]!.message, /processor "genai" .* a crash loses the spans held for their agent/);
 });
