@@ -8,8 +8,6 @@ import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.
 import type { Extension, Host } from '../src/component.js';
 import type { QueueSettings } from '../src/exporterhelper/config.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
-import { RetryableError } from '../src/consumer.js';
-import { io } from '../extensions/file_storage/segment.js';
 import { freePort, metricValue, settings, startSink, waitFor } from './helper.js';
 import { traces } from './data.js';
 
@@ -99,31 +97,4 @@ t.test('backend down: shutdown is quick and keeps everything; the next start sen
   t.same(sizes, Array.from({ length: 30 }, (_, i) => i + 1), 'every batch once');
   await exp2.shutdown();
   await ext2.shutdown();
-});
-
-t.test('a failed write refuses every request of its turn as a full queue (retryable, enqueue_failed), as offer() did', async (t) => {
-  const sink = await startSink();
-  t.teardown(() => sink.close());
-  const ext = await storage(t.testdir());
-  const set = settings('exporter', 'otlp');
-  const exp = otlpExporterFactory.createExporter!(set, exporterConfig(sink.endpoint), ['traces']);
-  await exp.start(hostWith(ext));
-  const realWritev = io.writevSync;
-  t.teardown(() => void (io.writevSync = realWritev));
-  io.writevSync = () => {
-    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-  };
-  const settled = await Promise.allSettled([exp.consume(traces(5)), exp.consume(traces(6))]);
-  for (const r of settled) {
-    t.equal(r.status, 'rejected');
-    const err = (r as PromiseRejectedResult).reason;
-    t.type(err, RetryableError);
-    t.match(err.message, /sending queue is full/);
-  }
-  t.equal(metricValue(await set.registry.prom.metrics(), 'fleetcol_exporter_enqueue_failed_spans'), 11, 'counted as refused');
-  io.writevSync = realWritev;
-  await exp.consume(traces(7));
-  await waitFor(() => sink.items('traces') === 7, 5000, 'the next request goes through');
-  await exp.shutdown();
-  await ext.shutdown();
 });

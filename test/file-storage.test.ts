@@ -7,9 +7,8 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
 import type { FileStorage } from '../extensions/file_storage/storage.js';
-import { io as ackIo } from '../extensions/file_storage/acklog.js';
 import { io, scanSegment } from '../extensions/file_storage/segment.js';
-import { OfferRefused, type Queue, type QueueEntry } from '../src/exporterhelper/queue.js';
+import type { Queue, QueueEntry } from '../src/exporterhelper/queue.js';
 import { Telemetry } from '../src/pdata/telemetry.js';
 import { MetricsRegistry } from '../src/telemetry/metrics.js';
 import { metricValue } from './helper.js';
@@ -300,7 +299,6 @@ t.test('disk full (ENOSPC) refuses the offer, cuts the torn write back, never th
   t.teardown(() => void (io.writevSync = realWritev));
   const o = await open(dir);
   t.ok(o.q.offer(traces(1), 1));
-  await o.q.synced!();
   const [seg] = segments(dir);
   const size = fs.statSync(seg!).size;
   // What a full disk does: part of the write lands, then ENOSPC.
@@ -308,12 +306,8 @@ t.test('disk full (ENOSPC) refuses the offer, cuts the torn write back, never th
     realWritev(fd, [bufs[0]!], pos);
     throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
   };
-  // The write is at the end of the turn: the refusal comes with synced(), as OfferRefused.
-  t.ok(o.q.offer(traces(2), 1));
-  await t.rejects(o.q.synced!(), OfferRefused, 'refused');
-  t.ok(o.q.offer(traces(3), 1));
-  await t.rejects(o.q.synced!(), OfferRefused, 'refused again');
-  t.equal(o.q.size, 1, 'only the first is queued');
+  t.notOk(o.q.offer(traces(2), 1), 'refused');
+  t.notOk(o.q.offer(traces(3), 1), 'refused again');
   t.equal(fs.statSync(seg!).size, size, 'the partial write was cut back');
   io.writevSync = realWritev;
   const m = await o.metrics();
@@ -343,29 +337,14 @@ t.test('one daemon per directory', async (t) => {
   await o.close();
 });
 
-/** Counts the writev and fdatasync calls of the segments, and the ack log's writes (restored at
- *  the test's end). */
-function countIo(t: Test): { writes: number; syncs: number; ackWrites: number } {
-  const realWritev = io.writevSync;
+/** Counts the fdatasync calls of the segments (restored at the test's end). */
+function countSyncs(t: Test): { syncs: number } {
   const realSync = io.fdatasyncSync;
-  const realAckWrite = ackIo.writeSync;
-  t.teardown(() => {
-    io.writevSync = realWritev;
-    io.fdatasyncSync = realSync;
-    ackIo.writeSync = realAckWrite;
-  });
-  const counted = { writes: 0, syncs: 0, ackWrites: 0 };
-  io.writevSync = (fd, bufs, pos) => {
-    counted.writes++;
-    return realWritev(fd, bufs, pos);
-  };
+  t.teardown(() => void (io.fdatasyncSync = realSync));
+  const counted = { syncs: 0 };
   io.fdatasyncSync = (fd) => {
     counted.syncs++;
     realSync(fd);
-  };
-  ackIo.writeSync = (fd, b, off, len) => {
-    counted.ackWrites++;
-    return realAckWrite(fd, b, off, len);
   };
   return counted;
 }
@@ -373,7 +352,7 @@ function countIo(t: Test): { writes: number; syncs: number; ackWrites: number } 
 t.test('fsync: the offers of one event-loop turn share one fdatasync (group commit), and synced() waits for it', async (t) => {
   const dir = t.testdir();
   const realSync = io.fdatasyncSync;
-  const counted = countIo(t);
+  const counted = countSyncs(t);
   const o = await open(dir, { fsync: true });
   const q = o.q;
   for (let i = 0; i < 10; i++) t.ok(q.offer(traces(1), 1));
@@ -397,7 +376,7 @@ t.test('fsync: the offers of one event-loop turn share one fdatasync (group comm
 
 t.test('fsync_delay: offers of several turns within the delay share one fdatasync', async (t) => {
   const dir = t.testdir();
-  const counted = countIo(t);
+  const counted = countSyncs(t);
   const o = await open(dir, { fsync: true, fsync_delay: 200 });
   const q = o.q;
   const t0 = Date.now();
@@ -411,194 +390,4 @@ t.test('fsync_delay: offers of several turns within the delay share one fdatasyn
   t.equal(counted.syncs, 1, 'five offers 10 ms apart, one fdatasync');
   t.ok(Date.now() - t0 >= 190, 'after the delay');
   await o.close();
-});
-
-for (const fsync of [false, true]) {
-  t.test(`the offers of one event-loop turn are written with one writev, in offer order (fsync ${fsync ? 'on' : 'off'})`, async (t) => {
-    const dir = t.testdir();
-    const counted = countIo(t);
-    const o = await open(dir, { fsync });
-    const sizes = Array.from({ length: 50 }, (_, i) => i + 1);
-    const a = traces(10);
-    const b = traces(15);
-    // One of them a merged batch, written from its parts.
-    for (const n of sizes) t.ok(o.q.offer(n === 25 ? Telemetry.merge([a, b]) : traces(n), 1));
-    t.equal(counted.writes, 0, 'offer() does not write');
-    t.equal(o.q.size, 50, 'queued at once');
-    await Promise.all(sizes.map(() => o.q.synced!()));
-    t.equal(counted.writes, 1, 'fifty offers, one writev');
-    t.equal(counted.syncs, fsync ? 1 : 0, fsync ? 'and one fdatasync' : 'and no fdatasync');
-    const recs = scanSegment(segments(dir)[0]!).records;
-    t.same(recs.map((r) => r.items), sizes, 'in the segment in offer order');
-    t.same(recs.map((r) => r.seq), sizes.map((_, i) => i), 'seqs in offer order');
-    t.same(counts(await takeAll(o.q)), sizes, 'handed out in offer order');
-    await o.close();
-    const r = await open(dir);
-    const again = await takeAll(r.q);
-    t.same(counts(again), sizes, 'read back in order after a restart');
-    t.same(Buffer.from(again[24]!.item.toProto()), Buffer.concat([a.toProto(), b.toProto()]), 'the merged batch whole');
-    await r.close();
-  });
-}
-
-t.test('an offer a waiting consumer takes needs no room in the queue, as before', async (t) => {
-  const o = await open(t.testdir(), {}, { capacity: 1 });
-  const first = o.q.take();
-  const second = o.q.take();
-  t.ok(o.q.offer(traces(1), 1));
-  t.ok(o.q.offer(traces(2), 1), 'for the second waiting consumer');
-  t.ok(o.q.offer(traces(3), 1), 'queued: queue_size 1');
-  t.notOk(o.q.offer(traces(4), 1), 'queue_size reached');
-  const got = await Promise.all([first, second]);
-  t.same(got.map((e) => e!.item.itemCount), [1, 2]);
-  t.equal(o.q.size, 1);
-  for (const e of [...got, ...(await takeAll(o.q))]) e!.done();
-  await o.close();
-});
-
-t.test('a gathered write crossing a segment boundary: split there, one writev per segment, order kept', async (t) => {
-  const dir = t.testdir();
-  const counted = countIo(t);
-  const o = await open(dir, { segment_size: 64 * 1024 });
-  const rec = (n: number) => 24 + traces(n).byteSize;
-  t.ok(8 + rec(55) + rec(56) <= 64 * 1024 && 3 * rec(50) > 64 * 1024, `two records of ${rec(50)}-${rec(56)} bytes to a segment`);
-  const sizes = [50, 51, 52, 53, 54, 55, 56];
-  for (const n of sizes) t.ok(o.q.offer(traces(n), 1));
-  await o.q.synced!();
-  const segs = segments(dir);
-  t.equal(segs.length, 4, 'seven records, four segments');
-  t.equal(counted.writes, 4, 'one writev each');
-  const scans = segs.map((f) => scanSegment(f));
-  t.same(scans.map((s) => s.records.length), [2, 2, 2, 1]);
-  t.ok(scans.every((s) => s.size <= 64 * 1024 && s.damage.length === 0), 'each within segment_size, undamaged');
-  const all = scans.flatMap((s) => s.records);
-  t.same(all.map((r) => r.seq), [0, 1, 2, 3, 4, 5, 6], 'seqs in order across the segments');
-  t.same(all.map((r) => r.items), sizes);
-  const got = await takeAll(o.q);
-  t.same(counts(got), sizes, 'handed out in order');
-  for (const e of got) e.done();
-  t.equal(segments(dir).length, 1, 'acked segments go as before');
-  await o.close();
-});
-
-t.test('a failed gathered write refuses every offer in it; segments written before the failure are cut back too', async (t) => {
-  const dir = t.testdir();
-  const realWritev = io.writevSync;
-  t.teardown(() => void (io.writevSync = realWritev));
-  const o = await open(dir, { segment_size: 64 * 1024 });
-  // Two records to a segment, as in the test above.
-  t.ok(o.q.offer(traces(50), 1));
-  await o.q.synced!();
-  const [first] = segments(dir);
-  const size = fs.statSync(first!).size;
-  // The batch fills the first segment and goes on in the next; that second writev fails halfway.
-  let calls = 0;
-  io.writevSync = (fd, bufs, pos) => {
-    if (++calls === 1) return realWritev(fd, bufs, pos);
-    realWritev(fd, [bufs[0]!], pos);
-    throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-  };
-  const callers = [51, 52, 53, 54, 55].map((n) => {
-    t.ok(o.q.offer(traces(n), 1));
-    return o.q.synced!();
-  });
-  const settled = await Promise.allSettled(callers);
-  t.ok(settled.every((r) => r.status === 'rejected' && r.reason instanceof OfferRefused), 'every caller of the batch is refused');
-  t.equal(calls, 2, 'the first segment was written, the second failed, the third not tried');
-  t.equal(segments(dir).length, 2, 'the second is gone (nothing in it), the third stays the newest');
-  io.writevSync = realWritev;
-  t.equal(fs.statSync(first!).size, size, 'the first segment is cut back to before the batch');
-  t.same(segments(dir).slice(1).map((f) => fs.statSync(f).size), [8], 'the failed segment is gone, the newest holds only its file header');
-  t.equal(o.q.size, 1, 'only the record from before is queued');
-  const m = await o.metrics();
-  t.equal(metricValue(m, 'fleetcol_file_storage_write_refused_total', 'reason="disk_full"'), 5, 'five refused batches');
-  t.equal(metricValue(m, 'fleetcol_file_storage_records', 'exporter="otlp"'), 1, 'one record un-acked');
-  t.ok(o.q.offer(traces(9), 1), 'the next turn writes again');
-  await o.q.synced!();
-  await o.close();
-  const r = await open(dir);
-  t.same(counts(await takeAll(r.q)), [50, 9], 'after a restart: the records before and after, nothing of the failed batch');
-  t.equal(metricValue(await r.metrics(), 'fleetcol_file_storage_records_lost_total', 'exporter="otlp"'), 0, 'and nothing damaged');
-  await r.close();
-});
-
-t.test('the acks of one event-loop turn go to the ack log in one write', async (t) => {
-  const dir = t.testdir();
-  const counted = countIo(t);
-  const o = await open(dir);
-  for (let n = 1; n <= 10; n++) o.q.offer(traces(n), 1);
-  const got = await takeAll(o.q);
-  const acks = path.join(qdir(dir), 'acks.log');
-  const size = fs.statSync(acks).size;
-  counted.ackWrites = 0;
-  // Out of order: acks and watermarks both.
-  for (const i of [1, 0, 2, 4, 3, 5, 6, 7, 8, 9]) got[i]!.done();
-  t.equal(counted.ackWrites, 0, 'done() does not write');
-  await new Promise((r) => setImmediate(r));
-  t.equal(counted.ackWrites, 1, 'ten acks, one write');
-  t.equal(fs.statSync(acks).size - size, 10 * 16, 'of ten entries');
-  o.q.offer(traces(11), 1);
-  await o.close();
-  const r = await open(dir);
-  t.same(counts(await takeAll(r.q)), [11], 'the acked records are not sent again after a restart');
-  await r.close();
-});
-
-t.test('acks not yet written when the queue closes are written at close', async (t) => {
-  const dir = t.testdir();
-  const o = await open(dir);
-  for (let n = 1; n <= 3; n++) o.q.offer(traces(n), 1);
-  const got = await takeAll(o.q);
-  got[1]!.done();
-  got[0]!.done();
-  await o.close(); // in the same turn as the acks
-  const r = await open(dir);
-  t.same(counts(await takeAll(r.q)), [3]);
-  await r.close();
-});
-
-t.test('crash in a gathered write: a segment cut in its middle keeps the records before the cut, drops the torn one', async (t) => {
-  const dir = t.testdir();
-  const o = await open(dir);
-  for (const n of [1, 2, 3]) o.q.offer(traces(n), 1);
-  await o.q.synced!();
-  const counted = countIo(t);
-  for (const n of [4, 5, 6, 7, 8]) o.q.offer(traces(n), 1);
-  await o.q.synced!();
-  t.equal(counted.writes, 1, 'the second turn is one write');
-  await o.close();
-  const [seg] = segments(dir);
-  const recs = scanSegment(seg!).records;
-  // What a crash in the middle of that write leaves: its first part, up into the record of 6.
-  fs.truncateSync(seg!, recs[5]!.offset + 30);
-
-  const r = await open(dir);
-  t.same(counts(await takeAll(r.q)), [1, 2, 3, 4, 5], 'the first write whole, and the second\'s records before the cut');
-  t.equal(metricValue(await r.metrics(), 'fleetcol_file_storage_records_lost_total', 'exporter="otlp"'), 1, 'the torn record counted lost (the ones past the cut left no trace)');
-  t.ok(logged(r, /lost/).some((l) => l.records === 1 && l.reason === 'length past end of file'), 'and logged');
-  r.q.offer(traces(9), 1);
-  await r.q.synced!();
-  const got = await takeAll(r.q);
-  t.same(counts(got), [9], 'new records are written after the restart');
-  t.ok(got[0]!.item.itemCount === 9);
-  await r.close();
-});
-
-t.test('crash in a gathered write: a hole in its middle (pages not written) loses only the records in the hole', async (t) => {
-  const dir = t.testdir();
-  const o = await open(dir);
-  for (const n of [1, 2, 3, 4, 5, 6]) o.q.offer(traces(n), 1);
-  await o.close();
-  const [seg] = segments(dir);
-  const recs = scanSegment(seg!).records;
-  // From inside the record of 3 to inside the record of 4: zeroes, as unwritten pages read back.
-  const from = recs[2]!.offset + 40;
-  const to = recs[3]!.offset + 40;
-  const fd = fs.openSync(seg!, 'r+');
-  fs.writeSync(fd, Buffer.alloc(to - from), 0, to - from, from);
-  fs.closeSync(fd);
-  const r = await open(dir);
-  t.same(counts(await takeAll(r.q)), [1, 2, 5, 6], 'the records around the hole');
-  t.equal(metricValue(await r.metrics(), 'fleetcol_file_storage_records_lost_total', 'exporter="otlp"'), 2, 'the two it tore, counted from the seqs around it');
-  await r.close();
 });

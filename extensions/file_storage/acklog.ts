@@ -5,14 +5,10 @@
 //   type 1 ACK        the record `seq` is acked
 //   type 2 WATERMARK  every record with a seq below `seq` is acked
 //
-// The acks of one event-loop turn are written together, in one write. Acks are never fsynced: an
-// ack lost in a crash only makes a record go out twice, which at-least-once allows. A damaged tail
-// (a torn last entry) ends the log where it starts.
+// Acks are never fsynced: an ack lost in a crash only makes a record go out twice, which
+// at-least-once allows. A damaged tail (a torn last entry) ends the log where it starts.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { crc32 } from './record.js';
-
-/** The write call appends go through; tests swap it to count them. */
-export const io: { writeSync: (fd: number, b: Uint8Array, offset: number, length: number) => number } = { writeSync };
 
 const ENTRY = 16;
 const ACK = 1;
@@ -60,10 +56,7 @@ function entry(b: Buffer, at: number, type: number, seq: number): void {
 
 export class AckLog {
   private fd: number;
-  /** Entries of this turn, written by flush(). */
-  private buf = Buffer.alloc(ENTRY * 64);
-  private queued = 0;
-  private flushScheduled = false;
+  private readonly scratch = Buffer.alloc(ENTRY);
   /** Bytes on disk. */
   size: number;
   private failed = false;
@@ -91,31 +84,9 @@ export class AckLog {
 
   private append(type: number, seq: number): void {
     if (this.fd < 0) return;
-    if (this.queued === this.buf.length) {
-      const b = Buffer.alloc(this.buf.length * 2);
-      this.buf.copy(b);
-      this.buf = b;
-    }
-    entry(this.buf, this.queued, type, seq);
-    this.queued += ENTRY;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.scheduledFlush);
-    }
-  }
-
-  private readonly scheduledFlush = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
-
-  /** Writes the entries queued this turn. */
-  private flush(): void {
-    if (this.queued === 0 || this.fd < 0) return;
-    const len = this.queued;
-    this.queued = 0;
+    entry(this.scratch, 0, type, seq);
     try {
-      const n = io.writeSync(this.fd, this.buf, 0, len);
+      const n = writeSync(this.fd, this.scratch, 0, ENTRY);
       this.size += n;
       this.onResize(n);
       this.failed = false;
@@ -147,8 +118,6 @@ export class AckLog {
       this.failed = true;
       return;
     }
-    // The entries queued are in what the rewrite wrote.
-    this.queued = 0;
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = openSync(this.path, 'a');
     this.onResize(b.length - this.size);
@@ -156,7 +125,6 @@ export class AckLog {
   }
 
   close(): void {
-    this.flush();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }

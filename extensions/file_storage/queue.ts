@@ -1,23 +1,22 @@
 // One exporter's persistent sending queue: a log of segment files plus an ack log, in its own
 // folder. Implements the exporter helper's Queue<Telemetry> contract:
 //
-// - offer() places the batch's protobuf bytes as one checksummed record at the end of the log; the
-//   offers of one event-loop turn (or of fsync_delay, with `fsync`) are written together, one
-//   writev per segment, then fdatasynced once with `fsync` (a group commit), and synced() resolves
-//   after that: the exporter answers OK only then, so an OK means the data is in the file (on the
-//   disk with `fsync`). offer() returns false, never throws, when the queue is at queue_size or the
-//   disk budget (max_size) is spent; a failed write rejects synced() with OfferRefused for every
-//   offer it held.
+// - offer() appends the batch's protobuf bytes as one checksummed record with a synchronous write
+//   before it returns true, so an OK to the client means the data is in the file. With `fsync`,
+//   synced() then resolves once it is on the disk: the offers of one event-loop turn share one
+//   fdatasync (a group commit), and the exporter answers only after it. offer() returns false,
+//   never throws, when the queue is at queue_size, the disk budget (max_size) is spent or the disk
+//   is full.
 // - take() hands out the next record: straight from memory when a consumer is already waiting
 //   (the steady state), else read back from its segment.
-// - entry.done() acks: one 16-byte entry in the ack log (a turn's acks in one write). A segment
-//   goes once all its records are acked and it is no longer appended to.
+// - entry.done() acks: one 16-byte entry in the ack log. A segment goes once all its records are
+//   acked and it is no longer appended to.
 // - After a crash the startup scan re-reads every segment, skips damaged stretches (counting and
 //   logging what they held), and queues every record the ack log does not name: at-least-once.
 import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { OfferRefused, SpaceListeners, type Queue, type QueueEntry, type Sizer } from '../../src/exporterhelper/queue.js';
+import { SpaceListeners, type Queue, type QueueEntry, type Sizer } from '../../src/exporterhelper/queue.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter, SelfMetrics } from '../../src/telemetry/metrics.js';
 import { formatSize } from '../../src/config/units.js';
@@ -55,24 +54,6 @@ export interface PersistentQueueOptions {
   budget: Budget;
   logger: Logger;
   metrics: SelfMetrics;
-}
-
-/** A record placed at the end of the log: counted from then on, written by the segment's next
- *  write(). `item` and `units` are an offer's. */
-interface Placed {
-  seg: Segment;
-  offset: number;
-  seq: number;
-  /** Header and payload. */
-  bytes: number;
-  item: Telemetry | undefined;
-  units: number;
-}
-
-interface Deferred {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(err: Error): void;
 }
 
 /** A record handed out and not yet acked. Compaction may move it, so entries point here. */
@@ -129,13 +110,9 @@ export class PersistentQueue implements Queue<Telemetry> {
    *  consumer that keeps up takes them from here instead of reading its own writes back from the
    *  file (a pread and a checksum per request with sending_queue.batch). Only a copy of the file. */
   private readonly recent = new Map<number, Telemetry>();
-  /** Offers placed and not yet written: flush() writes them at the end of the turn (or of
-   *  fsync_delay), then hands them out and answers their callers. */
-  private gathered: Placed[] = [];
-  private gatheredUnits = 0;
-  private flushScheduled = false;
-  /** What synced() returns until the gathered offers are flushed; made when first asked for. */
-  private flushed: Deferred | undefined;
+  /** With fsync: segments appended to since the last group commit, and the commit to come. */
+  private readonly dirty = new Set<Segment>();
+  private commit: Promise<void> | undefined;
   private recentBytes = 0;
   private readonly unregisterMemory: () => void;
 
@@ -176,7 +153,7 @@ export class PersistentQueue implements Queue<Telemetry> {
   }
 
   get size(): number {
-    return this.waitingUnits + this.gatheredUnits;
+    return this.waitingUnits;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -281,7 +258,7 @@ export class PersistentQueue implements Queue<Telemetry> {
         this.lose(seg, r.seq, got.error, r.offset);
         continue;
       }
-      const put = this.appendNow(got.header.signal, got.header.items, got.payload);
+      const put = this.append(got.header.signal, got.header.items, got.payload);
       if (!put) {
         // No room after all: the rest stay where they are.
         for (const x of recs.slice(i)) {
@@ -305,29 +282,51 @@ export class PersistentQueue implements Queue<Telemetry> {
 
   offer(item: Telemetry, size: number): boolean {
     if (this.closed) return false;
-    // An offer a consumer already waits for goes to it at the flush: it takes no room.
-    const queued = this.gathered.length >= this.waiters.length;
     // As the memory queue: one oversized item still goes into an empty queue.
-    const held = this.waitingUnits + this.gatheredUnits;
-    if (queued && held > 0 && held + size > this.capacity) return false;
+    if (this.waitingUnits > 0 && this.waitingUnits + size > this.capacity) return false;
     // A merged batch's parts are written as they are (one writev), not joined first.
-    const put = this.place(item.signal, item.itemCount, item.protoParts(), item, size);
+    const put = this.append(item.signal, item.itemCount, item.protoParts(), item);
     if (!put) return false;
-    this.gathered.push(put);
-    if (queued) this.gatheredUnits += size;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      if (this.o.fsync && this.o.fsyncDelayMs) setTimeout(this.scheduledFlush, this.o.fsyncDelayMs);
-      else setImmediate(this.scheduledFlush);
+    const waiter = this.waiters.shift();
+    if (waiter) {
+      waiter(this.entry({ seg: put.seg, seq: put.seq, bytes: HEADER_SIZE + item.byteSize, item }));
+    } else {
+      put.seg.pending.push(put.offset, put.seq, size);
+      this.waitingUnits += size;
+      this.waitingRecords++;
+      const bytes = item.byteSize;
+      if (this.recentBytes + bytes <= RECENT_MAX_BYTES) {
+        // A copy sharing only the encoding: the caller's object may get a decoded tree later (an
+        // sse exporter beside this one), which this cache must not keep alive.
+        this.recent.set(put.seq, item.clone());
+        this.recentBytes += bytes;
+      }
+      this.readyWaiters.shift()?.(true);
     }
     return true;
   }
 
-  /** Resolves once the offers made so far are written (and, with fsync, on the disk): the offers of
-   *  one event-loop turn, or of fsync_delay, share one write and one fdatasync (group commit). */
+  /** Group commit: offers of one event-loop turn (or of fsync_delay) share one fdatasync per
+   *  segment, run on the next turn (or once the delay is over); their callers answer OK once it is
+   *  done. */
   synced(): Promise<void> {
-    if (this.gathered.length === 0) return Promise.resolve();
-    return (this.flushed ??= deferred()).promise;
+    if (!this.o.fsync || this.dirty.size === 0) return Promise.resolve();
+    const run = (fn: () => void) => (this.o.fsyncDelayMs ? setTimeout(fn, this.o.fsyncDelayMs) : setImmediate(fn));
+    this.commit ??= new Promise<void>((resolve, reject) =>
+      run(() => {
+        this.commit = undefined;
+        const segs = [...this.dirty];
+        this.dirty.clear();
+        try {
+          for (const seg of segs) seg.sync();
+          resolve();
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, 'persistent queue: fdatasync failed; the requests waiting for it are refused (retryable)');
+          reject(err);
+        }
+      }),
+    );
+    return this.commit;
   }
 
   ready(): Promise<boolean> {
@@ -363,8 +362,15 @@ export class PersistentQueue implements Queue<Telemetry> {
     if (this.disposed) return;
     this.close();
     this.disposed = true;
-    // A flush still to run would find the files closed: write (and sync) now.
-    this.flush();
+    // A group commit still to run would find the files closed: sync now.
+    for (const seg of this.dirty) {
+      try {
+        seg.sync();
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'persistent queue: fdatasync at close failed');
+      }
+    }
+    this.dirty.clear();
     this.forgetRecent();
     this.unregisterMemory();
     clearInterval(this.timer);
@@ -386,11 +392,9 @@ export class PersistentQueue implements Queue<Telemetry> {
     this.o.budget.used += delta;
   }
 
-  /** Places one record at the end of the log: its seq and its offset in the newest segment (a new
-   *  one when it is full). Counted (budget, live records) from here on; the bytes go out with the
-   *  segment's next write(). undefined (logged, counted) when it does not fit the budget, or no
-   *  new segment could be made. */
-  private place(signal: Signal, items: number, payload: Payload, item?: Telemetry, units = 0): Placed | undefined {
+  /** Writes one record to the newest segment (a new one when it is full); undefined (logged,
+   *  counted) when it does not fit the budget or the disk. */
+  private append(signal: Signal, items: number, payload: Payload, item?: Telemetry): { seg: Segment; offset: number; seq: number } | undefined {
     const recBytes = HEADER_SIZE + payloadLength(payload);
     const budget = this.o.budget;
     const seg = this.active;
@@ -407,110 +411,21 @@ export class PersistentQueue implements Queue<Telemetry> {
     try {
       const to = roll ? this.roll() : seg!;
       const seq = this.nextSeq;
-      const offset = to.add(encodeHeader(payload, { items, seq, signal, flags: 0 }), payload);
+      // With fsync, an offered record is synced by the group commit (synced()) before its OK; a
+      // record compaction moves is synced here, before its original is acked and deleted.
+      const offset = to.append(encodeHeader(payload, { items, seq, signal, flags: 0 }), payload, this.o.fsync && item === undefined);
+      if (this.o.fsync && item !== undefined) this.dirty.add(to);
       this.nextSeq++;
       this.grow(recBytes);
       to.live++;
       to.liveBytes += recBytes;
       this.live.push(seq);
-      return { seg: to, offset, seq, bytes: recBytes, item, units };
+      return { seg: to, offset, seq };
     } catch (err) {
-      this.refuse(writeRefusal(err as Error), err as Error, recBytes, item);
+      const code = (err as NodeJS.ErrnoException).code;
+      this.refuse(code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : 'io_error', err as Error, recBytes, item);
       return undefined;
     }
-  }
-
-  private readonly scheduledFlush = (): void => {
-    this.flushScheduled = false;
-    this.flush();
-  };
-
-  /** Writes the gathered offers, syncs them with fsync, hands them out and answers their callers.
-   *  A failed write refuses them all (OfferRefused: not in the queue, as a full queue); a failed
-   *  sync rejects with its error (they are in the queue, maybe not on the disk), as before. */
-  private flush(): void {
-    const puts = this.gathered;
-    if (puts.length === 0) return;
-    const waiting = this.flushed;
-    this.gathered = [];
-    this.gatheredUnits = 0;
-    this.flushed = undefined;
-    const firsts = firstInEachSegment(puts);
-    const err = this.write(puts, firsts, false);
-    if (err) {
-      const reason = writeRefusal(err);
-      for (const p of puts) this.refuse(reason, err, p.bytes, p.item);
-      waiting?.reject(new OfferRefused(`cannot write ${this.o.dir}: ${err.message}`, { cause: err }));
-      return;
-    }
-    for (const p of puts) this.handOut(p);
-    if (this.o.fsync) {
-      try {
-        for (const f of firsts) f.seg.sync();
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'persistent queue: fdatasync failed; the requests waiting for it are refused (retryable)');
-        waiting?.reject(e as Error);
-        return;
-      }
-    }
-    waiting?.resolve();
-  }
-
-  /** Writes placed records (`firsts`: the first of them in each segment), one writev per segment,
-   *  in log order, then syncs them if `sync`. All or nothing: on an error every segment is cut
-   *  back, the records are unplaced, and the error returned. */
-  private write(puts: readonly Placed[], firsts: readonly Placed[], sync: boolean): Error | undefined {
-    try {
-      for (const f of firsts) f.seg.write();
-      if (sync) for (const f of firsts) f.seg.sync();
-      return undefined;
-    } catch (err) {
-      // Also the segments before the one that failed, which were written.
-      for (const f of firsts) f.seg.cut(f.offset);
-      for (const p of puts) {
-        p.seg.live--;
-        p.seg.liveBytes -= p.bytes;
-        this.grow(-p.bytes);
-      }
-      // Not reused: a segment that could not be cut back may still hold them.
-      this.live.dropFrom(puts[0]!.seq);
-      // A segment rolled over meanwhile may hold nothing un-acked now.
-      for (const f of firsts) this.maybeDelete(f.seg);
-      return err as Error;
-    }
-  }
-
-  /** A written offer: to a consumer already waiting, else to the segment's waiting records. */
-  private handOut(p: Placed): void {
-    const item = p.item!;
-    const waiter = this.waiters.shift();
-    if (waiter) {
-      waiter(this.entry({ seg: p.seg, seq: p.seq, bytes: p.bytes, item }));
-      return;
-    }
-    p.seg.pending.push(p.offset, p.seq, p.units);
-    this.waitingUnits += p.units;
-    this.waitingRecords++;
-    const bytes = item.byteSize;
-    if (this.recentBytes + bytes <= RECENT_MAX_BYTES) {
-      // A copy sharing only the encoding: the caller's object may get a decoded tree later (an
-      // sse exporter beside this one), which this cache must not keep alive.
-      this.recent.set(p.seq, item.clone());
-      this.recentBytes += bytes;
-    }
-    this.readyWaiters.shift()?.(true);
-  }
-
-  /** Writes one record now (compaction), synced with fsync before the original it replaces is
-   *  acked. The gathered offers go first: the log stays in seq order. */
-  private appendNow(signal: Signal, items: number, payload: Payload): Placed | undefined {
-    this.flush();
-    const put = this.place(signal, items, payload);
-    if (!put) return undefined;
-    const err = this.write([put], [put], this.o.fsync);
-    if (!err) return put;
-    this.refuse(writeRefusal(err), err, put.bytes, undefined);
-    return undefined;
   }
 
   private roll(): Segment {
@@ -665,7 +580,7 @@ export class PersistentQueue implements Queue<Telemetry> {
       let moved = 0;
       for (const f of [...this.inflight]) {
         if (f.seg !== seg) continue;
-        const put = this.appendNow(f.item.signal, f.item.itemCount, f.item.protoParts());
+        const put = this.append(f.item.signal, f.item.itemCount, f.item.protoParts());
         if (!put) break;
         const old = { seq: f.seq, bytes: f.bytes };
         f.seg = put.seg;
@@ -677,28 +592,6 @@ export class PersistentQueue implements Queue<Telemetry> {
       if (moved > 0) this.log.info({ segment: seg.path, records: moved }, `compaction: moved ${moved} in-flight records out of an otherwise acked segment`);
     }
   }
-}
-
-/** The first record in each segment `puts` (in log order) go to. */
-function firstInEachSegment(puts: readonly Placed[]): Placed[] {
-  const firsts: Placed[] = [];
-  for (const p of puts) if (firsts.length === 0 || firsts[firsts.length - 1]!.seg !== p.seg) firsts.push(p);
-  return firsts;
-}
-
-function writeRefusal(err: Error): RefuseReason {
-  const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : 'io_error';
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (err: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /** How many records a damaged stretch held that were not acked: from the seqs of the good

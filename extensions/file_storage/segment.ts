@@ -56,10 +56,6 @@ export class Segment {
   writable: boolean;
   /** Set by the rebound check: `live` when this segment was last seen stuck. */
   stuckLive = -1;
-  /** Records added and not yet written, as writev buffers; `size` counts them. */
-  private queued: Uint8Array[] = [];
-  /** Bytes in the file: `size` less what is queued. */
-  private written: number;
 
   private constructor(
     readonly id: number,
@@ -69,7 +65,6 @@ export class Segment {
     writable: boolean,
   ) {
     this.writable = writable;
-    this.written = size;
   }
 
   /** A new, empty segment (the file header written). */
@@ -100,57 +95,31 @@ export class Segment {
     return new Segment(id, path, openSync(path, 'r'), size, false);
   }
 
-  /** Queues one record (header and payload) at the end of the segment, to be written by write();
-   *  returns the record's offset. */
-  add(header: Buffer, payload: Payload): number {
+  /** Appends one record (header and payload in one write); returns the record's offset. On an
+   *  error or a short write (disk full) the file is cut back to where it was and the error thrown. */
+  append(header: Buffer, payload: Payload, fsync: boolean): number {
     const at = this.size;
-    this.queued.push(header);
-    if (payload instanceof Uint8Array) this.queued.push(payload);
-    else for (const p of payload) this.queued.push(p);
-    this.size = at + header.length + payloadLength(payload);
+    const total = header.length + payloadLength(payload);
+    let written = 0;
+    try {
+      written = io.writevSync(this.fd, payload instanceof Uint8Array ? [header, payload] : [header, ...payload], at);
+      if (written !== total) throw Object.assign(new Error(`short write (${written} of ${total} bytes): disk full?`), { code: 'ENOSPC' });
+      if (fsync) fdatasyncSync(this.fd);
+    } catch (err) {
+      try {
+        // Also after a throw: a failing writev may have written part of the record.
+        ftruncateSync(this.fd, at);
+      } catch {
+        // the torn record stays; the startup scan skips it. Stop appending here.
+        this.writable = false;
+      }
+      throw err;
+    }
+    this.size = at + total;
     return at;
   }
 
-  /** Writes what add() queued, in one writev. On an error or a short write (disk full) the file is
-   *  cut back to where it was, the queued records are dropped and the error thrown. */
-  write(): void {
-    if (this.queued.length === 0) return;
-    const at = this.written;
-    const total = this.size - at;
-    const bufs = this.queued;
-    this.queued = [];
-    try {
-      const n = io.writevSync(this.fd, bufs, at);
-      if (n !== total) throw Object.assign(new Error(`short write (${n} of ${total} bytes): disk full?`), { code: 'ENOSPC' });
-    } catch (err) {
-      this.size = at;
-      // Also after a throw: a failing writev may have written part of the records.
-      this.truncate(at);
-      throw err;
-    }
-    this.written = this.size;
-  }
-
-  /** Takes the segment back to `to` bytes: queued records past it are dropped, written ones
-   *  truncated (a batch that failed in a later segment). */
-  cut(to: number): void {
-    this.queued = [];
-    this.size = to;
-    if (to >= this.written) return;
-    this.written = to;
-    this.truncate(to);
-  }
-
-  private truncate(to: number): void {
-    try {
-      ftruncateSync(this.fd, to);
-    } catch {
-      // what is past `to` stays; the startup scan reads or skips it. Stop appending here.
-      this.writable = false;
-    }
-  }
-
-  /** fdatasync of what was written (group commit: see PersistentQueue.flush). False if the
+  /** fdatasync of what was appended (group commit: see PersistentQueue.synced). False if the
    *  segment was closed meanwhile (deleted once every record in it was acked: nothing to keep). */
   sync(): boolean {
     if (this.fd < 0) return false;

@@ -29,11 +29,6 @@ export class LiveSeqs {
     this.n++;
   }
 
-  /** Forgets the seqs from `seq` up: the newest, records whose write failed. */
-  dropFrom(seq: number): void {
-    while (this.n > 0 && this.a[(this.head + this.n - 1) % this.a.length]! >= seq) this.n--;
-  }
-
   /** Marks `seq` acked; true if the watermark moved (then `first()` is the new watermark). */
   ack(seq: number): boolean {
     if (this.n === 0 || this.a[this.head] !== seq) {

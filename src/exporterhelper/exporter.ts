@@ -10,7 +10,7 @@ import { Batcher } from './batcher.js';
 import type { HelperSettings, RetrySettings } from './config.js';
 import { MemoryQueue } from './memory_queue.js';
 import { BlockingOffer } from './overflow.js';
-import { OfferRefused, type Queue, type QueueEntry, type Sizer } from './queue.js';
+import type { Queue, QueueEntry, Sizer } from './queue.js';
 import { isQueueStorage } from './storage.js';
 import { memoryAccounting } from '../memory.js';
 
@@ -229,15 +229,13 @@ export function createExporterHelper(
     while ((await q.ready()) && (await sendNext(q)));
   };
 
-  /** With storage, the OK waits for the queue's write (and with fsync its group commit). A write
-   *  that failed is a full queue, as a false from offer(); a failed sync is a retryable refusal
-   *  too (the items are in the queue and may be sent twice). */
-  const onDisk = async (q: Queue<Telemetry>, batch: Telemetry): Promise<void> => {
+  /** With fsync, the OK waits for the queue's group commit; a failed sync is a retryable refusal
+   *  (the items are in the queue and may be sent twice). */
+  const onDisk = async (q: Queue<Telemetry>): Promise<void> => {
     if (!q.synced) return;
     try {
       await q.synced();
     } catch (err) {
-      if (err instanceof OfferRefused) queueFull(batch);
       throw new RetryableError(`persistent queue could not sync to disk: ${(err as Error).message}`, { retryAfterMs: QUEUE_FULL_RETRY_MS, cause: err });
     }
   };
@@ -263,18 +261,18 @@ export function createExporterHelper(
         if (!blocking) {
           if (!q.offer(batch, size)) queueFull(batch);
           accepted = true;
-          return await onDisk(q, batch);
+          return await onDisk(q);
         }
         const r = blocking.offer(batch, size);
         if (r === true) {
           accepted = true;
-          return await onDisk(q, batch);
+          return await onDisk(q);
         }
         const outcome = await r;
         if (outcome === 'accepted') {
           accepted = true;
           blocked!.accepted.inc();
-          return await onDisk(q, batch);
+          return await onDisk(q);
         }
         // Back-pressure, not a drop: the receiver answers UNAVAILABLE / 503 and the client sends
         // this batch again, so it is not counted in enqueue_failed.

@@ -36,23 +36,15 @@ export interface Queue<T> {
   onSpace?(listener: () => void): () => void;
   /** True if what the queue holds survives a restart. */
   readonly persistent?: boolean;
-  /** Resolves once everything offered so far is in the queue's files (a persistent queue: the
-   *  offers of an event-loop turn are written together, and with fsync share one fdatasync, a
-   *  group commit); absent when offer() alone is enough. Rejects with OfferRefused if the write
-   *  failed (those offers are not in the queue), with another error if the sync failed (they are,
-   *  maybe not on the disk). */
+  /** Resolves once everything offered so far is on the disk (a persistent queue with fsync: one
+   *  fdatasync for all the offers of an event-loop turn, a group commit); absent when offer()
+   *  alone is enough. Rejects if the sync failed (the offers may not be on the disk). */
   synced?(): Promise<void>;
   readonly size: number;
   readonly capacity: number;
 }
 
 export type Sizer = 'requests' | 'items' | 'bytes';
-
-/** synced() failed to write offers that offer() had taken: they are not in the queue, as if
- *  offer() had returned false. */
-export class OfferRefused extends Error {
-  override readonly name = 'OfferRefused';
-}
 
 /** The listeners of Queue.onSpace: any number of notify() calls in one turn make one callback
  *  round, run from a microtask. */
