@@ -1,7 +1,8 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`, e.g. `otlp-throughput.js --cpu-prof DIR`):
-// the functions with the most self time, and self time per file / package.
+// the functions with the most self time, and self time per file / package; with --inclusive RE,
+// also the time spent in (and under) each function whose file matches RE.
 //
-//   node dist/bench/profile-top.js FILE.cpuprofile [--top 25]
+//   node dist/bench/profile-top.js FILE.cpuprofile [--top 25] [--inclusive 'genai|pdata']
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { table } from './lib/report.js';
@@ -19,7 +20,7 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, inclusive: { type: 'string' } } });
 if (positionals.length === 0) {
   process.stderr.write('usage: node dist/bench/profile-top.js FILE.cpuprofile [--top N]\n');
   process.exit(2);
@@ -63,4 +64,23 @@ for (const file of positionals) {
   process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled\n\n`);
   process.stdout.write(table(['function (self time)', 'ms', 'share'], rows(fn)) + '\n\n');
   process.stdout.write(table(['file / package (self time)', 'ms', 'share'], rows(mod)) + '\n\n');
+  if (values.inclusive) {
+    // A sample counts once for every distinct function on its stack (recursion counted once).
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const re = new RegExp(values.inclusive);
+    const incl = new Map<string, number>();
+    for (const [id, us] of self) {
+      const seen = new Set<string>();
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const cf = byId.get(cur)!.callFrame;
+        if (!cf.url || !re.test(cf.url)) continue;
+        const key = `${cf.functionName || '(anonymous)'}  ${where(cf.url)}:${cf.lineNumber + 1}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        incl.set(key, (incl.get(key) ?? 0) + us);
+      }
+    }
+    process.stdout.write(table([`function in ${values.inclusive} (inclusive time)`, 'ms', 'share'], rows(incl)) + '\n\n');
+  }
 }
