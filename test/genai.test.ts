@@ -378,3 +378,29 @@ service:
   t.equal(held.length, 1);
   t.match(held[0]!.message, /processor "genai" .* a crash loses the spans held for their agent/);
 });
+
+t.test('chat messages in the Vercel AI SDK\'s and Langfuse\'s shapes become the conventions\' {role, parts}', async (t) => {
+  const { p, out } = genaiProcessor();
+  const vercel = JSON.stringify([
+    { role: 'system', content: 'be brief' },
+    { role: 'user', content: [{ type: 'text', text: 'add 1 and 2' }] },
+    { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'add', input: { a: 1, b: 2 } }] },
+    { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'add', output: { type: 'json', value: 3 } }] },
+  ]);
+  await p.consume(spanRequest([
+    { id: 1, name: 'ai.generateText.doGenerate', attrs: { 'ai.model.id': 'gpt-4o', 'ai.prompt.messages': vercel } },
+    { id: 2, name: 'gen', attrs: { 'langfuse.observation.type': 'generation', 'langfuse.observation.input': '[{"role":"user","content":"hi"}]', 'langfuse.observation.output': '{"role":"assistant","content":"Hello"}' } },
+    { id: 3, name: 'gen', attrs: { 'langfuse.observation.type': 'generation', 'langfuse.observation.input': 'just a string' } },
+  ]));
+  const byId = new Map(spansOut(out).map((x) => [x.id, x.a]));
+  t.same(JSON.parse(byId.get(1)![ 'gen_ai.input.messages'] as string), [
+    { role: 'system', parts: [{ type: 'text', content: 'be brief' }] },
+    { role: 'user', parts: [{ type: 'text', content: 'add 1 and 2' }] },
+    { role: 'assistant', parts: [{ type: 'tool_call', id: 'c1', name: 'add', arguments: { a: 1, b: 2 } }] },
+    { role: 'tool', parts: [{ type: 'tool_call_response', id: 'c1', response: '{"type":"json","value":3}' }] },
+  ]);
+  t.same(JSON.parse(byId.get(2)!['gen_ai.input.messages'] as string), [{ role: 'user', parts: [{ type: 'text', content: 'hi' }] }]);
+  t.same(JSON.parse(byId.get(2)!['gen_ai.output.messages'] as string), [{ role: 'assistant', parts: [{ type: 'text', content: 'Hello' }] }], 'one message object is a list of one');
+  t.equal(byId.get(3)!['gen_ai.input.messages'], 'just a string', 'what is no message list is carried as it is');
+  await p.shutdown();
+});

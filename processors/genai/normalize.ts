@@ -69,6 +69,8 @@ export interface Facts {
 
 /** Longest JSON usage object parsed (Langfuse usage_details). */
 const MAX_USAGE_JSON = 4096;
+/** Longest JSON message list converted (longer ones are carried as they are). */
+const MAX_MESSAGES_JSON = 1 << 20;
 /** Message list entries rebuilt at most per item (indexes above are left as they are). */
 const MAX_MESSAGES = 256;
 
@@ -297,6 +299,16 @@ export class Normalizer {
       const n = item.numberValue(i);
       return n === undefined || !Number.isFinite(n) ? undefined : { key: rule.to, value: { doubleValue: n } };
     }
+    if (vr === 'chat_messages') {
+      const text = item.valueSize(i) <= MAX_MESSAGES_JSON ? item.stringValue(i) : undefined;
+      const messages = text === undefined ? undefined : chatMessages(text);
+      // Not a list of messages we can read: carried as it is.
+      if (messages === undefined) {
+        const raw = item.rawValue(i);
+        return raw === undefined ? undefined : { key: rule.to, raw };
+      }
+      return { key: rule.to, value: { stringValue: JSON.stringify(messages) } };
+    }
     if (vr === 'string_array') {
       const v = item.value(i);
       if (v?.arrayValue) return { key: rule.to, value: v };
@@ -382,6 +394,50 @@ function collect(lists: Map<ListRule, Map<number, Record<string, string>>>, lr: 
   if (e === undefined) entries.set(index, (e = {}));
   e[field] = value;
 }
+
+/**
+ * Chat messages as providers and SDKs write them (`{role, content: string}`, or content parts
+ * `{type: 'text', text}`, `{type: 'tool-call' | 'tool_use', toolCallId | id, toolName | name,
+ * input | args}`, `{type: 'tool-result' | 'tool_result', toolCallId | tool_use_id, output |
+ * result | content}`; a single message object is taken as a list of one) → the conventions'
+ * `{role, parts}`. Undefined when the text is no such list.
+ */
+export function chatMessages(text: string): Array<{ role: string; parts: Part[] }> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const list = Array.isArray(v) ? v : v !== null && typeof v === 'object' && 'role' in v ? [v] : undefined;
+  if (list === undefined) return undefined;
+  const out: Array<{ role: string; parts: Part[] }> = [];
+  for (const m of list.slice(0, MAX_MESSAGES)) {
+    if (m === null || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string') return undefined;
+    const { role, content } = m as { role: string; content?: unknown };
+    const parts: Part[] = [];
+    if (typeof content === 'string') parts.push({ type: 'text', content });
+    else if (Array.isArray(content)) {
+      for (const p of content.slice(0, MAX_MESSAGES)) {
+        if (p === null || typeof p !== 'object') continue;
+        const q = p as Record<string, unknown>;
+        const type = q['type'];
+        if (type === 'text' && typeof q['text'] === 'string') parts.push({ type: 'text', content: q['text'] });
+        else if (type === 'reasoning' && typeof q['text'] === 'string') parts.push({ type: 'reasoning', content: q['text'] });
+        else if (type === 'tool-call' || type === 'tool_use' || type === 'tool_call') {
+          parts.push({ type: 'tool_call', id: str1(q['toolCallId'] ?? q['id']), name: str1(q['toolName'] ?? q['name']), arguments: q['input'] ?? q['args'] ?? q['arguments'] });
+        } else if (type === 'tool-result' || type === 'tool_result') {
+          const r = q['output'] ?? q['result'] ?? q['content'];
+          parts.push({ type: 'tool_call_response', id: str1(q['toolCallId'] ?? q['tool_use_id']), response: typeof r === 'string' ? r : JSON.stringify(r) });
+        }
+      }
+    }
+    out.push({ role, parts });
+  }
+  return out;
+}
+
+const str1 = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 interface Part {
   type: string;

@@ -10,6 +10,7 @@ export type ValueRule =
   | 'int' // a number, or a numeric string, as an int
   | 'double'
   | 'string_array' // a string (comma-separated ones split) → a one- or many-element string array
+  | 'chat_messages' // a JSON list of chat messages in a provider's shape → the conventions' {role, parts}
   | Readonly<Record<string, string | null>>; // a value table (looked up in lower case); null: no target
 
 /** Which spans a row applies to. */
@@ -199,7 +200,7 @@ export const BUILTIN_SOURCES: readonly BuiltinSource[] = [
       { from: 'ai.toolCall.input', to: GenAI.toolCallArguments },
       { from: 'ai.toolCall.result', to: GenAI.toolCallResult },
       { from: 'ai.toolCall.output', to: GenAI.toolCallResult },
-      { from: 'ai.prompt.messages', to: GenAI.inputMessages, when: 'model_call' },
+      { from: 'ai.prompt.messages', to: GenAI.inputMessages, value: 'chat_messages', when: 'model_call' },
       { from: 'ai.telemetry.metadata.sessionId', to: GenAI.conversationId },
     ],
   },
@@ -212,8 +213,8 @@ export const BUILTIN_SOURCES: readonly BuiltinSource[] = [
     rows: [
       { from: 'langfuse.observation.type', to: GenAI.operationName, value: { generation: Operation.chat, embedding: Operation.embeddings, agent: Operation.invokeAgent, tool: Operation.executeTool, retriever: Operation.retrieval, span: null, event: null, chain: null, evaluator: null, guardrail: null } },
       { from: 'langfuse.observation.model.name', to: GenAI.requestModel },
-      { from: 'langfuse.observation.input', to: GenAI.inputMessages },
-      { from: 'langfuse.observation.output', to: GenAI.outputMessages },
+      { from: 'langfuse.observation.input', to: GenAI.inputMessages, value: 'chat_messages' },
+      { from: 'langfuse.observation.output', to: GenAI.outputMessages, value: 'chat_messages' },
       { from: 'langfuse.session.id', to: GenAI.conversationId },
     ],
     usageJson: {
