@@ -52,13 +52,14 @@ async function load(files: string[], sets: string[]): Promise<LoadResult> {
 
 async function components(json: boolean): Promise<void> {
   const [{ registry }, { stringify }] = await Promise.all([import('./components.js'), import('yaml')]);
-  const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'extension'];
+  const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'connector', 'extension'];
   const out: Record<string, unknown[]> = {};
   for (const k of kinds) {
     out[`${k}s`] = registry.list(k).map((f) => ({
       type: f.type,
       description: f.description,
       ...(f.signals ? { signals: f.signals } : {}),
+      ...(f.connects ? { connects: f.connects.map(([a, b]) => `${a} -> ${b}`) } : {}),
       default_config: f.createDefaultConfig(),
       schema: f.schema,
     }));

@@ -6,7 +6,7 @@ import type { Signal } from './pdata/telemetry.js';
 import type { SelfMetrics } from './telemetry/metrics.js';
 import type { Workers } from './workers/pool.js';
 
-export type Kind = 'receiver' | 'processor' | 'exporter' | 'extension';
+export type Kind = 'receiver' | 'processor' | 'exporter' | 'connector' | 'extension';
 
 /** A JSON Schema (draft 2020-12 / ajv subset). */
 export type JsonSchema = Record<string, unknown>;
@@ -21,6 +21,9 @@ export interface Receiver extends Lifecycle {}
 export interface Processor extends Lifecycle, Consumer {}
 export interface Exporter extends Lifecycle, Consumer {}
 export interface Extension extends Lifecycle {}
+/** An exporter in one pipeline and a receiver in another: what it consumes (signal `from`) it turns
+ *  into items of signal `to` for the pipelines that list it as a receiver. */
+export interface Connector extends Lifecycle, Consumer {}
 
 /** A problem found by a factory's check(). */
 export interface ConfigCheckProblem {
@@ -83,4 +86,8 @@ export interface Factory<C = any> {
   /** Exporters: one instance per id, shared by every pipeline it is in. */
   createExporter?(set: CreateSettings, cfg: C, signals: readonly Signal[]): Exporter;
   createExtension?(set: CreateSettings, cfg: C): Extension;
+  /** Connectors: the (from, to) signal pairs it supports. */
+  connects?: ReadonlyArray<readonly [Signal, Signal]>;
+  /** Connectors: one instance per id and pair, given the pipelines of signal `to` it feeds. */
+  createConnector?(set: CreateSettings, cfg: C, from: Signal, to: Signal, next: Consumer): Connector;
 }

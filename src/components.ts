@@ -10,6 +10,7 @@ import { remoteWriteExporterFactory } from '../exporters/prometheusremotewrite/f
 import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { sseExporterFactory } from '../exporters/sse/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
+import { genaiMetricsConnectorFactory } from '../connectors/genai_metrics/factory.js';
 
 export const registry = new Registry([
   otlpReceiverFactory,
@@ -22,4 +23,5 @@ export const registry = new Registry([
   remoteWriteExporterFactory,
   sseExporterFactory,
   fileStorageExtensionFactory,
+  genaiMetricsConnectorFactory,
 ]);

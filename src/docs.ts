@@ -35,10 +35,11 @@ function rows(schema: JsonSchema, defaults: unknown, prefix: string, out: string
 
 export function renderReference(registry: Registry): string {
   const out: string[] = [];
-  const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'extension'];
+  const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'connector', 'extension'];
   for (const kind of kinds) {
     for (const f of registry.list(kind)) {
-      out.push(`#### ${kind} \`${f.type}\``, '', f.description + (f.signals ? ` Signals: ${f.signals.join(', ')}.` : ''), '');
+      const connects = f.connects ? ` Connects: ${f.connects.map(([a, b]) => `${a} → ${b}`).join(', ')}.` : '';
+      out.push(`#### ${kind} \`${f.type}\``, '', f.description + (f.signals ? ` Signals: ${f.signals.join(', ')}.` : '') + connects, '');
       out.push('| key | type | default | description |', '|---|---|---|---|');
       rows(f.schema, f.createDefaultConfig(), '', out);
       out.push('');

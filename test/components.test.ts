@@ -39,12 +39,16 @@ function create(f: Factory, cfg: unknown): Lifecycle {
       return f.createProcessor!(set, cfg, signals[0]!, sinkConsumer);
     case 'exporter':
       return f.createExporter!(set, cfg, signals);
+    case 'connector': {
+      const [from, to] = f.connects![0]!;
+      return f.createConnector!(set, cfg, from, to, sinkConsumer);
+    }
     case 'extension':
       return f.createExtension!(set, cfg);
   }
 }
 
-const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'extension'];
+const kinds: Kind[] = ['receiver', 'processor', 'exporter', 'connector', 'extension'];
 for (const kind of kinds) {
   for (const f of registry.list(kind)) {
     t.test(`${kind} ${f.type}: lifecycle twice with its default config`, async (t) => {
@@ -61,6 +65,10 @@ for (const kind of kinds) {
       if (kind === 'processor') p.processors = [f.type];
       if (kind === 'exporter') p.exporters = [f.type];
       if (kind === 'extension') doc.service.extensions = [f.type];
+      if (kind === 'connector') {
+        const [from, to] = f.connects![0]!;
+        doc.service.pipelines = { [from]: { receivers: ['otlp'], exporters: [f.type] }, [to === from ? `${to}/out` : to]: { receivers: [f.type], exporters: ['debug'] } };
+      }
       const r = loadConfig({ files: [tempFile('c.yaml', stringify(doc))], registry });
       t.same(r.errors, [], 'default config (plus required keys) is valid against its schema');
       const cfg = (r.config as any)[section].get(f.type).config;

@@ -30,8 +30,8 @@ export interface LoadOptions {
   registry: Registry;
 }
 
-const SECTIONS: Record<Section, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
-const TOP_KEYS = ['exporters', 'extensions', 'processors', 'receivers', 'service'];
+const SECTIONS: Record<Section, Kind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', connectors: 'connector', extensions: 'extension' };
+const TOP_KEYS = ['connectors', 'exporters', 'extensions', 'processors', 'receivers', 'service'];
 const TYPE = /^[A-Za-z][A-Za-z0-9_]*$/;
 const NAME = /^[A-Za-z0-9_.-]+$/;
 
@@ -43,8 +43,7 @@ export function loadConfig(opts: LoadOptions): LoadResult {
   substituteEnv(root, opts.env ?? process.env, problems);
 
   for (const [k, e] of root.entries) {
-    if (k === 'connectors') problems.error(Code.Unsupported, k, e.keyLoc, 'connectors are not supported');
-    else if (!TOP_KEYS.includes(k)) problems.error(Code.UnknownKey, k, e.keyLoc, `unknown top-level key "${k}" (valid: ${TOP_KEYS.join(', ')})`);
+    if (!TOP_KEYS.includes(k)) problems.error(Code.UnknownKey, k, e.keyLoc, `unknown top-level key "${k}" (valid: ${TOP_KEYS.join(', ')})`);
   }
   const sections = {} as Sections;
   const resolved = {} as Record<Section, Map<string, ComponentConfig>>;

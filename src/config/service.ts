@@ -9,7 +9,7 @@ import { SIGNALS, type PipelineConfig, type ServiceConfig, type Signal, type Tel
 import { parseDuration } from './units.js';
 import { compile, createAjv, runValidator } from './validate.js';
 
-export type Section = 'receivers' | 'processors' | 'exporters' | 'extensions';
+export type Section = 'receivers' | 'processors' | 'exporters' | 'connectors' | 'extensions';
 /** A component id as defined in its section; factory undefined when its type is unknown. */
 export interface Defined {
   keyLoc: Loc;
@@ -17,7 +17,7 @@ export interface Defined {
 }
 export type Sections = Record<Section, Map<string, Defined>>;
 
-const SINGULAR: Record<Section, string> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', extensions: 'extension' };
+const SINGULAR: Record<Section, string> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', connectors: 'connector', extensions: 'extension' };
 const ID_NAME = /^[A-Za-z0-9_.-]+$/;
 const DEFAULT_SHUTDOWN_MS = 30_000;
 
@@ -132,15 +132,91 @@ export function resolveService(entry: MapEntry | undefined, sections: Sections, 
     problems.error(Code.NoPipelines, 'service.pipelines', loc, pl && pl.value.t !== 'map' && !isNull(pl.value) ? 'must be a map of pipelines' : 'no pipelines: define at least one (traces, metrics, logs)');
     return svc;
   }
+  const places: Places = new Map();
   for (const [id, e] of pl.value.entries) {
-    const p = pipeline(id, e, sections, problems);
+    const p = pipeline(id, e, sections, problems, places);
     if (p) svc.pipelines.push(p);
   }
   unused(svc, pl.value.entries, sections, problems);
+  connectors(svc, sections, places, problems);
   return svc;
 }
 
-function pipeline(id: string, e: MapEntry, sections: Sections, problems: Problems): PipelineConfig | undefined {
+/** Where each id was written in each pipeline's lists: `pipeline\0section\0id` → its place. */
+type Places = Map<string, Loc>;
+const place = (pipeline: string, section: 'receivers' | 'exporters', id: string) => `${pipeline}\u0000${section}\u0000${id}`;
+const arrow = (pairs: ReadonlyArray<readonly [Signal, Signal]>) => pairs.map(([a, b]) => `${a} → ${b}`).join(', ');
+
+/**
+ * Connectors tie pipelines together: each must be an exporter of one pipeline and a receiver of
+ * another, every use must find a partner of a signal pair the connector supports, and the
+ * pipelines they tie must not form a cycle.
+ */
+function connectors(svc: ServiceConfig, sections: Sections, places: Places, problems: Problems): void {
+  const defined = sections.connectors;
+  if (defined.size === 0) return;
+  const pairsOf = (id: string) => defined.get(id)?.factory?.connects ?? [];
+  for (const [id, def] of defined) {
+    const out = svc.pipelines.filter((p) => p.exporters.includes(id));
+    const into = svc.pipelines.filter((p) => p.receivers.includes(id));
+    if (out.length === 0 || into.length === 0) {
+      const missing = out.length === 0 ? 'under exporters of any pipeline' : 'under receivers of any pipeline';
+      problems.error(Code.Unused, `connectors.${id}`, def.keyLoc, `connector "${id}" is not listed ${missing}: a connector is an exporter in one pipeline and a receiver in another`);
+      continue;
+    }
+    const pairs = pairsOf(id);
+    for (const p of out) {
+      // A signal the connector does not take at all was reported where it is listed.
+      if (pairs.some(([a]) => a === p.signal) && !pairs.some(([a, b]) => a === p.signal && into.some((q) => q.signal === b))) {
+        const wants = pairs.filter(([a]) => a === p.signal).map(([, b]) => b);
+        problems.error(Code.UnsupportedSignal, `service.pipelines.${p.id}.exporters`, places.get(place(p.id, 'exporters', id)), `connector "${id}" has nothing to feed from pipeline "${p.id}": it connects ${arrow(pairs)}, and no ${wants.join(' or ') || 'matching'} pipeline lists it under receivers`);
+      }
+    }
+    for (const q of into) {
+      if (pairs.some(([, b]) => b === q.signal) && !pairs.some(([a, b]) => b === q.signal && out.some((p) => p.signal === a))) {
+        const wants = pairs.filter(([, b]) => b === q.signal).map(([a]) => a);
+        problems.error(Code.UnsupportedSignal, `service.pipelines.${q.id}.receivers`, places.get(place(q.id, 'receivers', id)), `connector "${id}" has nothing to give pipeline "${q.id}": it connects ${arrow(pairs)}, and no ${wants.join(' or ') || 'matching'} pipeline lists it under exporters`);
+      }
+    }
+  }
+  // Cycles: pipeline P feeds Q when P exports to a connector Q receives from, over a supported pair.
+  const feeds = new Map<string, Array<{ to: string; via: string }>>();
+  for (const p of svc.pipelines) {
+    const edges: Array<{ to: string; via: string }> = [];
+    for (const id of p.exporters) {
+      if (!defined.has(id)) continue;
+      for (const q of svc.pipelines) {
+        if (q.receivers.includes(id) && pairsOf(id).some(([a, b]) => a === p.signal && b === q.signal)) edges.push({ to: q.id, via: id });
+      }
+    }
+    feeds.set(p.id, edges);
+  }
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: Array<{ pipeline: string; via?: string }> = [];
+  const visit = (id: string): boolean => {
+    if (state.get(id) === 'done') return false;
+    if (state.get(id) === 'open') {
+      const from = stack.findIndex((s) => s.pipeline === id);
+      const loop = [...stack.slice(from), { pipeline: id }];
+      const path = loop.map((s, i) => (i === 0 ? s.pipeline : `(${loop[i - 1]!.via}) → ${s.pipeline}`)).join(' → ');
+      const first = loop[0]!;
+      problems.error(Code.Invalid, `service.pipelines.${first.pipeline}.exporters`, places.get(place(first.pipeline, 'exporters', first.via!)), `pipelines form a cycle through connectors: ${path}`);
+      return true;
+    }
+    state.set(id, 'open');
+    for (const e of feeds.get(id) ?? []) {
+      stack.push({ pipeline: id, via: e.via });
+      const found = visit(e.to);
+      stack.pop();
+      if (found) return true;
+    }
+    state.set(id, 'done');
+    return false;
+  };
+  for (const p of svc.pipelines) if (visit(p.id)) break;
+}
+
+function pipeline(id: string, e: MapEntry, sections: Sections, problems: Problems, places: Places): PipelineConfig | undefined {
   const path = ['service', 'pipelines', id];
   const [sig, ...rest] = id.split('/');
   const name = rest.join('/');
@@ -164,7 +240,7 @@ function pipeline(id: string, e: MapEntry, sections: Sections, problems: Problem
   }
   const list = (s: 'receivers' | 'processors' | 'exporters'): string[] => {
     const le = v.entries.get(s);
-    const ids = le ? idList(le, [...path, s], s, signal, sections, problems) : [];
+    const ids = le ? idList(le, [...path, s], s, signal, sections, problems, (cid, loc) => s !== 'processors' && places.set(place(id, s, cid), loc)) : [];
     if (s !== 'processors' && ids.length === 0 && !(le && !isNull(le.value) && le.value.t !== 'seq')) {
       problems.error(Code.PipelineIncomplete, joinPath(path), le?.keyLoc ?? e.keyLoc, `pipeline "${id}" must have at least one ${SINGULAR[s]}`);
     }
@@ -178,7 +254,7 @@ function pipeline(id: string, e: MapEntry, sections: Sections, problems: Problem
  * A list of component ids of one section: each must be defined there, listed once, and (in a
  * pipeline) support the pipeline's signal. Returns the ids as written, problems reported.
  */
-function idList(e: MapEntry, path: string[], section: Section, signal: Signal | undefined, sections: Sections, problems: Problems): string[] {
+function idList(e: MapEntry, path: string[], section: Section, signal: Signal | undefined, sections: Sections, problems: Problems, at?: (id: string, loc: Loc) => void): string[] {
   if (isNull(e.value)) return [];
   if (e.value.t !== 'seq') {
     problems.error(Code.Invalid, joinPath(path), e.value.loc, `must be a list of ${SINGULAR[section]} ids`);
@@ -197,6 +273,17 @@ function idList(e: MapEntry, path: string[], section: Section, signal: Signal | 
       return;
     }
     ids.push(id);
+    at?.(id, item.loc);
+    // A pipeline's receivers and exporters may be connectors.
+    const connector = section === 'receivers' || section === 'exporters' ? sections.connectors.get(id) : undefined;
+    if (connector && !sections[section].has(id)) {
+      const pairs = connector.factory?.connects ?? [];
+      const ok = section === 'exporters' ? pairs.some(([a]) => a === signal) : pairs.some(([, b]) => b === signal);
+      if (signal && connector.factory && !ok) {
+        problems.error(Code.UnsupportedSignal, ipath, item.loc, `connector "${id}" cannot be ${section === 'exporters' ? 'an exporter' : 'a receiver'} of a ${signal} pipeline (it connects ${arrow(pairs) || 'nothing'})`);
+      }
+      return;
+    }
     const def = sections[section].get(id);
     if (!def) {
       const defined = [...sections[section].keys()];
@@ -215,7 +302,7 @@ function idList(e: MapEntry, path: string[], section: Section, signal: Signal | 
 
 /** Receivers that feed nothing are a mistake; idle processors/exporters/extensions just waste. */
 function unused(svc: ServiceConfig, pipelines: Map<string, MapEntry>, sections: Sections, problems: Problems): void {
-  const used: Record<Section, Set<string>> = { receivers: new Set(), processors: new Set(), exporters: new Set(), extensions: new Set(svc.extensions) };
+  const used: Record<Section, Set<string>> = { receivers: new Set(), processors: new Set(), exporters: new Set(), connectors: new Set(), extensions: new Set(svc.extensions) };
   // Count every id written in any pipeline, valid or not, so one mistake does not cascade.
   for (const e of pipelines.values()) {
     if (e.value.t !== 'map') continue;
@@ -225,6 +312,7 @@ function unused(svc: ServiceConfig, pipelines: Map<string, MapEntry>, sections: 
     }
   }
   for (const s of Object.keys(sections) as Section[]) {
+    if (s === 'connectors') continue; // see connectors()
     for (const [id, d] of sections[s]) {
       if (used[s].has(id)) continue;
       const path = `${s}.${id}`;

@@ -48,6 +48,7 @@ export interface ResolvedConfig {
   receivers: Map<string, ComponentConfig>;
   processors: Map<string, ComponentConfig>;
   exporters: Map<string, ComponentConfig>;
+  connectors: Map<string, ComponentConfig>;
   extensions: Map<string, ComponentConfig>;
   service: ServiceConfig;
   /** The config files, in the order they were merged. */

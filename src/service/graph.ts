@@ -1,10 +1,12 @@
 // Builds the running pipelines from a resolved config: exporters (shared between pipelines),
-// processors (one chain per pipeline), receivers (fanned into every pipeline they serve).
-// Starts downstream first, stops upstream first; startup and reload go through the same code.
+// processors (one chain per pipeline), connectors (an exporter of some pipelines, fanned into the
+// pipelines that list them as receivers), receivers (fanned into every pipeline they serve).
+// Pipelines fed by connectors are built before the pipelines that feed them (the config forbids
+// cycles). Starts downstream first, stops upstream first; startup and reload share this code.
 import type { Logger } from 'pino';
-import type { CreateSettings, Exporter, Extension, Host, Kind, Lifecycle, Processor, Receiver } from '../component.js';
+import type { Connector, CreateSettings, Exporter, Extension, Host, Kind, Lifecycle, Processor, Receiver } from '../component.js';
 import type { Consumer } from '../consumer.js';
-import type { ComponentConfig, ResolvedConfig } from '../config/load.js';
+import type { ComponentConfig, PipelineConfig, ResolvedConfig } from '../config/load.js';
 import type { Signal } from '../pdata/telemetry.js';
 import type { MetricsRegistry } from '../telemetry/metrics.js';
 import type { Workers } from '../workers/pool.js';
@@ -70,6 +72,7 @@ export class Graph implements Host {
     const exporterSignals = new Map<string, Set<Signal>>();
     for (const p of svc.pipelines) {
       for (const id of p.exporters) {
+        if (!config.exporters.has(id)) continue; // a connector
         let s = exporterSignals.get(id);
         if (!s) exporterSignals.set(id, (s = new Set()));
         s.add(p.signal);
@@ -83,11 +86,39 @@ export class Graph implements Host {
       this.nodes.push({ kind: 'exporter', id, component: exp });
     }
 
-    // Each pipeline: fan-out to its exporters, then its processors built back to front.
+    // Each pipeline: fan-out to its exporters (and connectors), then its processors back to front;
+    // a pipeline after every pipeline its connectors feed.
     const entries = new Map<string, Consumer>();
-    for (const p of svc.pipelines) {
+    const connectors = new Map<string, Connector>();
+    const connectorFor = (id: string, from: Signal, to: Signal, pipelines: readonly string[]): Connector => {
+      const key = `${id}\u0000${from}\u0000${to}`;
+      let conn = connectors.get(key);
+      if (!conn) {
+        const c = config.connectors.get(id)!;
+        const next = fanout(pipelines.map((pid) => entries.get(pid)!), this.logger.child({ connector: id }));
+        conn = c.factory.createConnector!(this.settings('connector', id), c.config, from, to, next);
+        connectors.set(key, conn);
+        this.nodes.push({ kind: 'connector', id: `${id} (${from} → ${to})`, component: conn });
+      }
+      return conn;
+    };
+    for (const p of pipelineOrder(svc.pipelines, config.connectors)) {
       const plog = this.logger.child({ pipeline: p.id });
-      let next: Consumer = fanout(p.exporters.map((id) => exporters.get(id)!), plog);
+      const targets: Consumer[] = [];
+      for (const id of p.exporters) {
+        const exp = exporters.get(id);
+        if (exp) {
+          targets.push(exp);
+          continue;
+        }
+        // A connector: one instance per signal pair, feeding every pipeline of that signal that lists it.
+        for (const [from, to] of config.connectors.get(id)!.factory.connects ?? []) {
+          if (from !== p.signal) continue;
+          const fed = svc.pipelines.filter((q) => q.signal === to && q.receivers.includes(id)).map((q) => q.id);
+          if (fed.length > 0) targets.push(connectorFor(id, from, to, fed));
+        }
+      }
+      let next: Consumer = fanout(targets, plog);
       const chain: Node[] = [];
       for (let i = p.processors.length - 1; i >= 0; i--) {
         const id = p.processors[i]!;
@@ -146,4 +177,22 @@ export class Graph implements Host {
       }
     }
   }
+}
+
+/** Pipelines in build order: each after every pipeline it feeds through a connector. */
+function pipelineOrder(pipelines: readonly PipelineConfig[], connectors: ReadonlyMap<string, ComponentConfig>): PipelineConfig[] {
+  const byId = new Map(pipelines.map((p) => [p.id, p]));
+  const done = new Set<string>();
+  const out: PipelineConfig[] = [];
+  const visit = (p: PipelineConfig) => {
+    if (done.has(p.id)) return;
+    done.add(p.id); // the config has no cycles: marking first only guards against a bug looping
+    for (const id of p.exporters) {
+      if (!connectors.has(id)) continue;
+      for (const q of pipelines) if (q.receivers.includes(id)) visit(byId.get(q.id)!);
+    }
+    out.push(p);
+  };
+  for (const p of pipelines) visit(p);
+  return out;
 }

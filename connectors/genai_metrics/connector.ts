@@ -1,0 +1,327 @@
+// The genai_metrics connector: traces in, metrics out, the RED method for agents. GenAI spans (as
+// the genai processor leaves them) give the GenAI conventions' client metrics (token usage and
+// operation duration histograms, their bucket advice) and fleetcol's per agent, operation, model
+// and tool: calls, errors, cost in USD, tool calls by tool and status. Other spans give duration
+// histograms by kind and name. Spans are read at wire level (src/pdata/edit.ts), never decoded.
+import type { Connector, CreateSettings } from '../../src/component.js';
+import type { Consumer } from '../../src/consumer.js';
+import { editItems, type EditContext, type WireItem } from '../../src/pdata/edit.js';
+import { AggregationTemporality } from '../../src/pdata/model.js';
+import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric } from '../../src/pdata/telemetry.js';
+import type { BoundCounter } from '../../src/telemetry/metrics.js';
+import { GENAI_CONVENTIONS, GenAI, MODEL_OPERATIONS, Operation, agentIdentity, pick } from '../../src/vocab/index.js';
+
+export interface GenAIMetricsConfig {
+  /** attributes (span first, then resource) that label every GenAI series, beyond the defaults */
+  dimensions: string[];
+  max_series: number;
+  /** ms */
+  metrics_flush_interval: number;
+  /** ms; 0: never */
+  metrics_expiration: number;
+  aggregation_temporality: 'AGGREGATION_TEMPORALITY_CUMULATIVE' | 'AGGREGATION_TEMPORALITY_DELTA';
+  exemplars: { enabled: boolean; max_per_data_point: number };
+  /** `current`: gen_ai.client.token.usage / operation.duration (v1.41 and the draft's names for
+   *  other operations); `inference`: the draft's gen_ai.client.inference.* for model calls */
+  naming: 'current' | 'inference';
+  span_metrics: { enabled: boolean; buckets: number[] };
+}
+
+/** The conventions' bucket advice. */
+export const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+export const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+
+/** Labels of every GenAI series, in this order, then the configured dimensions. */
+const BASE_DIMENSIONS = [GenAI.operationName, GenAI.providerName, GenAI.requestModel, GenAI.agentId, GenAI.agentName] as const;
+const OVERFLOW = 'otel_metric_overflow';
+/** Longest label value kept (a client sends them). */
+const MAX_VALUE_LENGTH = 256;
+const STATUS_ERROR = 2;
+const KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
+
+type Kind = 'sum' | 'histogram';
+
+interface Exemplars {
+  traceId: Uint8Array;
+  spanId: Uint8Array;
+  value: number;
+  time: bigint;
+}
+
+interface Series {
+  /** the service it came from (a resource per service in the output) */
+  service: string;
+  labels: KeyValue[];
+  start: bigint;
+  updated: number;
+  value: number;
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  buckets: number[] | undefined;
+  exemplars: Exemplars[];
+}
+
+interface Instrument {
+  name: string;
+  unit: string;
+  description: string;
+  kind: Kind;
+  bounds: number[];
+  series: Map<string, Series>;
+}
+
+const clip = (s: string) => (s.length > MAX_VALUE_LENGTH ? s.slice(0, MAX_VALUE_LENGTH) : s);
+
+export class GenAIMetricsConnector implements Connector {
+  readonly mutatesData = false;
+  private readonly instruments = new Map<string, Instrument>();
+  private seriesCount = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly overflowC: BoundCounter;
+  private readonly failedC: BoundCounter;
+  private readonly delta: boolean;
+  private readonly startedAt = BigInt(Date.now()) * 1_000_000n;
+
+  constructor(
+    private readonly set: CreateSettings,
+    private readonly cfg: GenAIMetricsConfig,
+    private readonly next: Consumer,
+  ) {
+    this.delta = cfg.aggregation_temporality === 'AGGREGATION_TEMPORALITY_DELTA';
+    const m = set.metrics;
+    this.overflowC = m.counter('connector_genai_metrics_overflow', 'Data points recorded in the overflow series (otel_metric_overflow="true") because max_series series exist.');
+    this.failedC = m.counter('connector_genai_metrics_send_failed', 'Metric data points the next stage refused (dropped; cumulative ones are sent again at the next flush).');
+    m.gauge('connector_genai_metrics_series', 'Series held.', () => this.seriesCount);
+  }
+
+  async start(): Promise<void> {
+    this.timer = setInterval(() => void this.flush(), this.cfg.metrics_flush_interval);
+    this.timer.unref();
+  }
+
+  async consume(batch: Telemetry): Promise<void> {
+    if (batch.signal !== 'traces') return;
+    const now = Date.now();
+    editItems('traces', batch.toProto(), (item, c) => {
+      this.span(item, c, now);
+      return undefined;
+    });
+  }
+
+  private span(item: WireItem, c: EditContext, now: number): void {
+    const res = c.resource?.attributes;
+    const service = clip(pick('service.name', undefined, res) ?? 'unknown_service');
+    let op: string | undefined;
+    let provider: string | undefined;
+    let model: string | undefined;
+    let agentId: string | undefined;
+    let agentName: string | undefined;
+    let tool: string | undefined;
+    let errorType: string | undefined;
+    let input: number | undefined;
+    let output: number | undefined;
+    let cost: number | undefined;
+    const extra = this.cfg.dimensions;
+    let extraValues: (string | undefined)[] | undefined;
+    const keys = item.keys;
+    for (let i = 0; i < keys.length; i++) {
+      switch (keys[i]) {
+        case GenAI.operationName: op = item.stringValue(i); break;
+        case GenAI.providerName: provider = item.stringValue(i); break;
+        case GenAI.requestModel: model = item.stringValue(i); break;
+        case GenAI.agentId: agentId = item.stringValue(i); break;
+        case GenAI.agentName: agentName = item.stringValue(i); break;
+        case GenAI.toolName: tool = item.stringValue(i); break;
+        case GenAI.errorType: errorType = item.stringValue(i); break;
+        case GenAI.inputTokens: input = item.numberValue(i); break;
+        case GenAI.outputTokens: output = item.numberValue(i); break;
+        case GenAI.cost: cost = item.numberValue(i); break;
+        default:
+          if (extra.length > 0) {
+            const at = extra.indexOf(keys[i]!);
+            if (at >= 0) (extraValues ??= [])[at] = item.stringValue(i);
+          }
+      }
+    }
+    const startNs = item.fixed64(7);
+    const endNs = item.fixed64(8);
+    const seconds = endNs > startNs ? Number(endNs - startNs) / 1e9 : 0;
+    const failed = item.statusCode() === STATUS_ERROR;
+    const exemplar = this.cfg.exemplars.enabled ? { traceId: item.bytes(1), spanId: item.bytes(2), time: endNs } : undefined;
+
+    if (op === undefined) {
+      if (!this.cfg.span_metrics.enabled) return;
+      const labels: Array<[string, string]> = [['span.name', clip(item.string(5))], ['span.kind', KIND_NAMES[item.varint(6)] ?? 'SPAN_KIND_UNSPECIFIED'], ['status.code', failed ? 'STATUS_CODE_ERROR' : item.statusCode() === 1 ? 'STATUS_CODE_OK' : 'STATUS_CODE_UNSET']];
+      this.record('traces.span.metrics.duration', 's', 'Span duration, by name, kind and status (spans without gen_ai.operation.name).', 'histogram', this.cfg.span_metrics.buckets, service, labels, seconds, now, exemplar);
+      this.record('traces.span.metrics.calls', '{call}', 'Spans, by name, kind and status (spans without gen_ai.operation.name).', 'sum', [], service, labels, 1, now, undefined);
+      return;
+    }
+    if (agentId === undefined && agentName === undefined) {
+      const who = agentIdentity(undefined, res);
+      if (who && (pick(GenAI.agentId, undefined, res) !== undefined || pick(GenAI.agentName, undefined, res) !== undefined)) {
+        agentId = pick(GenAI.agentId, undefined, res);
+        agentName = pick(GenAI.agentName, undefined, res);
+      }
+    }
+    const labels: Array<[string, string]> = [];
+    const dims = [op, provider, model, agentId, agentName];
+    for (let d = 0; d < BASE_DIMENSIONS.length; d++) if (dims[d] !== undefined) labels.push([BASE_DIMENSIONS[d]!, clip(dims[d]!)]);
+    for (let d = 0; d < extra.length; d++) {
+      const v = extraValues?.[d] ?? pick(extra[d]!, undefined, res);
+      if (v !== undefined) labels.push([extra[d]!, clip(v)]);
+    }
+    const errLabels: Array<[string, string]> = failed ? [...labels, [GenAI.errorType, clip(errorType ?? '_OTHER')]] : labels;
+    const inference = MODEL_OPERATIONS.has(op) && op !== Operation.embeddings;
+    const v = this.cfg.naming === 'inference' && inference;
+    // The conventions' client metrics.
+    if (v) this.record('gen_ai.client.inference.duration', 's', 'GenAI model call duration.', 'histogram', DURATION_BUCKETS, service, errLabels, seconds, now, exemplar);
+    else this.record('gen_ai.client.operation.duration', 's', 'GenAI operation duration.', 'histogram', DURATION_BUCKETS, service, errLabels, seconds, now, exemplar);
+    if (input !== undefined) {
+      if (v) {
+        this.record('gen_ai.client.inference.operation.input_tokens', '{token}', 'Input tokens per model call.', 'histogram', TOKEN_BUCKETS, service, labels, input, now, exemplar);
+        this.record('gen_ai.client.inference.usage.input_tokens', '{token}', 'Input tokens used.', 'sum', [], service, labels, input, now, undefined);
+      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, [...labels, [GenAI.tokenType, 'input']], input, now, exemplar);
+    }
+    if (output !== undefined) {
+      if (v) {
+        this.record('gen_ai.client.inference.operation.output_tokens', '{token}', 'Output tokens per model call.', 'histogram', TOKEN_BUCKETS, service, labels, output, now, exemplar);
+        this.record('gen_ai.client.inference.usage.output_tokens', '{token}', 'Output tokens used.', 'sum', [], service, labels, output, now, undefined);
+      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, [...labels, [GenAI.tokenType, 'output']], output, now, exemplar);
+    }
+    // RED per agent, operation, model and tool: fleetcol's own names.
+    this.record('fleetcol.gen_ai.calls', '{call}', 'GenAI operations (model calls, tool calls, agent invocations).', 'sum', [], service, labels, 1, now, undefined);
+    if (failed) this.record('fleetcol.gen_ai.errors', '{call}', 'GenAI operations that ended in error.', 'sum', [], service, errLabels, 1, now, undefined);
+    if (cost !== undefined && cost > 0) this.record('fleetcol.gen_ai.cost', 'USD', 'Cost of model calls in US dollars (gen_ai.usage.cost).', 'sum', [], service, labels, cost, now, undefined);
+    if (op === Operation.executeTool) {
+      const toolLabels: Array<[string, string]> = [...labels.filter(([k]) => k !== GenAI.requestModel && k !== GenAI.providerName), [GenAI.toolName, clip(tool ?? 'unknown')], ['status', failed ? 'error' : 'ok']];
+      this.record('fleetcol.gen_ai.tool.calls', '{call}', 'Tool calls by tool and status.', 'sum', [], service, toolLabels, 1, now, undefined);
+    }
+  }
+
+  private record(name: string, unit: string, description: string, kind: Kind, bounds: number[], service: string, labels: Array<[string, string]>, value: number, now: number, ex: Omit<Exemplars, 'value'> | undefined): void {
+    let inst = this.instruments.get(name);
+    if (inst === undefined) this.instruments.set(name, (inst = { name, unit, description, kind, bounds, series: new Map() }));
+    let key = service;
+    for (const [k, v] of labels) key += `\u0000${k}\u0001${v}`;
+    let s = inst.series.get(key);
+    if (s === undefined) {
+      if (this.seriesCount >= this.cfg.max_series) {
+        // Past max_series: one series per instrument and service takes what does not fit.
+        key = `${service}\u0000${OVERFLOW}`;
+        s = inst.series.get(key);
+        this.overflowC.inc();
+        if (s === undefined) s = this.newSeries(inst, key, service, [[OVERFLOW, 'true']]);
+      } else s = this.newSeries(inst, key, service, labels);
+    }
+    s.updated = now;
+    if (kind === 'sum') {
+      s.value += value;
+      return;
+    }
+    s.count++;
+    s.sum += value;
+    if (value < s.min) s.min = value;
+    if (value > s.max) s.max = value;
+    const b = s.buckets!;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    b[i]!++;
+    if (ex !== undefined && this.cfg.exemplars.max_per_data_point > 0) {
+      if (s.exemplars.length >= this.cfg.exemplars.max_per_data_point) s.exemplars.shift();
+      s.exemplars.push({ ...ex, value });
+    }
+  }
+
+  private newSeries(inst: Instrument, key: string, service: string, labels: Array<[string, string]>): Series {
+    const s: Series = {
+      service, labels: labels.map(([k, v]) => ({ key: k, value: { stringValue: v } })), start: BigInt(Date.now()) * 1_000_000n, updated: 0,
+      value: 0, count: 0, sum: 0, min: Infinity, max: -Infinity, buckets: inst.kind === 'histogram' ? new Array<number>(inst.bounds.length + 1).fill(0) : undefined, exemplars: [],
+    };
+    inst.series.set(key, s);
+    this.seriesCount++;
+    return s;
+  }
+
+  /** Sends every series (cumulative: all of them since they began; delta: what changed since the
+   *  last flush), then forgets series idle for metrics_expiration. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushNow());
+    return this.flushing;
+  }
+
+  private async flushNow(): Promise<void> {
+    const nowMs = Date.now();
+    const now = BigInt(nowMs) * 1_000_000n;
+    const byService = new Map<string, Metric[]>();
+    let points = 0;
+    for (const inst of this.instruments.values()) {
+      const perService = new Map<string, Metric>();
+      for (const [key, s] of inst.series) {
+        const expired = this.cfg.metrics_expiration > 0 && nowMs - s.updated > this.cfg.metrics_expiration;
+        if (expired) {
+          inst.series.delete(key);
+          this.seriesCount--;
+          continue;
+        }
+        if (this.delta && (inst.kind === 'sum' ? s.value === 0 : s.count === 0)) continue;
+        let m = perService.get(s.service);
+        if (m === undefined) {
+          m = inst.kind === 'sum'
+            ? { name: inst.name, unit: inst.unit, description: inst.description, sum: { dataPoints: [], aggregationTemporality: this.temporality(), isMonotonic: true } }
+            : { name: inst.name, unit: inst.unit, description: inst.description, histogram: { dataPoints: [], aggregationTemporality: this.temporality() } };
+          perService.set(s.service, m);
+          let list = byService.get(s.service);
+          if (list === undefined) byService.set(s.service, (list = []));
+          list.push(m);
+        }
+        const start = this.delta ? s.start : s.start < this.startedAt ? this.startedAt : s.start;
+        const exemplars = s.exemplars.map((e) => ({ filteredAttributes: [], timeUnixNano: e.time, asDouble: e.value, spanId: e.spanId, traceId: e.traceId }));
+        if (m.sum) m.sum.dataPoints.push({ attributes: s.labels, startTimeUnixNano: start, timeUnixNano: now, asDouble: s.value, exemplars: [], flags: 0 });
+        else {
+          m.histogram!.dataPoints.push({
+            attributes: s.labels, startTimeUnixNano: start, timeUnixNano: now, count: BigInt(s.count), sum: s.sum, bucketCounts: s.buckets!.map((n) => BigInt(n)),
+            explicitBounds: inst.bounds, exemplars, flags: 0, ...(s.count > 0 ? { min: s.min, max: s.max } : {}),
+          });
+        }
+        points++;
+        s.exemplars = [];
+        if (this.delta) {
+          s.start = now;
+          s.value = 0;
+          s.count = 0;
+          s.sum = 0;
+          s.min = Infinity;
+          s.max = -Infinity;
+          if (s.buckets) s.buckets.fill(0);
+        }
+      }
+    }
+    if (points === 0) return;
+    const req: ExportMetricsServiceRequest = {
+      resourceMetrics: [...byService].map(([service, metrics]) => ({
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }], droppedAttributesCount: 0 },
+        scopeMetrics: [{ scope: { name: 'fleetcol/connector/genai_metrics', version: GENAI_CONVENTIONS.version, attributes: [], droppedAttributesCount: 0 }, metrics, schemaUrl: GENAI_CONVENTIONS.schemaUrl }],
+        schemaUrl: '',
+      })),
+    } as ExportMetricsServiceRequest;
+    try {
+      await this.next.consume(Telemetry.fromRequest('metrics', req));
+    } catch (err) {
+      this.failedC.inc(points);
+      this.set.logger.warn({ err: (err as Error).message, points }, 'next stage refused the span metrics; dropped');
+    }
+  }
+
+  private temporality(): number {
+    return this.delta ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+    this.set.metrics.dispose();
+  }
+}
