@@ -11,6 +11,7 @@ import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { sseExporterFactory } from '../exporters/sse/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
 import { genaiMetricsConnectorFactory } from '../connectors/genai_metrics/factory.js';
+import { fleetConnectorFactory } from '../connectors/fleet/factory.js';
 
 export const registry = new Registry([
   otlpReceiverFactory,
@@ -24,4 +25,5 @@ export const registry = new Registry([
   sseExporterFactory,
   fileStorageExtensionFactory,
   genaiMetricsConnectorFactory,
+  fleetConnectorFactory,
 ]);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { registry as fakes } from './fixtures/config/fakes.js';
 import { OtlpGrpcClient, freePort, startDaemon, startSink, waitFor } from './helper.js';
-import { spanRequest } from './genai-support.js';
-import { Telemetry, type ExportMetricsServiceRequest } from '../src/pdata/telemetry.js';
+import { logRequest, spanRequest } from './genai-support.js';
+import { Telemetry, type ExportLogsServiceRequest, type ExportMetricsServiceRequest } from '../src/pdata/telemetry.js';
 
 const load = (t: { testdir: (fixture: Record<string, string>) => string }, yaml: string) => {
   const dir = t.testdir({ 'c.yaml': yaml });
@@ -89,4 +89,53 @@ service:
     for (const rm of m.resourceMetrics) for (const sm of rm.scopeMetrics) for (const x of sm.metrics) names.add(x.name);
   }
   t.ok(names.has('gen_ai.client.token.usage') && names.has('gen_ai.client.operation.duration') && names.has('fleetcol.gen_ai.cost'), [...names].join(', '));
+});
+
+t.test('the fleet connector: agent states and task lifecycles as log records at an OTLP sink', async (t) => {
+  const sink = await startSink();
+  const port = await freePort();
+  const d = await startDaemon(`receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:${port} } } }
+connectors:
+  fleet: { flush_interval: 100ms, alerts: [ { name: spend, when: cost, above: 1 } ] }
+exporters:
+  otlp: { endpoint: ${sink.endpoint}, tls: { insecure: true } }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [fleet] }
+    logs/in: { receivers: [otlp], exporters: [fleet] }
+    logs: { receivers: [fleet], exporters: [otlp] }
+`);
+  t.teardown(async () => {
+    await d.stop();
+    await sink.close();
+  });
+  const client = new OtlpGrpcClient(port);
+  t.teardown(() => client.close());
+  const spans = spanRequest([
+    { id: 2, parent: 1, name: 'chat gpt-4o', attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.agent.id': 'r-1', 'gen_ai.usage.cost': { double: 2 } } },
+    { id: 1, name: 'invoke_agent researcher', attrs: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.id': 'r-1', 'gen_ai.agent.name': 'researcher' } },
+  ]);
+  t.equal((await client.export('traces', Buffer.from(spans.toProto()))).err, undefined);
+  const logs = logRequest([{ attrs: { 'gen_ai.agent.id': 'a-2', 'a2a.task.id': 't-9', 'a2a.task.state': 'TASK_STATE_WORKING' }, event: 'a2a.task.status' }]);
+  t.equal((await client.export('logs', Buffer.from(logs.toProto()))).err, undefined);
+  const seen = () => {
+    const out: Array<Record<string, unknown>> = [];
+    for (const b of sink.received.logs) {
+      const req = Telemetry.fromProto('logs', b.toProto()).request() as ExportLogsServiceRequest;
+      for (const rl of req.resourceLogs) for (const sl of rl.scopeLogs) for (const r of sl.logRecords) out.push({ name: r.eventName, severity: r.severityNumber, ...Object.fromEntries(r.attributes.map((a) => [a.key, a.value?.stringValue ?? Number(a.value?.intValue ?? a.value?.doubleValue)])) });
+    }
+    return out;
+  };
+  await waitFor(() => seen().some((r) => r['name'] === 'fleet.task.started' && r['gen_ai.agent.id'] === 'a-2'), 10_000, 'records at the sink');
+  const recs = seen();
+  const names = (agent: string) => recs.filter((r) => r['gen_ai.agent.id'] === agent).map((r) => r['name']);
+  t.match(names('r-1'), ['fleet.agent.online']);
+  t.ok(names('r-1').includes('fleet.task.started') && names('r-1').includes('fleet.task.completed'), names('r-1').join(', '));
+  t.ok(names('a-2').includes('fleet.agent.online') && names('a-2').includes('fleet.task.started'));
+  const started = recs.find((r) => r['name'] === 'fleet.task.started' && r['gen_ai.agent.id'] === 'a-2')!;
+  t.equal(started['a2a.task.id'], 't-9');
+  await waitFor(() => seen().some((r) => r['name'] === 'fleet.alert'), 5000, 'the cost alert');
+  const alert = seen().find((r) => r['name'] === 'fleet.alert')!;
+  t.match(alert, { 'fleet.alert.name': 'spend', 'fleet.alert.state': 'raised', 'gen_ai.agent.id': 'r-1' });
 });

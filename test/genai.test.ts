@@ -345,7 +345,7 @@ t.test('config: a malformed or missing price file is an error with its place; ex
 });
 
 t.test('the sse feed shows model, tokens and cost of an OpenInference span, and its cost alert fires', async (t) => {
-  const { Fleet } = await import('../exporters/sse/fleet.js');
+  const { Fleet } = await import('../src/fleet/model.js');
   const events: Array<{ type: string; data: Record<string, unknown> }> = [];
   const fleet = new Fleet({ offlineAfterMs: 60_000, maxAgents: 100, alerts: [{ name: 'spend', when: 'cost', above: 5, window: 60_000 }] }, (e) => void events.push(e as never));
   const { p, out } = genaiProcessor();

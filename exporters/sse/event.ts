@@ -7,9 +7,7 @@ export const LOW = 0;
 export const HIGH = 1;
 export type Lane = typeof LOW | typeof HIGH;
 
-export const SEVERITY = { debug: 0, info: 1, warn: 2, error: 3 } as const;
-export type SeverityName = keyof typeof SEVERITY;
-export const SEVERITY_NAME: readonly SeverityName[] = ['debug', 'info', 'warn', 'error'];
+export { SEVERITY, SEVERITY_NAME, type SeverityName } from '../../src/fleet/event.js';
 
 const LOW_LANE = new Set(['span', 'progress_update', 'metrics_update', 'heartbeat']);
 
@@ -24,14 +22,8 @@ export function laneOf(type: string): Lane {
   return LOW_LANE.has(type) ? LOW : HIGH;
 }
 
-/** What the pipeline side produces; the hub gives it an id and its bytes. */
-export interface FeedEvent {
-  type: string;
-  /** The agent the event is about; undefined for fleet-wide events (metrics_update, ...). */
-  agent: string | undefined;
-  severity: number;
-  data: Record<string, unknown>;
-}
+/** What the pipeline side produces (the fleet model's events); the hub gives it an id and its bytes. */
+export type { FleetEvent as FeedEvent } from '../../src/fleet/event.js';
 
 /** A published event: id assigned, serialised once. */
 export interface Prepared {

@@ -1,12 +1,11 @@
 // The sse exporter: telemetry in (traces, logs, metrics), feed events out over HTTP. Ties the
-// fleet translator (events, agent states, alerts), the hub (ids, history, fan-out) and the server.
+// fleet model (src/fleet: events, agent states, alerts), the hub (ids, history, fan-out) and the server.
 //
 // Files of this component:
 //   factory.ts    type, schema, defaults
 //   exporter.ts   ties the parts together; timers (offline sweep and alerts each second, heartbeat, metrics_update); metrics
-//   fleet.ts      telemetry → feed events: span, task_*, error, progress_update, alert, heartbeat; metrics_update
-//   agents.ts     agent state machine: agent_online, agent_offline, status_change (idle, working, input_required, error, offline)
-//   alerts.ts     thresholds per agent over a sliding window (1 s buckets): raised / cleared
+//   (src/fleet/model.ts: telemetry → fleet events, the agent state machine and alert windows, shared
+//   with the fleet connector)
 //   event.ts      event types, lanes, severities, ids (<epoch>-<seq>), the wire form (encoded once)
 //   history.ts    ring of the last history.size events (and history.ttl), indexed by seq
 //   hub.ts        ids, history, client registry, fan-out on flush ticks (connections written round-robin about once per write_window; a run of events' bytes shared by every client that follows everything)
@@ -22,10 +21,10 @@
 import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import type { AlertRule } from './alerts.js';
+import type { AlertRule } from '../../src/fleet/alerts.js';
 import { JwtAuth, type JwtConfig } from './auth.js';
 import { retryLine } from './event.js';
-import { Fleet } from './fleet.js';
+import { Fleet } from '../../src/fleet/model.js';
 import { SseServer, type ServerConfig } from './handler.js';
 import { Hub } from './hub.js';
 import { WriterPool } from './writers.js';

@@ -1,3 +1,4 @@
+import { ALERT_RULES_SCHEMA } from '../../src/fleet/alerts.js';
 import type { Factory, JsonSchema } from '../../src/component.js';
 import { SseExporter, type SseExporterConfig } from './exporter.js';
 
@@ -70,22 +71,7 @@ const schema: JsonSchema = {
         },
       },
     },
-    alerts: {
-      type: 'array',
-      description: 'Thresholds per agent over a sliding window; each emits `alert` events when crossed (raised) and when no longer (cleared).',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'when', 'above'],
-        properties: {
-          name: { type: 'string' },
-          when: { enum: ['error_rate', 'cost', 'tokens_per_min'] },
-          agent: { type: 'string', description: 'Glob of agents the rule applies to (default all).' },
-          above: { type: 'number' },
-          window: { type: ['string', 'number'], 'x-duration': true, default: '1m' },
-        },
-      },
-    },
+    alerts: ALERT_RULES_SCHEMA,
   },
 };
 

@@ -2,8 +2,8 @@
 // service.name. Any span, log record or metric point naming it is a sign of life: the first one (or
 // the first after it went offline) emits agent_online; none for offline_after emits agent_offline.
 // Task events move it between idle, working, input_required and error; each move is a status_change.
-import type { AgentIdentity } from '../../src/vocab/index.js';
-import { SEVERITY, type FeedEvent } from './event.js';
+import type { AgentIdentity } from '../vocab/index.js';
+import { SEVERITY, type FleetEvent } from './event.js';
 
 export type AgentStatus = 'idle' | 'working' | 'input_required' | 'error' | 'offline';
 
@@ -34,7 +34,7 @@ export class Agents {
   constructor(
     private readonly offlineAfterMs: number,
     private readonly maxAgents: number,
-    private readonly emit: (ev: FeedEvent) => void,
+    private readonly emit: (ev: FleetEvent) => void,
   ) {}
 
   /** A sign of life; returns the agent's record (undefined if the table is full). */

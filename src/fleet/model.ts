@@ -1,13 +1,18 @@
-// From telemetry to feed events: spans, log records (A2A task states and other agent events) and
-// metric points, through the agent state machine and the alert windows.
-import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, LogRecord, Span } from '../../src/pdata/telemetry.js';
+// The fleet model, the one owner of fleet semantics: spans, log records (A2A task states and other
+// agent events) and metric points, through the agent state machine (agents.ts), task lifecycle and
+// alert windows (alerts.ts), become fleet events. The sse exporter publishes them; the fleet
+// connector turns them into log records for any pipeline.
+import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, LogRecord, Span } from '../pdata/telemetry.js';
 import {
   A2A, ACTIVE_STATES, FAILED_STATES, GenAI, INTERRUPTED_STATES, Operation, agentIdentity, attr, num, plainValue, str, taskState,
-} from '../../src/vocab/index.js';
-import { hex, nsToMs } from './attrs.js';
+} from '../vocab/index.js';
+
+const hex = (b: Uint8Array | undefined): string => (b && b.length > 0 ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') : '');
+/** ns since the epoch → ms (float, µs precision). */
+const nsToMs = (ns: bigint): number => Number(ns / 1000n) / 1000;
 import { Agents, type AgentInfo } from './agents.js';
 import { Alerts, type AlertRule } from './alerts.js';
-import { SEVERITY, type FeedEvent } from './event.js';
+import { SEVERITY, type FleetEvent } from './event.js';
 
 const STATUS_ERROR = 2;
 const SEV_ERROR = 17;
@@ -26,7 +31,7 @@ export class Fleet {
   private costTotal = 0;
   private lastUpdate = Date.now();
 
-  constructor(opts: FleetOptions, private readonly emit: (ev: FeedEvent) => void) {
+  constructor(opts: FleetOptions, private readonly emit: (ev: FleetEvent) => void) {
     this.agents = new Agents(opts.offlineAfterMs, opts.maxAgents, emit);
     this.alerts = new Alerts(opts.alerts, emit);
   }
@@ -190,7 +195,7 @@ export class Fleet {
   }
 
   /** The fleet figures since the previous call, as a metrics_update event. */
-  metricsUpdate(now: number, clients: number): FeedEvent {
+  metricsUpdate(now: number, clients: number): FleetEvent {
     const dt = Math.max(1, now - this.lastUpdate) / 1000;
     this.lastUpdate = now;
     const t = this.tally;

@@ -1,8 +1,8 @@
 // Threshold alerts over a sliding window per agent: error_rate (error spans / spans), cost (USD,
 // gen_ai.usage.cost) and tokens_per_min. Crossing a threshold emits an `alert` event with state
 // "raised"; falling back to or under it emits one with state "cleared".
-import { globMatcher } from '../../src/glob.js';
-import { SEVERITY, type FeedEvent } from './event.js';
+import { globMatcher } from '../glob.js';
+import { SEVERITY, type FleetEvent } from './event.js';
 
 export interface AlertRule {
   name: string;
@@ -53,7 +53,7 @@ export class Alerts {
   private readonly active = new Map<string, number>();
   private readonly seconds: number;
 
-  constructor(rules: readonly AlertRule[], private readonly emit: (ev: FeedEvent) => void) {
+  constructor(rules: readonly AlertRule[], private readonly emit: (ev: FleetEvent) => void) {
     this.rules = rules.map((r) => ({ ...r, match: globMatcher([r.agent ?? '*']), sec: Math.max(1, Math.ceil(r.window / 1000)) }));
     this.seconds = Math.max(1, ...this.rules.map((r) => r.sec)) + 1;
   }
@@ -98,3 +98,21 @@ export class Alerts {
     }
   }
 }
+
+/** The config of alert rules, as the sse exporter and the fleet connector take it. */
+export const ALERT_RULES_SCHEMA = {
+  type: 'array',
+  description: 'Thresholds per agent over a sliding window; each raises an alert when crossed and clears it when no longer.',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'when', 'above'],
+    properties: {
+      name: { type: 'string', maxLength: 256 },
+      when: { enum: ['error_rate', 'cost', 'tokens_per_min'] },
+      agent: { type: 'string', maxLength: 256, description: 'Glob of agents the rule applies to (default all).' },
+      above: { type: 'number' },
+      window: { type: ['string', 'number'], 'x-duration': true, default: '1m' },
+    },
+  },
+};
