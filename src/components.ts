@@ -1,6 +1,7 @@
 // The only place the core learns of components: one line per factory.
 import { Registry } from './registry.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
+import { a2aReceiverFactory } from '../receivers/a2a/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { genaiProcessorFactory } from '../processors/genai/factory.js';
@@ -13,6 +14,7 @@ import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.
 
 export const registry = new Registry([
   otlpReceiverFactory,
+  a2aReceiverFactory,
   batchProcessorFactory,
   coalesceProcessorFactory,
   genaiProcessorFactory,
