@@ -91,13 +91,13 @@ export class TaskBook {
       if (saved === undefined) this.tasks.delete(k);
       else this.tasks.set(k, saved);
     };
+    const when = ev.timestamp !== undefined ? msToNs(ev.timestamp) : now;
     if (t === undefined) {
       while (this.tasks.size >= this.maxTasks) this.tasks.delete(this.tasks.keys().next().value!);
-      t = { firstNs: now, lastNs: now, state: undefined, statusKey: '', artifacts: new Set(), contextId: ev.contextId, version: ev.version, ...ids(taskId, ev.traceparent), ended: false };
+      t = { firstNs: when, lastNs: when, state: undefined, statusKey: '', artifacts: new Set(), contextId: ev.contextId, version: ev.version, ...ids(taskId, ev.traceparent), ended: false };
       this.tasks.set(k, t);
     }
     if (ev.contextId !== undefined) t.contextId = ev.contextId;
-    const when = ev.timestamp !== undefined ? msToNs(ev.timestamp) : now;
     const before = out.records.length;
 
     if (ev.kind === 'message') {
@@ -121,7 +121,7 @@ export class TaskBook {
         out.records.push(record(agent, AgentEventName.taskStatus, severityOfState(ev.state), when, ev.version, taskId, t, ev, ev.rawState));
       }
     }
-    if (out.records.length > before) t.lastNs = when > t.lastNs ? when : now > t.lastNs ? now : t.lastNs;
+    if (out.records.length > before && when > t.lastNs) t.lastNs = when;
     if (!t.ended && t.state !== undefined && TERMINAL_STATES.has(t.state)) {
       t.ended = true;
       out.spans.push(span(agent, taskId, t));
