@@ -1,6 +1,7 @@
 // The only place the core learns of components: one line per factory.
 import { Registry } from './registry.js';
 import { otlpReceiverFactory } from '../receivers/otlp/factory.js';
+import { a2aReceiverFactory } from '../receivers/a2a/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { genaiProcessorFactory } from '../processors/genai/factory.js';
@@ -15,6 +16,7 @@ import { fleetConnectorFactory } from '../connectors/fleet/factory.js';
 
 export const registry = new Registry([
   otlpReceiverFactory,
+  a2aReceiverFactory,
   batchProcessorFactory,
   coalesceProcessorFactory,
   genaiProcessorFactory,

@@ -16,6 +16,8 @@ async function minimalConfig(f: Factory): Promise<Record<string, unknown>> {
   if (f.kind === 'receiver' && f.type === 'otlp') {
     return { protocols: { grpc: { endpoint: `127.0.0.1:${await freePort()}` }, http: { endpoint: `127.0.0.1:${await freePort()}` } } };
   }
+  // The webhook on a free port, so its server goes through the lifecycle too.
+  if (f.kind === 'receiver' && f.type === 'a2a') return { webhook: { endpoint: `127.0.0.1:${await freePort()}` } };
   if (f.kind === 'exporter' && (f.type === 'otlp' || f.type === 'tempo')) return { endpoint: `127.0.0.1:${await freePort()}`, tls: { insecure: true } };
   if (f.kind === 'exporter' && f.type === 'prometheusremotewrite') return { endpoint: `http://127.0.0.1:${await freePort()}/api/v1/write` };
   // A free port rather than the default 4319, so a parallel suite cannot clash with it.
@@ -62,6 +64,7 @@ for (const kind of kinds) {
       };
       doc[section] = { ...(doc[section] ?? {}), [f.type]: await minimalConfig(f) };
       const p = doc.service.pipelines[signal];
+      if (kind === 'receiver') p.receivers = [...new Set([...p.receivers, f.type])];
       if (kind === 'processor') p.processors = [f.type];
       if (kind === 'exporter') p.exporters = [f.type];
       if (kind === 'extension') doc.service.extensions = [f.type];

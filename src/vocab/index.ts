@@ -3,3 +3,4 @@ export * from './attributes.js';
 export * from './genai.js';
 export * from './a2a.js';
 export * from './agent.js';
+export * from './events.js';
