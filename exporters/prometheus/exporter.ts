@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import zlib from 'node:zlib';
-import type { CreateSettings, Exporter } from '../../src/component.js';
+import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { ExportMetricsServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
@@ -87,7 +87,7 @@ export class PrometheusExporter implements Exporter {
     m.gauge('exporter_prometheus_series', 'Series held by the prometheus exporter.', () => this.store.size);
   }
 
-  async start(): Promise<void> {
+  async start(_host?: Host): Promise<void> {
     const { host, port } = parseEndpoint(this.cfg.endpoint, 8889);
     const server = http.createServer((req, res) => void this.handle(req, res));
     server.keepAliveTimeout = 65_000;
