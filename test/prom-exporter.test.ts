@@ -9,7 +9,8 @@ import { acceptsGzip, wantsOpenMetrics } from '../exporters/prometheus/exporter.
 import { expToClassic } from '../exporters/prometheus/render.js';
 import { SeriesStore } from '../exporters/prometheus/store.js';
 import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric } from '../src/pdata/telemetry.js';
-import { freePort, metricValue, settings, sleep } from './helper.js';
+import { pino } from 'pino';
+import { freePort, metricValue, runCli, settings, sleep, tempFile } from './helper.js';
 
 const kv = (key: string, v: string): KeyValue => ({ key, value: { stringValue: v } });
 const S = 1_000_000_000n;
@@ -25,9 +26,10 @@ const sum = (name: string, temporality: number, points: ReturnType<typeof pt>[],
 const DELTA = 1;
 const CUMULATIVE = 2;
 
-async function exporter(t: Test, cfg: Partial<PrometheusExporterConfig> = {}) {
+async function exporter(t: Test, cfg: Partial<PrometheusExporterConfig> = {}, logs?: string[]) {
   const port = await freePort();
   const set = settings('exporter', 'prometheus');
+  if (logs) set.logger = pino({ level: 'warn' }, { write: (line: string) => void logs.push(line) });
   const defaults = prometheusExporterFactory.createDefaultConfig() as unknown as Record<string, unknown>;
   const full = { ...defaults, metric_expiration: 300_000, endpoint: `127.0.0.1:${port}`, ...cfg } as PrometheusExporterConfig;
   const exp = prometheusExporterFactory.createExporter!(set, full, ['metrics']) as PrometheusExporter;
@@ -133,9 +135,12 @@ t.test('metric_expiration: a series not updated is no longer shown, then forgott
 });
 
 t.test('max_series: new series past it are refused and counted; held ones still update', async (t) => {
-  const e = await exporter(t, { max_series: 3 });
+  const logs: string[] = [];
+  const e = await exporter(t, { max_series: 3 }, logs);
   const points = Array.from({ length: 6 }, (_, i) => pt(T0, T0 + S, i, [kv('n', String(i))]));
-  await e.send(request([sum('many', CUMULATIVE, points)], [kv('service.name', 'svc')]));
+  await e.send(request([sum('many', CUMULATIVE, points.slice(0, 5))], [kv('service.name', 'svc')]));
+  await e.send(request([sum('many', CUMULATIVE, points.slice(5))], [kv('service.name', 'svc')]));
+  t.equal(logs.filter((l) => l.includes('max_series (3) series held')).length, 1, 'one log line for two refusing batches (at most once a minute)');
   let text = (await e.scrape()).text;
   t.equal(text.split('\n').filter((l) => l.startsWith('many_total')).length, 3, 'three series shown');
   t.equal(metricValue(await e.own(), 'fleetcol_exporter_prometheus_overflow_series'), 3, 'three refused');
@@ -219,4 +224,41 @@ t.test('exponential histograms become classic buckets at exponential boundaries,
   t.match(text, /^size_bytes_bucket\{job="svc",le="\+Inf"\} 9$/m);
   t.match(text, /^size_bytes_count\{job="svc"\} 9$/m);
   t.match(text, /^size_bytes_sum\{job="svc"\} 15$/m);
+});
+
+t.test('config: defaults, and every problem reported by fleetcol validate', async (t) => {
+  const d = prometheusExporterFactory.createDefaultConfig() as unknown as Record<string, unknown>;
+  t.equal(d.endpoint, '0.0.0.0:8889', 'default endpoint as documented');
+  t.equal(d.metric_expiration, '5m');
+  t.equal(d.max_series, 100000);
+  t.same(d.resource_to_telemetry_conversion, { enabled: false });
+  const file = tempFile('bad.yaml', `receivers:
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:0 } } }
+exporters:
+  prometheus:
+    endpoint: "host:99999"
+    metric_expiration: soon
+    max_series: 0
+    enable_openmetrics: true
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [prometheus] }
+`);
+  const r = await runCli(['validate', '--config', file]);
+  t.equal(r.code, 2, 'invalid config: exit 2');
+  const out = r.stdout + r.stderr;
+  t.match(out, /exporters\.prometheus\.endpoint/, 'endpoint named');
+  t.match(out, /exporters\.prometheus\.metric_expiration/, 'duration named');
+  t.match(out, /exporters\.prometheus\.max_series/, 'max_series named');
+  t.match(out, /enable_openmetrics/, 'unknown key named');
+  const good = tempFile('good.yaml', `receivers:
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:4318 } } }
+exporters:
+  prometheus: { endpoint: 127.0.0.1:8889, namespace: fleet, const_labels: { a: b }, metric_expiration: 30s, send_timestamps: true, enable_open_metrics: true, resource_to_telemetry_conversion: { enabled: true } }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [prometheus] }
+`);
+  const ok = await runCli(['validate', '--config', good]);
+  t.equal(ok.code, 0, `a full config is valid: ${ok.stdout}${ok.stderr}`);
 });

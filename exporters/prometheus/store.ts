@@ -376,6 +376,7 @@ export class SeriesStore {
         // Cumulative, the first delta, or a delta whose bounds changed: start from this point.
         s.bounds = bounds.slice();
         s.counts = counts;
+        s.exp = undefined;
         s.count = Number(p.count);
         s.sum = p.sum ?? 0;
       }
@@ -412,6 +413,7 @@ export class SeriesStore {
         s.sum += p.sum ?? 0;
       } else {
         s.exp = state;
+        s.bounds = s.counts = undefined;
         s.count = Number(p.count);
         s.sum = p.sum ?? 0;
       }
