@@ -262,3 +262,33 @@ service:
   const ok = await runCli(['validate', '--config', good]);
   t.equal(ok.code, 0, `a full config is valid: ${ok.stdout}${ok.stderr}`);
 });
+
+t.test('a large scrape is written in chunks with the event loop free between them; ingestion goes on meanwhile', async (t) => {
+  const e = await exporter(t);
+  const points = Array.from({ length: 20_000 }, (_, i) => pt(T0, T0 + S, i, [kv('series', `s-${i}`)]));
+  await e.send(request([sum('wide', CUMULATIVE, points)], [kv('service.name', 'svc')]));
+  let ticks = 0;
+  let during = false;
+  const ticker = setInterval(() => ticks++, 0);
+  const body = new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: e.port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        // While the answer is still coming, a batch is taken.
+        if (!during && text.length > 0) {
+          during = true;
+          void e.send(request([sum('late', CUMULATIVE, [pt(T0, T0 + S, 1)])], [kv('service.name', 'svc')]));
+        }
+        text += c;
+      });
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+  const text = await body;
+  clearInterval(ticker);
+  t.equal(text.split('\n').filter((l) => l.startsWith('wide_total')).length, 20_000, 'every series in the answer');
+  t.ok(ticks >= 5, `timers ran during the scrape (${ticks} ticks)`);
+  t.ok(during, 'a batch was consumed while the scrape was being written');
+  t.match((await e.scrape()).text, /^late_total\{job="svc"\} 1$/m, 'and is in the next scrape');
+});
