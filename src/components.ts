@@ -8,6 +8,7 @@ import { genaiProcessorFactory } from '../processors/genai/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
 import { remoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
+import { prometheusExporterFactory } from '../exporters/prometheus/factory.js';
 import { debugExporterFactory } from '../exporters/debug/factory.js';
 import { sseExporterFactory } from '../exporters/sse/factory.js';
 import { fileStorageExtensionFactory } from '../extensions/file_storage/factory.js';
@@ -24,6 +25,7 @@ export const registry = new Registry([
   tempoExporterFactory,
   debugExporterFactory,
   remoteWriteExporterFactory,
+  prometheusExporterFactory,
   sseExporterFactory,
   fileStorageExtensionFactory,
   genaiMetricsConnectorFactory,

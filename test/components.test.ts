@@ -21,6 +21,7 @@ async function minimalConfig(f: Factory): Promise<Record<string, unknown>> {
   if (f.kind === 'exporter' && (f.type === 'otlp' || f.type === 'tempo')) return { endpoint: `127.0.0.1:${await freePort()}`, tls: { insecure: true } };
   if (f.kind === 'exporter' && f.type === 'prometheusremotewrite') return { endpoint: `http://127.0.0.1:${await freePort()}/api/v1/write` };
   // A free port rather than the default 4319, so a parallel suite cannot clash with it.
+  if (f.kind === 'exporter' && f.type === 'prometheus') return { endpoint: `127.0.0.1:${await freePort()}` };
   if (f.kind === 'exporter' && f.type === 'sse') return { endpoint: `127.0.0.1:${await freePort()}` };
   if (f.kind === 'extension' && f.type === 'file_storage') {
     const directory = mkdtempSync(path.join(os.tmpdir(), 'fleetcol-storage-'));

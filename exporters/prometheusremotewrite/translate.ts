@@ -8,20 +8,29 @@
 import snappy from 'snappy';
 import { Telemetry } from '../../src/pdata/telemetry.js';
 import type {
-  AnyValue,
   ExponentialHistogramDataPoint,
   ExponentialHistogramDataPoint_Buckets,
   ExportMetricsServiceRequest,
   HistogramDataPoint,
-  KeyValue,
-  Metric,
   NumberDataPoint,
   SummaryDataPoint,
 } from '../../src/pdata/model.js';
 import { AggregationTemporality } from '../../src/pdata/model.js';
 import { Writer } from '../../src/pdata/wire.js';
 import { withTransfer } from '../../src/workers/transfer.js';
-import { attr } from '../../src/vocab/index.js';
+import {
+  familyName,
+  formatFloat as formatBound,
+  type Labels,
+  pointLabels,
+  resourceLabels as resourceLabelsOf,
+  targetInfoLabels,
+  targetInfoName,
+} from '../../src/prometheus/naming.js';
+
+// The naming rules live in the core (one translation for both Prometheus exporters); re-exported
+// for the callers that found them here.
+export { familyName, labelValue, sanitizeLabelName, sanitizeMetricName, unitSuffix } from '../../src/prometheus/naming.js';
 
 export interface TranslateOptions {
   /** Prefix of every metric name (`<namespace>_<name>`); empty: none. */
@@ -64,104 +73,6 @@ const STALE_HI = 0x7ff00000;
 const STALE_LO = 0x00000002;
 const FLAG_NO_RECORDED_VALUE = 1;
 
-// Unit words, from the UCUM codes OpenTelemetry uses.
-const UNIT_WORDS: Record<string, string> = {
-  d: 'days', h: 'hours', min: 'minutes', s: 'seconds', ms: 'milliseconds', us: 'microseconds', ns: 'nanoseconds',
-  By: 'bytes', KiBy: 'kibibytes', MiBy: 'mebibytes', GiBy: 'gibibytes', TiBy: 'tebibytes',
-  KBy: 'kilobytes', MBy: 'megabytes', GBy: 'gigabytes', TBy: 'terabytes',
-  bit: 'bits', Kibit: 'kibibits', Mibit: 'mebibits', Gibit: 'gibibits',
-  m: 'meters', V: 'volts', A: 'amperes', J: 'joules', W: 'watts', g: 'grams', Cel: 'celsius', Hz: 'hertz', '%': 'percent',
-};
-const PER_UNIT_WORDS: Record<string, string> = { s: 'second', m: 'minute', min: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' };
-
-/** A valid metric name: [a-zA-Z_:][a-zA-Z0-9_:]*, runs of other characters as one `_`. */
-export function sanitizeMetricName(name: string): string {
-  let s = name.replace(/[^a-zA-Z0-9_:]+/g, '_').replace(/__+/g, '_');
-  if (/^[0-9]/.test(s)) s = `_${s}`;
-  return s;
-}
-
-/** A valid label name: [a-zA-Z_][a-zA-Z0-9_]*; a leading digit gets `key_`, and `__` (reserved
- *  for Prometheus itself) a leading `key`. */
-export function sanitizeLabelName(name: string): string {
-  let s = name.replace(/[^a-zA-Z0-9_]/g, '_');
-  if (s === '') return '';
-  if (/^[0-9]/.test(s)) s = `key_${s}`;
-  else if (s.startsWith('__')) s = `key${s}`;
-  return s;
-}
-
-/** The unit as name words: `ms` → `milliseconds`, `By/s` → `bytes_per_second`; `{...}`
- *  annotations and `1` give nothing. */
-export function unitSuffix(unit: string): string {
-  const u = unit.replace(/\{[^}]*\}/g, '').trim();
-  if (u === '' || u === '1') return '';
-  const [main = '', per] = u.split('/', 2);
-  const words = (w: string, table: Record<string, string>) => table[w] ?? w.replace(/[^a-zA-Z0-9]+/g, '_').replace(/^_|_$/g, '');
-  const m = main === '' || main === '1' ? '' : words(main, UNIT_WORDS);
-  const p = per === undefined || per === '' ? '' : words(per, PER_UNIT_WORDS);
-  if (m && p) return `${m}_per_${p}`;
-  if (p) return `per_${p}`;
-  return m;
-}
-
-type Kind = 'counter' | 'gauge' | 'histogram' | 'summary';
-
-/** The Prometheus metric family name of an OTLP metric. */
-export function familyName(metric: Metric, kind: Kind, opts: Pick<TranslateOptions, 'namespace' | 'addMetricSuffixes'>): string {
-  let name = sanitizeMetricName(opts.namespace ? `${opts.namespace}_${metric.name}` : metric.name);
-  if (!opts.addMetricSuffixes) return name;
-  const tokens = name.split('_');
-  const unit = unitSuffix(metric.unit);
-  // Not twice: an instrument called `duration_seconds` keeps its name.
-  if (unit && !name.endsWith(`_${unit}`) && !tokens.includes(unit)) name = `${name}_${unit}`;
-  if (kind === 'gauge' && metric.unit.trim() === '1' && !name.endsWith('_ratio')) name = `${name}_ratio`;
-  if (kind === 'counter' && !name.endsWith('_total')) name = `${name}_total`;
-  return name;
-}
-
-/** An attribute value as a label value: strings as they are, other scalars printed, arrays and
- *  maps as JSON. */
-export function labelValue(v: AnyValue | undefined): string {
-  if (v === undefined) return '';
-  if (v.stringValue !== undefined) return v.stringValue;
-  if (v.boolValue !== undefined) return v.boolValue ? 'true' : 'false';
-  if (v.intValue !== undefined) return v.intValue.toString();
-  if (v.doubleValue !== undefined) return String(v.doubleValue);
-  if (v.bytesValue !== undefined) return Buffer.from(v.bytesValue).toString('base64');
-  return JSON.stringify(plainValue(v));
-}
-
-function plainValue(v: AnyValue | undefined): unknown {
-  if (v === undefined) return null;
-  if (v.arrayValue !== undefined) return v.arrayValue.values.map(plainValue);
-  if (v.kvlistValue !== undefined) return Object.fromEntries(v.kvlistValue.values.map((kv) => [kv.key, plainValue(kv.value)]));
-  if (v.intValue !== undefined) return Number(v.intValue);
-  return v.stringValue ?? v.boolValue ?? v.doubleValue ?? (v.bytesValue ? Buffer.from(v.bytesValue).toString('base64') : null);
-}
-
-/** Label name → value. Attributes whose names collide once sanitized are joined with `;`, in the
- *  order of their original keys. */
-type Labels = Map<string, string>;
-
-function addAttributes(into: Labels, attrs: readonly KeyValue[], skip?: ReadonlySet<string>): void {
-  if (attrs.length === 0) return;
-  const sorted = attrs.length > 1 ? [...attrs].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) : attrs;
-  const own = new Map<string, string>();
-  for (const kv of sorted) {
-    if (skip?.has(kv.key)) continue;
-    const name = sanitizeLabelName(kv.key);
-    const value = labelValue(kv.value);
-    if (name === '' || value === '') continue;
-    const prev = own.get(name);
-    own.set(name, prev === undefined ? value : `${prev};${value}`);
-  }
-  for (const [k, v] of own) into.set(k, v);
-}
-
-const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id']);
-
-const labelOf = (attrs: readonly KeyValue[], key: string): string | undefined => labelValue(attr(attrs, key)) || undefined;
 
 /** One series being built: its labels (sorted, __name__ among them) and samples by time. */
 interface Series {
@@ -218,12 +129,6 @@ function numberValue(p: NumberDataPoint): number | undefined {
   return undefined;
 }
 
-function pointLabels(resourceLabels: Labels, attrs: readonly KeyValue[]): Labels {
-  const l = new Map(resourceLabels);
-  addAttributes(l, attrs);
-  return l;
-}
-
 function addNumberPoints(set: SeriesSet, name: string, resourceLabels: Labels, points: readonly NumberDataPoint[]): number {
   let latest = 0;
   for (const p of points) {
@@ -238,11 +143,6 @@ function addNumberPoints(set: SeriesSet, name: string, resourceLabels: Labels, p
     set.sample(name, pointLabels(resourceLabels, p.attributes), t, v ?? Number.NaN, stale).points++;
   }
   return latest;
-}
-
-/** Bucket bounds as Prometheus prints them in `le`. */
-function formatBound(b: number): string {
-  return b === Number.POSITIVE_INFINITY ? '+Inf' : b === Number.NEGATIVE_INFINITY ? '-Inf' : String(b);
 }
 
 function addHistogramPoints(set: SeriesSet, name: string, resourceLabels: Labels, points: readonly HistogramDataPoint[]): number {
@@ -422,13 +322,7 @@ export function collectSeries(req: ExportMetricsServiceRequest, opts: TranslateO
   const set = new SeriesSet(opts.externalLabels);
   for (const rm of req.resourceMetrics) {
     const rattrs = rm.resource?.attributes ?? [];
-    const resourceLabels: Labels = new Map();
-    if (opts.resourceToTelemetry) addAttributes(resourceLabels, rattrs, IDENTIFYING);
-    const service = labelOf(rattrs, 'service.name');
-    const namespace = labelOf(rattrs, 'service.namespace');
-    const instance = labelOf(rattrs, 'service.instance.id');
-    if (service !== undefined) resourceLabels.set('job', namespace ? `${namespace}/${service}` : service);
-    if (instance !== undefined) resourceLabels.set('instance', instance);
+    const resourceLabels = resourceLabelsOf(rattrs, opts.resourceToTelemetry);
     let latest = 0;
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
@@ -460,13 +354,8 @@ export function collectSeries(req: ExportMetricsServiceRequest, opts: TranslateO
       }
     }
     if (opts.targetInfo && latest > 0) {
-      const info: Labels = new Map();
-      addAttributes(info, rattrs, IDENTIFYING);
-      if (info.size > 0) {
-        if (resourceLabels.has('job')) info.set('job', resourceLabels.get('job')!);
-        if (resourceLabels.has('instance')) info.set('instance', resourceLabels.get('instance')!);
-        set.sample(opts.namespace ? `${sanitizeMetricName(opts.namespace)}_target_info` : 'target_info', info, latest, 1);
-      }
+      const info = targetInfoLabels(rattrs, resourceLabels);
+      if (info !== undefined) set.sample(targetInfoName(opts.namespace), info, latest, 1);
     }
   }
   return set;
