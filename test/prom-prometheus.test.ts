@@ -6,10 +6,8 @@
 // exemplars, which Prometheus' exemplar API returns. `promtool check metrics` lints the text output.
 // Without the binaries: SKIP (a failure under CI=true).
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { ValueType } from '@opentelemetry/api';
 import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -17,71 +15,7 @@ import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@
 import { Telemetry } from '../src/pdata/telemetry.js';
 import { freePort, metricValue, startDaemon, waitFor } from './helper.js';
 
-const PROMETHEUS = '/usr/bin/prometheus';
-const PROMTOOL = '/usr/bin/promtool';
-
-interface Prometheus {
-  url: string;
-  stop(): Promise<void>;
-  output(): string;
-}
-
-async function startPrometheus(port: number, target: string): Promise<Prometheus> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetcol-prom-'));
-  const config = join(dir, 'prometheus.yml');
-  // honor_labels: the job and instance fleetcol gives each series (from service.name and
-  // service.instance.id) are kept rather than renamed exported_job / exported_instance.
-  writeFileSync(config, `global:
-  scrape_interval: 1s
-  evaluation_interval: 1m
-scrape_configs:
-  - job_name: fleetcol
-    honor_labels: true
-    scrape_interval: 1s
-    static_configs:
-      - targets: ['${target}']
-`);
-  let out = '';
-  const proc: ChildProcess = spawn(PROMETHEUS, [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--enable-feature=exemplar-storage',
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
-    try {
-      return (await fetch(`${url}/-/ready`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, 30_000, 'prometheus to be ready');
-  return {
-    url,
-    output: () => out,
-    async stop() {
-      proc.kill('SIGTERM');
-      const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-interface Vector { metric: Record<string, string>; value: [number, string] }
-
-async function query(prom: Prometheus, expr: string): Promise<Vector[]> {
-  const r = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await r.json()) as { status: string; data: { result: Vector[] }; error?: string };
-  if (body.status !== 'success') throw new Error(`query ${expr}: ${body.error}`);
-  return body.data.result;
-}
+import { PROMETHEUS, PROMTOOL, query, startPrometheus } from './prometheus-support.js';
 
 function missing(what: string): void {
   if (process.env.CI) t.fail(`${what} is missing under CI=true (apt-get install -y prometheus)`);
