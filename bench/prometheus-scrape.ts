@@ -1,0 +1,190 @@
+// The prometheus exporter under load: ~100,000 active series kept current by OTLP/HTTP metrics
+// requests at full load, with and without a Prometheus-style scrape of /metrics every second
+// (alternating, same run). Reports the ingestion rate (points/s accepted), fleetcol's CPU per
+// million points, the scrape time p50/p99 (request to last byte), fleetcol's event-loop delay p99
+// (its own fleetcol_process_event_loop_delay_p99_seconds) and RSS; medians of --runs.
+//
+//   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3]
+//
+// fleetcol publishes its event-loop delay per 10-s window: a phase of ≥ 20 s holds a whole window.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Telemetry, type ExportMetricsServiceRequest, type Metric } from '../src/pdata/telemetry.js';
+import { checkout, commandLine, machineInfo, resultsFile } from './lib/cli.js';
+import { cpuSeconds, freePort, median, memory, percentile } from './lib/proc.js';
+import { table } from './lib/report.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const { values } = parseArgs({
+  options: {
+    series: { type: 'string', default: '100000' },
+    duration: { type: 'string', default: '25' },
+    runs: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '4' },
+    out: { type: 'string' },
+  },
+});
+const SERIES = Number(values.series);
+const DURATION_S = Number(values.duration);
+const RUNS = Number(values.runs);
+const CONCURRENCY = Number(values.concurrency);
+const POINTS_PER_REQUEST = 5000;
+const HISTOGRAM_EVERY = 20; // one point in 20 is a histogram (12 series each in Prometheus)
+
+/** Requests that together hold SERIES points: sums and gauges of 10 metrics × label sets, some histograms. */
+function requests(): Uint8Array<ArrayBuffer>[] {
+  const out: Uint8Array<ArrayBuffer>[] = [];
+  const now = BigInt(Date.now()) * 1_000_000n;
+  for (let first = 0; first < SERIES; first += POINTS_PER_REQUEST) {
+    const metrics: Metric[] = [];
+    const byName = new Map<string, Metric>();
+    for (let i = first; i < Math.min(SERIES, first + POINTS_PER_REQUEST); i++) {
+      const kind = i % HISTOGRAM_EVERY === 0 ? 'histogram' : i % 2 ? 'sum' : 'gauge';
+      const name = `bench.${kind}.m${i % 10}`;
+      let m = byName.get(name);
+      if (!m) {
+        m = kind === 'histogram'
+          ? { name, unit: 's', description: 'bench', histogram: { dataPoints: [], aggregationTemporality: 2 } }
+          : kind === 'sum' ? { name, unit: '{call}', description: 'bench', sum: { dataPoints: [], aggregationTemporality: 2, isMonotonic: true } }
+          : { name, unit: 'By', description: 'bench', gauge: { dataPoints: [] } };
+        byName.set(name, m);
+        metrics.push(m);
+      }
+      const attributes = [{ key: 'agent', value: { stringValue: `agent-${i % 500}` } }, { key: 'series', value: { stringValue: `s${i}` } }];
+      if (m.histogram) {
+        m.histogram.dataPoints.push({ attributes, startTimeUnixNano: now, timeUnixNano: now, count: 10n, sum: 4.2, bucketCounts: [1n, 2n, 3n, 2n, 1n, 1n, 0n, 0n, 0n, 0n], explicitBounds: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30], exemplars: [], flags: 0 } as never);
+      } else {
+        const p = { attributes, startTimeUnixNano: now, timeUnixNano: now, asDouble: i, exemplars: [], flags: 0 };
+        (m.sum ?? m.gauge)!.dataPoints.push(p as never);
+      }
+    }
+    const req: ExportMetricsServiceRequest = {
+      resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }], droppedAttributesCount: 0 }, scopeMetrics: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, metrics, schemaUrl: '' }], schemaUrl: '' }],
+    } as ExportMetricsServiceRequest;
+    out.push(new Uint8Array(Telemetry.fromRequest('metrics', req).toProto()));
+  }
+  return out;
+}
+
+/** The scraper's code: GET the URL every second until stdin closes; prints the times and the size. */
+const SCRAPER = `
+const url = process.argv[1];
+const times = [];
+let bytes = 0, done = false;
+process.stdin.on('end', () => (done = true)).resume();
+while (!done) {
+  const t0 = performance.now();
+  const body = await (await fetch(url, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer();
+  times.push(performance.now() - t0);
+  bytes = body.byteLength;
+  await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - t0))));
+}
+process.stdout.write(JSON.stringify({ times, bytes }));
+`;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Phase {
+  scraping: boolean;
+  pointsPerSec: number;
+  cpuSecPerMillion: number;
+  cpuPct: number;
+  scrapeP50Ms: number;
+  scrapeP99Ms: number;
+  scrapes: number;
+  scrapeBytes: number;
+  loopDelayP99Ms: number;
+  rssMiB: number;
+}
+
+async function phase(pid: number, http: number, exporter: number, telemetry: number, bodies: Uint8Array<ArrayBuffer>[], scraping: boolean): Promise<Phase> {
+  let stop = false;
+  let points = 0;
+  let next = 0;
+  const sender = async () => {
+    while (!stop) {
+      const i = next++ % bodies.length;
+      const r = await fetch(`http://127.0.0.1:${http}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: bodies[i] });
+      await r.arrayBuffer();
+      if (r.status === 200) points += Math.min(POINTS_PER_REQUEST, SERIES - i * POINTS_PER_REQUEST);
+    }
+  };
+  // The scraper is a process of its own, as Prometheus is: timed in the driver, which is busy
+  // sending, a scrape would include the driver's own waits.
+  const scraper = scraping ? spawn(process.execPath, ['--input-type=module', '-e', SCRAPER, `http://127.0.0.1:${exporter}/metrics`], { stdio: ['pipe', 'pipe', 'inherit'] }) : undefined;
+  let scraperOut = '';
+  scraper?.stdout!.on('data', (c: Buffer) => (scraperOut += c.toString()));
+  const scraped = scraper ? new Promise<void>((r) => scraper.once('exit', () => r())) : Promise.resolve();
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const running = Array.from({ length: CONCURRENCY }, sender);
+  await sleep(DURATION_S * 1000);
+  // fleetcol's own view of its event loop over the phase, read before the load stops
+  const own = await (await fetch(`http://127.0.0.1:${telemetry}/metrics`)).text();
+  const delay = Number(/^fleetcol_process_event_loop_delay_p99_seconds\S* (\S+)/m.exec(own)?.[1] ?? NaN);
+  stop = true;
+  scraper?.stdin!.end();
+  await Promise.all([...running, scraped]);
+  const { times: scrapeMs, bytes: scrapeBytes } = scraper ? (JSON.parse(scraperOut) as { times: number[]; bytes: number }) : { times: [] as number[], bytes: 0 };
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
+  return {
+    scraping, pointsPerSec: points / wall, cpuSecPerMillion: cpu / (points / 1e6), cpuPct: (cpu / wall) * 100,
+    scrapeP50Ms: scrapeMs.length ? median(scrapeMs) : NaN, scrapeP99Ms: scrapeMs.length ? percentile(scrapeMs, 99) : NaN, scrapes: scrapeMs.length, scrapeBytes,
+    loopDelayP99Ms: delay * 1000, rssMiB: memory(pid).rss / 2 ** 20,
+  };
+}
+
+const bodies = requests();
+const [http, exporter, telemetry] = [await freePort(), await freePort(), await freePort()];
+const dir = mkdtempSync(join(tmpdir(), 'fleetcol-prom-bench-'));
+const config = join(dir, 'fleetcol.yaml');
+writeFileSync(config, `receivers:
+  otlp: { protocols: { http: { endpoint: 127.0.0.1:${http} } } }
+exporters:
+  prometheus: { endpoint: 127.0.0.1:${exporter}, max_series: 1000000 }
+service:
+  pipelines:
+    metrics: { receivers: [otlp], exporters: [prometheus] }
+  telemetry:
+    logs: { level: warn }
+    metrics: { address: 127.0.0.1:${telemetry} }
+`);
+const proc = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
+try {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${telemetry}/readyz`)).status === 200) break;
+    } catch {
+      /* not yet */
+    }
+    await sleep(100);
+  }
+  // Warm-up: every series once.
+  for (const b of bodies) await (await fetch(`http://127.0.0.1:${http}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: b })).arrayBuffer();
+  const phases: Phase[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    // Alternate which phase comes first, so neither always runs on a warmer process.
+    const order = run % 2 === 0 ? [false, true] : [true, false];
+    for (const scraping of order) {
+      const p = await phase(proc.pid!, http, exporter, telemetry, bodies, scraping);
+      phases.push(p);
+      console.log(`run ${run + 1} ${scraping ? 'scraping' : 'no scrape'}: ${Math.round(p.pointsPerSec)} points/s, ${p.cpuSecPerMillion.toFixed(2)} CPU-s/M points, CPU ${p.cpuPct.toFixed(1)} %, scrape p50/p99 ${p.scrapeP50Ms.toFixed(1)}/${p.scrapeP99Ms.toFixed(1)} ms (${p.scrapes}, ${(p.scrapeBytes / 2 ** 20).toFixed(1)} MiB), loop delay p99 ${p.loopDelayP99Ms.toFixed(1)} ms, RSS ${p.rssMiB.toFixed(0)} MiB`);
+    }
+  }
+  const med = (scraping: boolean, k: keyof Phase) => median(phases.filter((p) => p.scraping === scraping).map((p) => p[k] as number));
+  const rows = [false, true].map((s) => [s ? 'scrape every 1 s' : 'no scrape', Math.round(med(s, 'pointsPerSec')).toLocaleString('en'), med(s, 'cpuSecPerMillion').toFixed(2), `${med(s, 'cpuPct').toFixed(1)} %`, s ? `${med(s, 'scrapeP50Ms').toFixed(1)} / ${med(s, 'scrapeP99Ms').toFixed(1)}` : '', med(s, 'loopDelayP99Ms').toFixed(1), med(s, 'rssMiB').toFixed(0)]);
+  console.log(`\n${SERIES.toLocaleString('en')} OTLP points (1 in ${HISTOGRAM_EVERY} a histogram) kept current at full load by ${CONCURRENCY} OTLP/HTTP senders; ${DURATION_S} s per phase; medians of ${RUNS}`);
+  console.log(table(['phase', 'points/s accepted', 'CPU-s per M points', 'CPU %', 'scrape p50 / p99 ms', 'event-loop delay p99 ms', 'RSS MiB'], rows));
+  const ratio = med(true, 'pointsPerSec') / med(false, 'pointsPerSec');
+  console.log(`ingestion while scraping: ${(ratio * 100).toFixed(1)} % of without (target ≥ 90 %); scrape p99 target ≤ 100 ms; event-loop delay p99 target ≤ 20 ms`);
+  const file = resultsFile(ROOT, 'prometheus-scrape', values.out);
+  writeFileSync(file, JSON.stringify({ command: commandLine(), ...checkout(ROOT), machine: machineInfo(), series: SERIES, phases, ingestionRatio: ratio }, null, 2));
+  console.log(`results: ${file}`);
+} finally {
+  proc.kill('SIGTERM');
+}
