@@ -195,7 +195,17 @@ export class PrometheusExporter implements Exporter {
       let slice = performance.now();
       for (const chunk of renderChunks(families, om, this.cfg.send_timestamps, notBefore)) {
         if (closed) break;
-        if (!out.write(chunk)) await new Promise<void>((r) => { out.once('drain', r); res.once('close', r); });
+        if (!out.write(chunk)) {
+          await new Promise<void>((r) => {
+            const done = () => {
+              out.removeListener('drain', done);
+              res.removeListener('close', done);
+              r();
+            };
+            out.once('drain', done);
+            res.once('close', done);
+          });
+        }
         if (performance.now() - slice >= SLICE_MS) {
           await yieldToLoop();
           slice = performance.now();
