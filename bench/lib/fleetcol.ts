@@ -29,6 +29,8 @@ export interface FleetcolOptions {
   queueBatch?: boolean;
   /** The genai processor before the batch processor. */
   genai?: boolean;
+  /** The genai_metrics connector beside the otlp exporter, its metrics to a debug exporter. */
+  genaiMetrics?: boolean;
 }
 
 export interface QueueStorage {
@@ -48,6 +50,7 @@ export function fleetcolConfig(o: {
   storage?: QueueStorage;
   queueBatch?: boolean;
   genai?: boolean;
+  genaiMetrics?: boolean;
 }): string {
   const extensions = o.storage
     ? `extensions:
@@ -72,8 +75,8 @@ ${extensions}receivers:
     protocols:
       grpc:
         endpoint: 127.0.0.1:${o.receiverPort}
-${processors}exporters:
-  otlp:
+${processors}${o.genaiMetrics ? 'connectors:\n  genai_metrics: {}\n' : ''}exporters:
+${o.genaiMetrics ? '  debug: { verbosity: basic }\n' : ''}  otlp:
     endpoint: 127.0.0.1:${o.sinkPort}
     tls:
       insecure: true
@@ -83,8 +86,8 @@ ${o.storage ? '  extensions: [file_storage]\n' : ''}  pipelines:
     traces:
       receivers: [otlp]
       processors: [${chain}]
-      exporters: [otlp]
-  telemetry:
+      exporters: [otlp${o.genaiMetrics ? ', genai_metrics' : ''}]
+${o.genaiMetrics ? '    metrics:\n      receivers: [genai_metrics]\n      exporters: [debug]\n' : ''}  telemetry:
     logs:
       level: warn
     metrics:
@@ -157,7 +160,7 @@ export class Fleetcol {
     const configFile = join(o.dir, `${o.name}.yaml`);
     writeFileSync(
       configFile,
-      fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout, storage: o.storage, queueBatch: o.queueBatch, genai: o.genai }),
+      fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout, storage: o.storage, queueBatch: o.queueBatch, genai: o.genai, genaiMetrics: o.genaiMetrics }),
     );
     const logFile = join(o.dir, `${o.name}.log`);
     const log = openSync(logFile, 'w');

@@ -40,6 +40,8 @@ const STATUS_ERROR = 2;
 const KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 
 type Kind = 'sum' | 'histogram';
+/** A label set, with its series key once computed. */
+type Labels = Array<[string, string]> & { key?: string };
 
 interface Exemplars {
   traceId: Uint8Array;
@@ -71,6 +73,8 @@ interface Instrument {
   bounds: number[];
   series: Map<string, Series>;
 }
+
+const withType = (labels: Labels, type: string): Labels => [...labels, [GenAI.tokenType, type]];
 
 const clip = (s: string) => (s.length > MAX_VALUE_LENGTH ? s.slice(0, MAX_VALUE_LENGTH) : s);
 
@@ -154,7 +158,7 @@ export class GenAIMetricsConnector implements Connector {
 
     if (op === undefined) {
       if (!this.cfg.span_metrics.enabled) return;
-      const labels: Array<[string, string]> = [['span.name', clip(item.string(5))], ['span.kind', KIND_NAMES[item.varint(6)] ?? 'SPAN_KIND_UNSPECIFIED'], ['status.code', failed ? 'STATUS_CODE_ERROR' : item.statusCode() === 1 ? 'STATUS_CODE_OK' : 'STATUS_CODE_UNSET']];
+      const labels: Labels = [['span.name', clip(item.string(5))], ['span.kind', KIND_NAMES[item.varint(6)] ?? 'SPAN_KIND_UNSPECIFIED'], ['status.code', failed ? 'STATUS_CODE_ERROR' : item.statusCode() === 1 ? 'STATUS_CODE_OK' : 'STATUS_CODE_UNSET']];
       this.record('traces.span.metrics.duration', 's', 'Span duration, by name, kind and status (spans without gen_ai.operation.name).', 'histogram', this.cfg.span_metrics.buckets, service, labels, seconds, now, exemplar);
       this.record('traces.span.metrics.calls', '{call}', 'Spans, by name, kind and status (spans without gen_ai.operation.name).', 'sum', [], service, labels, 1, now, undefined);
       return;
@@ -166,14 +170,14 @@ export class GenAIMetricsConnector implements Connector {
         agentName = pick(GenAI.agentName, undefined, res);
       }
     }
-    const labels: Array<[string, string]> = [];
+    const labels: Labels = [];
     const dims = [op, provider, model, agentId, agentName];
     for (let d = 0; d < BASE_DIMENSIONS.length; d++) if (dims[d] !== undefined) labels.push([BASE_DIMENSIONS[d]!, clip(dims[d]!)]);
     for (let d = 0; d < extra.length; d++) {
       const v = extraValues?.[d] ?? pick(extra[d]!, undefined, res);
       if (v !== undefined) labels.push([extra[d]!, clip(v)]);
     }
-    const errLabels: Array<[string, string]> = failed ? [...labels, [GenAI.errorType, clip(errorType ?? '_OTHER')]] : labels;
+    const errLabels: Labels = failed ? [...labels, [GenAI.errorType, clip(errorType ?? '_OTHER')]] : labels;
     const inference = MODEL_OPERATIONS.has(op) && op !== Operation.embeddings;
     const v = this.cfg.naming === 'inference' && inference;
     // The conventions' client metrics.
@@ -183,29 +187,34 @@ export class GenAIMetricsConnector implements Connector {
       if (v) {
         this.record('gen_ai.client.inference.operation.input_tokens', '{token}', 'Input tokens per model call.', 'histogram', TOKEN_BUCKETS, service, labels, input, now, exemplar);
         this.record('gen_ai.client.inference.usage.input_tokens', '{token}', 'Input tokens used.', 'sum', [], service, labels, input, now, undefined);
-      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, [...labels, [GenAI.tokenType, 'input']], input, now, exemplar);
+      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, withType(labels, 'input'), input, now, exemplar);
     }
     if (output !== undefined) {
       if (v) {
         this.record('gen_ai.client.inference.operation.output_tokens', '{token}', 'Output tokens per model call.', 'histogram', TOKEN_BUCKETS, service, labels, output, now, exemplar);
         this.record('gen_ai.client.inference.usage.output_tokens', '{token}', 'Output tokens used.', 'sum', [], service, labels, output, now, undefined);
-      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, [...labels, [GenAI.tokenType, 'output']], output, now, exemplar);
+      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, withType(labels, 'output'), output, now, exemplar);
     }
     // RED per agent, operation, model and tool: fleetcol's own names.
     this.record('fleetcol.gen_ai.calls', '{call}', 'GenAI operations (model calls, tool calls, agent invocations).', 'sum', [], service, labels, 1, now, undefined);
     if (failed) this.record('fleetcol.gen_ai.errors', '{call}', 'GenAI operations that ended in error.', 'sum', [], service, errLabels, 1, now, undefined);
     if (cost !== undefined && cost > 0) this.record('fleetcol.gen_ai.cost', 'USD', 'Cost of model calls in US dollars (gen_ai.usage.cost).', 'sum', [], service, labels, cost, now, undefined);
     if (op === Operation.executeTool) {
-      const toolLabels: Array<[string, string]> = [...labels.filter(([k]) => k !== GenAI.requestModel && k !== GenAI.providerName), [GenAI.toolName, clip(tool ?? 'unknown')], ['status', failed ? 'error' : 'ok']];
+      const toolLabels: Labels = [...labels.filter(([k]) => k !== GenAI.requestModel && k !== GenAI.providerName), [GenAI.toolName, clip(tool ?? 'unknown')], ['status', failed ? 'error' : 'ok']];
       this.record('fleetcol.gen_ai.tool.calls', '{call}', 'Tool calls by tool and status.', 'sum', [], service, toolLabels, 1, now, undefined);
     }
   }
 
-  private record(name: string, unit: string, description: string, kind: Kind, bounds: number[], service: string, labels: Array<[string, string]>, value: number, now: number, ex: Omit<Exemplars, 'value'> | undefined): void {
+  private record(name: string, unit: string, description: string, kind: Kind, bounds: number[], service: string, labels: Labels, value: number, now: number, ex: Omit<Exemplars, 'value'> | undefined): void {
     let inst = this.instruments.get(name);
     if (inst === undefined) this.instruments.set(name, (inst = { name, unit, description, kind, bounds, series: new Map() }));
-    let key = service;
-    for (const [k, v] of labels) key += `\u0000${k}\u0001${v}`;
+    // The label set's key is built once per span and shared by every metric it records.
+    let key = labels.key;
+    if (key === undefined) {
+      key = service;
+      for (const [k, v] of labels) key += `\u0000${k}\u0001${v}`;
+      labels.key = key;
+    }
     let s = inst.series.get(key);
     if (s === undefined) {
       if (this.seriesCount >= this.cfg.max_series) {
@@ -235,7 +244,7 @@ export class GenAIMetricsConnector implements Connector {
     }
   }
 
-  private newSeries(inst: Instrument, key: string, service: string, labels: Array<[string, string]>): Series {
+  private newSeries(inst: Instrument, key: string, service: string, labels: Labels): Series {
     const s: Series = {
       service, labels: labels.map(([k, v]) => ({ key: k, value: { stringValue: v } })), start: BigInt(Date.now()) * 1_000_000n, updated: 0,
       value: 0, count: 0, sum: 0, min: Infinity, max: -Infinity, buckets: inst.kind === 'histogram' ? new Array<number>(inst.bounds.length + 1).fill(0) : undefined, exemplars: [],
