@@ -71,6 +71,10 @@ const schema: JsonSchema = {
     card_refresh_interval: duration('How often Agent Cards are re-read (never sooner than their Cache-Control max-age; If-None-Match with the ETag).'),
     list_tasks_interval: duration('How often ListTasks is polled for tasks to follow (v1.0 agents; 0 = never).'),
     max_followed_tasks: { type: 'integer', minimum: 0, maximum: 1_000_000, description: 'Tasks followed over SSE at once, across agents; the rest are counted (receiver_a2a_tasks_not_followed).' },
+    follow_seen_tasks: {
+      type: 'boolean',
+      description: 'Follow tasks whose a2a.task.id is seen on spans or log records passing through a genai processor, when the agent they name (gen_ai.agent.id or gen_ai.agent.name) is a watched one (its name, card name or url); counted in receiver_a2a_seen_tasks_followed.',
+    },
     max_tracked_tasks: { type: 'integer', minimum: 1, maximum: 10_000_000, description: 'Tasks remembered (state, artifacts, first seen) to report each change once; the oldest are forgotten.' },
     max_card_size: size('Largest Agent Card, JSON-RPC or REST answer read.'),
     max_event_size: size('Largest SSE event; larger ones are counted and skipped.'),
@@ -101,6 +105,7 @@ export const a2aReceiverFactory: Factory<A2aReceiverConfig> = {
       card_refresh_interval: '5m',
       list_tasks_interval: '10s',
       max_followed_tasks: 1000,
+      follow_seen_tasks: true,
       max_tracked_tasks: 100000,
       max_card_size: '1MiB',
       max_event_size: '1MiB',
