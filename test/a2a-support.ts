@@ -1,13 +1,13 @@
 // A real A2A agent for the a2a receiver tests, built with @a2a-js/sdk (v1.0 server: AgentExecutor,
-// DefaultRequestHandler, InMemoryTaskStore, its Express JSON-RPC and agent-card handlers, with the
-// SDK's v0.3 compatibility layer switched on), plus helpers to drive it and to read what fleetcol
-// sent to the sink.
+// DefaultRequestHandler, InMemoryTaskStore, its Express JSON-RPC or HTTP+JSON (REST) handler and its
+// agent-card handler, with the SDK's v0.3 compatibility layer switched on), plus helpers to drive it
+// and to read what fleetcol sent to the sink.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { TaskState, type AgentCard } from '@a2a-js/sdk';
 import { AgentEvent, DefaultRequestHandler, InMemoryTaskStore, type AgentExecutor, type ExecutionEventBus, type RequestContext } from '@a2a-js/sdk/server';
-import { UserBuilder, agentCardHandler, jsonRpcHandler } from '@a2a-js/sdk/server/express';
+import { UserBuilder, agentCardHandler, jsonRpcHandler, restHandler } from '@a2a-js/sdk/server/express';
 import type { KeyValue, LogRecord, Span, Telemetry } from '../src/pdata/telemetry.js';
 import type { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../src/pdata/model.js';
 
@@ -64,9 +64,15 @@ export class GatedExecutor implements AgentExecutor {
   async cancelTask(): Promise<void> {}
 }
 
+export type TestBinding = 'JSONRPC' | 'HTTP+JSON';
+
 export interface TestAgent {
   port: number;
   url: string;
+  /** The one binding the card offers and the agent serves. */
+  binding: TestBinding;
+  /** `METHOD path` of every request the agent answered, oldest first. */
+  requests: string[];
   handler: DefaultRequestHandler;
   gates: Gates;
   /** Stops serving (connections cut); the handler and its tasks live on. */
@@ -75,15 +81,18 @@ export interface TestAgent {
   restart(): Promise<void>;
 }
 
-export async function startAgent(opts: { port?: number; name?: string } = {}): Promise<TestAgent> {
+export async function startAgent(opts: { port?: number; name?: string; binding?: TestBinding } = {}): Promise<TestAgent> {
   const gates = new Gates();
   let port = opts.port ?? 0;
+  const binding = opts.binding ?? 'JSONRPC';
+  const path = binding === 'JSONRPC' ? '/a2a/jsonrpc' : '/a2a/rest';
+  const requests: string[] = [];
   const card = (p: number): AgentCard => ({
     name: opts.name ?? 'Planner Agent',
     description: 'plans',
     supportedInterfaces: [
-      { url: `http://127.0.0.1:${p}/a2a/jsonrpc`, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '1.0' },
-      { url: `http://127.0.0.1:${p}/a2a/jsonrpc`, protocolBinding: 'JSONRPC', tenant: '', protocolVersion: '0.3' },
+      { url: `http://127.0.0.1:${p}${path}`, protocolBinding: binding, tenant: '', protocolVersion: '1.0' },
+      { url: `http://127.0.0.1:${p}${path}`, protocolBinding: binding, tenant: '', protocolVersion: '0.3' },
     ],
     provider: undefined,
     version: '1.2.3',
@@ -99,8 +108,13 @@ export async function startAgent(opts: { port?: number; name?: string } = {}): P
   let handler: DefaultRequestHandler | undefined;
   const serve = async (): Promise<http.Server> => {
     const app = express();
+    app.use((req, _res, next) => {
+      requests.push(`${req.method} ${req.path}`);
+      next();
+    });
     app.use('/.well-known/agent-card.json', agentCardHandler({ agentCardProvider: { getAgentCard: async () => handler!.getAgentCard() }, legacyCompat: { enabled: true } }));
-    app.use('/a2a/jsonrpc', jsonRpcHandler({ requestHandler: handler!, userBuilder: UserBuilder.noAuthentication, legacyCompat: { enabled: true } }));
+    const options = { requestHandler: handler!, userBuilder: UserBuilder.noAuthentication, legacyCompat: { enabled: true } };
+    app.use(path, binding === 'JSONRPC' ? jsonRpcHandler(options) : restHandler(options));
     const server = http.createServer(app);
     await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
     return server;
@@ -116,6 +130,8 @@ export async function startAgent(opts: { port?: number; name?: string } = {}): P
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    binding,
+    requests,
     handler,
     gates,
     kill: async () => {
@@ -131,16 +147,20 @@ export async function startAgent(opts: { port?: number; name?: string } = {}): P
   };
 }
 
-/** Starts a task over JSON-RPC without waiting for it (v1.0 SendMessage, returnImmediately). */
+/** Starts a task without waiting for it (v1.0 SendMessage, returnImmediately), over the agent's
+ *  binding (JSON-RPC, or REST `POST /message:send`). */
 export async function sendTask(agent: TestAgent, textOfMessage: string): Promise<{ id: string; contextId: string }> {
-  const res = await fetch(`${agent.url}/a2a/jsonrpc`, {
+  const params = { message: { messageId: `m-${Math.random()}`, role: 'ROLE_USER', parts: [{ text: textOfMessage }] }, configuration: { returnImmediately: true } };
+  const rest = agent.binding === 'HTTP+JSON';
+  const res = await fetch(rest ? `${agent.url}/a2a/rest/message:send` : `${agent.url}/a2a/jsonrpc`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'a2a-version': '1.0' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: { messageId: `m-${Math.random()}`, role: 'ROLE_USER', parts: [{ text: textOfMessage }] }, configuration: { returnImmediately: true } } }),
+    headers: { 'content-type': rest ? 'application/a2a+json' : 'application/json', 'a2a-version': '1.0' },
+    body: JSON.stringify(rest ? params : { jsonrpc: '2.0', id: 1, method: 'SendMessage', params }),
   });
-  const body = (await res.json()) as { result?: { task?: { id: string; contextId: string } }; error?: unknown };
-  if (!body.result?.task) throw new Error(`SendMessage: ${JSON.stringify(body)}`);
-  return body.result.task;
+  const body = (await res.json()) as { result?: { task?: { id: string; contextId: string } }; task?: { id: string; contextId: string }; error?: unknown };
+  const task = rest ? body.task : body.result?.task;
+  if (!task) throw new Error(`SendMessage: ${JSON.stringify(body)}`);
+  return task;
 }
 
 // ---- reading what reached the sink

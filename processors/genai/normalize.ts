@@ -4,7 +4,7 @@
 // rename carries the value's bytes across untouched.
 import type { NewAttr, WireItem } from '../../src/pdata/edit.js';
 import type { AnyValue } from '../../src/pdata/telemetry.js';
-import { GenAI, num, str, providerName } from '../../src/vocab/index.js';
+import { A2A, GenAI, num, str, providerName } from '../../src/vocab/index.js';
 import { BUILTIN_SOURCES, SEMCONV, type BuiltinSource, type MessageList, type Row, type ValueRule, type When } from './sources.js';
 
 export interface SourceConfig {
@@ -63,6 +63,8 @@ export interface Facts {
   cost: number | undefined;
   agentId: string | undefined;
   agentName: string | undefined;
+  /** a2a.task.id: published as a task sighting (src/a2a/sightings.ts) */
+  taskId: string | undefined;
   /** the input count read left cached tokens out (a source whose counts are additive) */
   inputExcludesCache: boolean;
 }
@@ -88,6 +90,7 @@ const FACT_KEYS: Readonly<Record<string, keyof Facts>> = {
   [GenAI.cost]: 'cost',
   [GenAI.agentId]: 'agentId',
   [GenAI.agentName]: 'agentName',
+  [A2A.taskId]: 'taskId',
 };
 const NUMERIC: ReadonlySet<keyof Facts> = new Set(['input', 'output', 'cacheRead', 'cacheWrite', 'reasoning', 'total', 'cost']);
 
@@ -95,7 +98,7 @@ export function emptyFacts(): Facts {
   return {
     operation: undefined, provider: undefined, requestModel: undefined, responseModel: undefined, input: undefined, output: undefined,
     cacheRead: undefined, cacheWrite: undefined, reasoning: undefined, total: undefined, cost: undefined, agentId: undefined, agentName: undefined,
-    inputExcludesCache: false,
+    taskId: undefined, inputExcludesCache: false,
   };
 }
 

@@ -2,9 +2,12 @@
 // conventions' names (src/vocab), with what can be derived (operation, provider, total tokens),
 // their agent (from the nearest invoke_agent ancestor, see context.ts) and their cost in USD
 // (pricing.ts), prompts and completions kept, dropped, cut or hashed. It edits the encoded request
-// (src/pdata/edit.ts) rather than decoding it: most of the pipeline never decodes a span.
+// (src/pdata/edit.ts) rather than decoding it: most of the pipeline never decodes a span. An
+// `a2a.task.id` it reads on the way is published with its agent as a task sighting
+// (src/a2a/sightings.ts), for the a2a receiver to follow that task.
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
+import { taskSightings } from '../../src/a2a/sightings.js';
 import { decodeMessage } from '../../src/pdata/decode.js';
 import { MESSAGES } from '../../src/pdata/schema.js';
 import { editItems, requestOf, type Decision, type EditContext, type HeldItem, type ItemEdit, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
@@ -169,12 +172,14 @@ export class GenAIProcessor implements Processor {
     const ownName = f.agentName ?? pick(GenAI.agentName, undefined, res);
     if (ownId !== undefined || ownName !== undefined) {
       const agent = { id: ownId && clipAgentId(ownId), name: ownName && clipAgentId(ownName) };
+      if (f.taskId !== undefined) taskSightings.publish(agent.id, agent.name, f.taskId);
       this.ctx.observe(trace, spanId, parent, agent, now, evicted, released);
       return edit;
     }
     const attributed = op !== undefined && ATTRIBUTED.has(op);
     const r = this.ctx.resolve(trace, parent);
     if (typeof r === 'object') {
+      if (f.taskId !== undefined) taskSightings.publish(r.id, r.name, f.taskId);
       if (attributed) n.add.push(...agentAttrs(r));
       this.ctx.observe(trace, spanId, parent, r, now, evicted, released);
       return edit;
@@ -197,13 +202,20 @@ export class GenAIProcessor implements Processor {
     this.derive(item, n.add, n.drop, f, now);
     if (this.cfg.content !== 'keep') this.content(item, n.add, n.drop);
     const res = c.resource?.attributes;
-    if (f.agentId === undefined && f.agentName === undefined && pick(GenAI.agentId, undefined, res) === undefined && pick(GenAI.agentName, undefined, res) === undefined) {
+    const id = f.agentId ?? pick(GenAI.agentId, undefined, res);
+    const name = f.agentName ?? pick(GenAI.agentName, undefined, res);
+    if (id === undefined && name === undefined) {
       // A record written inside a span takes that span's agent, when the context knows it.
       const spanId = item.key(10);
       if (spanId !== '') {
         const r = this.ctx.resolve(item.key(9), spanId);
-        if (typeof r === 'object') n.add.push(...agentAttrs(r));
+        if (typeof r === 'object') {
+          n.add.push(...agentAttrs(r));
+          if (f.taskId !== undefined) taskSightings.publish(r.id, r.name, f.taskId);
+        }
       }
+    } else if (f.taskId !== undefined) {
+      taskSightings.publish(id, name, f.taskId);
     }
     return n;
   }

@@ -1,17 +1,19 @@
-// One watched agent: its card (re-fetched; a change is a capability_changed record), the endpoint
-// and protocol version the card offers, ListTasks polled (v1.0) for tasks to follow, and each
-// non-terminal task followed over SSE (v1.0 `SubscribeToTask`, v0.3 `tasks/resubscribe`) until it
-// ends, with `GetTask` / `tasks/get` when a stream cannot say how it ended.
+// One watched agent: its card (re-fetched; a change is a capability_changed record), the endpoint,
+// binding (JSON-RPC, else HTTP+JSON) and protocol version the card offers, ListTasks polled (v1.0)
+// for tasks to follow, and each non-terminal task followed over SSE (v1.0 `SubscribeToTask`, v0.3
+// `tasks/resubscribe`, or their REST paths; see binding.ts) until it ends, with `GetTask` /
+// `tasks/get` when a stream cannot say how it ended.
 import type { EventSourceMessage } from 'eventsource-parser';
 import { A2A, AgentEventName, EventAttr, Severity, TERMINAL_STATES, stringValue } from '../../src/vocab/index.js';
+import { bindingFor, type Binding, type Endpoint } from './binding.js';
 import type { AgentConfig } from './config.js';
 import { chooseInterface, fetchCard, type CardSummary } from './card.js';
 import type { Shared } from './context.js';
 import { MAX_ID, clip, isObject } from './limits.js';
 import { sleep } from './output.js';
 import { plainRecord, type AgentRef, type Output } from './records.js';
-import { readCapped, SseSource, type Verdict } from './sse.js';
-import { WireError, parsePayload, unwrapRpc, type ProtocolVersion } from './wire.js';
+import { SseSource, type Verdict } from './sse.js';
+import { WireError, parsePayload, type ProtocolVersion } from './wire.js';
 
 /** Most tasks one ListTasks page asks for. */
 const LIST_PAGE_SIZE = 100;
@@ -20,18 +22,23 @@ export class AgentWatcher {
   readonly ref: AgentRef;
   private card: CardSummary | undefined;
   private etag: string | undefined;
-  private endpoint: { url: string; version: ProtocolVersion };
+  private endpoint: Endpoint;
+  private binding: Binding;
   private readonly headers: Record<string, string>;
   private readonly following = new Set<string>();
   private listSupported = true;
-  private rpcId = 0;
   private cardOk: boolean | undefined;
 
   constructor(private readonly cfg: AgentConfig, private readonly s: Shared) {
     this.ref = { id: clip(cfg.name ?? cfg.url, MAX_ID), name: clip(cfg.name ?? cfg.url, MAX_ID), url: cfg.url };
     this.headers = { ...(cfg.headers ?? {}) };
     if (cfg.bearer_token) this.headers.authorization = `Bearer ${cfg.bearer_token}`;
-    this.endpoint = { url: cfg.url, version: cfg.protocol_version ?? '1.0' };
+    this.endpoint = { url: cfg.url, version: cfg.protocol_version ?? '1.0', binding: 'JSONRPC' };
+    this.binding = this.bindingOf(this.endpoint);
+  }
+
+  private bindingOf(endpoint: Endpoint): Binding {
+    return bindingFor(endpoint, { headers: this.headers, maxBytes: this.s.cfg.max_card_size, timeoutMs: this.s.cfg.request_timeout });
   }
 
   /** True when `name` is this agent's configured name, card name or URL. */
@@ -92,7 +99,13 @@ export class AgentWatcher {
       this.ref.name = card.name;
       if (this.cfg.name === undefined) this.ref.id = card.name;
     }
-    this.endpoint = chooseInterface(card, this.cfg.url, this.cfg.protocol_version);
+    const endpoint = chooseInterface(card, this.cfg.url, this.cfg.protocol_version);
+    const e = this.endpoint;
+    if (endpoint.url !== e.url || endpoint.version !== e.version || endpoint.binding !== e.binding) {
+      this.endpoint = endpoint;
+      this.binding = this.bindingOf(endpoint);
+      this.s.logger.info({ agent: this.ref.id, url: endpoint.url, binding: endpoint.binding, version: endpoint.version }, 'agent endpoint chosen from its card');
+    }
     const attrs = [
       { key: A2A.protocolVersion, value: stringValue(this.endpoint.version) },
       { key: EventAttr.agentInterfaces, value: stringValue(clip(JSON.stringify(card.interfaces))) },
@@ -109,22 +122,10 @@ export class AgentWatcher {
     void this.s.pipeline.deliver(this.ref, out, this.s.stop);
   }
 
-  private async rpc(method: string, params: Record<string, unknown>): Promise<unknown> {
-    const { cfg } = this.s;
-    const res = await fetch(this.endpoint.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', 'a2a-version': this.endpoint.version, ...this.headers },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++this.rpcId, method, params }),
-      signal: AbortSignal.timeout(cfg.request_timeout),
-    });
-    const text = await readCapped(res, cfg.max_card_size);
-    return unwrapRpc(JSON.parse(text) as unknown);
-  }
-
   private async listTasks(baseline: boolean): Promise<void> {
     let result: unknown;
     try {
-      result = await this.rpc('ListTasks', { pageSize: LIST_PAGE_SIZE });
+      result = await this.binding.listTasks(LIST_PAGE_SIZE);
     } catch (err) {
       if (err instanceof WireError) {
         this.listSupported = false;
@@ -149,13 +150,14 @@ export class AgentWatcher {
     }
   }
 
-  /** Follows a task until it ends, unless it is followed already or the budget is spent. */
-  follow(taskId: string): void {
+  /** Follows a task until it ends, unless it is followed already or the budget is spent; true when
+   *  this call started following it. */
+  follow(taskId: string): boolean {
     const id = clip(taskId, MAX_ID);
-    if (this.following.has(id) || this.s.book.ended(this.ref, id) || this.s.stop.aborted) return;
+    if (this.following.has(id) || this.s.book.ended(this.ref, id) || this.s.stop.aborted) return false;
     if (this.s.followed >= this.s.cfg.max_followed_tasks) {
       this.s.notFollowed.inc();
-      return;
+      return false;
     }
     this.following.add(id);
     this.s.followed++;
@@ -165,6 +167,7 @@ export class AgentWatcher {
       this.s.followed--;
       metrics.release();
     });
+    return true;
   }
 
   private async followTask(taskId: string, metrics: ReturnType<Shared['sseMetrics']>): Promise<void> {
@@ -173,20 +176,11 @@ export class AgentWatcher {
     const source = new SseSource(
       { name: `${this.ref.id}/${taskId}`, maxEventBytes: cfg.max_event_size, initialMs: cfg.reconnect.initial_interval, maxMs: cfg.reconnect.max_interval, connectTimeoutMs: cfg.request_timeout, logger, metrics },
       {
-        request: async () => {
-          if (done()) return 'stop';
-          const v = this.endpoint.version;
-          return {
-            url: this.endpoint.url,
-            method: 'POST',
-            headers: { 'a2a-version': v, ...this.headers },
-            body: JSON.stringify({ jsonrpc: '2.0', id: ++this.rpcId, method: v === '1.0' ? 'SubscribeToTask' : 'tasks/resubscribe', params: { id: taskId } }),
-          };
-        },
+        request: async () => (done() ? 'stop' : this.binding.subscribe(taskId)),
         event: async (msg: EventSourceMessage) => {
           let payload: unknown;
           try {
-            payload = unwrapRpc(JSON.parse(msg.data) as unknown);
+            payload = this.binding.payload(msg);
           } catch (err) {
             if (err instanceof WireError) return (await this.settle(taskId)) === 'stop' ? 'stop' : undefined;
             metrics.malformed.inc();
@@ -198,16 +192,15 @@ export class AgentWatcher {
             return;
           }
           ev.taskId ??= taskId;
+          // v0.3 over REST sends v1.0-shaped JSON (its proto's): the version is the one spoken.
+          ev.version = this.endpoint.version;
           const out: Output = { records: [], spans: [] };
           this.s.book.observe(this.ref, ev, out);
           await this.s.pipeline.deliver(this.ref, out, stop);
           return done() ? 'stop' : undefined;
         },
-        notStream: async (status: number, body: string): Promise<Verdict> => {
-          // A JSON-RPC error (task already terminal, unknown, streaming unsupported): ask GetTask.
-          if (status >= 200 && status < 300 && body.trimStart().startsWith('{')) return this.settle(taskId);
-          return 'retry';
-        },
+        // A refusal (task already terminal, unknown, streaming unsupported): ask GetTask.
+        notStream: async (status: number, body: string): Promise<Verdict> => (this.binding.refused(status, body) === 'settle' ? this.settle(taskId) : 'retry'),
         ended: () => this.settle(taskId),
       },
     );
@@ -218,7 +211,7 @@ export class AgentWatcher {
   private async settle(taskId: string): Promise<Verdict> {
     let result: unknown;
     try {
-      result = await this.rpc(this.endpoint.version === '1.0' ? 'GetTask' : 'tasks/get', { id: taskId });
+      result = await this.binding.getTask(taskId);
     } catch (err) {
       if (err instanceof WireError) {
         this.s.logger.info({ agent: this.ref.id, task: taskId, err: err.message }, 'task unknown to its agent; no longer followed');
@@ -229,6 +222,7 @@ export class AgentWatcher {
     const ev = this.endpoint.version === '0.3' || (isObject(result) && isObject(result.task)) ? parsePayload(result) : parsePayload({ task: result });
     if (ev === undefined) return 'stop';
     ev.taskId ??= taskId;
+    ev.version = this.endpoint.version;
     const out: Output = { records: [], spans: [] };
     this.s.book.observe(this.ref, ev, out);
     await this.s.pipeline.deliver(this.ref, out, this.s.stop);

@@ -4,6 +4,7 @@
 // `supportedInterfaces`; v0.3 `url` / `preferredTransport` / `additionalInterfaces`).
 import { createHash } from 'node:crypto';
 import { MAX_ID, MAX_STRING, clip, isObject, objField, strField } from './limits.js';
+import { bindingOf, type Endpoint } from './binding.js';
 import { readCapped } from './sse.js';
 import type { ProtocolVersion } from './wire.js';
 
@@ -107,12 +108,15 @@ export function summarise(raw: unknown): CardSummary {
   return { ...base, digest: createHash('sha256').update(JSON.stringify(base)).digest('hex') };
 }
 
-/** The JSON-RPC endpoint to use and its protocol version: the configured version if one is set,
- *  else the card's first JSON-RPC interface (v1.0 list order is preference order). */
-export function chooseInterface(card: CardSummary | undefined, agentUrl: string, want: ProtocolVersion | undefined): { url: string; version: ProtocolVersion } {
-  const jsonrpc = (card?.interfaces ?? []).filter((i) => i.binding.toUpperCase().replace(/[-_]/g, '') === 'JSONRPC');
+/** The endpoint to use, its binding and protocol version: the card's first JSON-RPC interface, else
+ *  its first HTTP+JSON one (v1.0 list order is preference order), of the configured version if one
+ *  is set; with neither, JSON-RPC at the agent's URL. */
+export function chooseInterface(card: CardSummary | undefined, agentUrl: string, want: ProtocolVersion | undefined): Endpoint {
   const major = (v: string | undefined): ProtocolVersion => (v !== undefined && /^0\./.test(v) ? '0.3' : '1.0');
-  const pick = want === undefined ? jsonrpc[0] : jsonrpc.find((i) => major(i.version) === want);
-  if (pick) return { url: pick.url, version: want ?? major(pick.version) };
-  return { url: agentUrl, version: want ?? (card?.protocolVersion !== undefined ? '0.3' : '1.0') };
+  for (const binding of ['JSONRPC', 'HTTP+JSON'] as const) {
+    const offered = (card?.interfaces ?? []).filter((i) => bindingOf(i.binding) === binding);
+    const pick = want === undefined ? offered[0] : offered.find((i) => major(i.version) === want);
+    if (pick) return { url: pick.url, version: want ?? major(pick.version), binding };
+  }
+  return { url: agentUrl, version: want ?? (card?.protocolVersion !== undefined ? '0.3' : '1.0'), binding: 'JSONRPC' };
 }

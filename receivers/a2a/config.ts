@@ -39,6 +39,7 @@ export interface A2aReceiverConfig {
   card_refresh_interval: number;
   list_tasks_interval: number;
   max_followed_tasks: number;
+  follow_seen_tasks: boolean;
   max_tracked_tasks: number;
   max_card_size: number;
   max_event_size: number;

@@ -12,6 +12,7 @@ export class Shared {
   readonly notFollowed: BoundCounter;
   readonly cardFailures: BoundCounter;
   readonly cardChanges: BoundCounter;
+  readonly seenFollowed: BoundCounter;
   /** Sources (task streams, feeds) currently down. */
   private readonly down = new Set<object>();
   /** Tasks being followed now, across all agents. */
@@ -29,6 +30,7 @@ export class Shared {
     const m = set.metrics;
     this.notFollowed = m.counter('receiver_a2a_tasks_not_followed', 'Tasks that were not followed because max_followed_tasks were followed already (counted each time one is found).');
     this.cardFailures = m.counter('receiver_a2a_card_fetch_failures', 'Agent Card fetches that failed (unreachable, not JSON, over max_card_size).');
+    this.seenFollowed = m.counter('receiver_a2a_seen_tasks_followed', 'Tasks followed because their a2a.task.id was seen in the pipeline with a watched agent (follow_seen_tasks).');
     this.cardChanges = m.counter('receiver_a2a_card_changes', 'Agent Cards that changed (a capability_changed record each).');
     const per = (source: string) => ({
       malformed: m.counter('receiver_a2a_malformed_events', 'SSE events skipped: bad JSON, over max_event_size, or no A2A payload fleetcol knows.', { source }),

@@ -14,7 +14,7 @@ const schema: JsonSchema = {
     agents: {
       type: 'array',
       maxItems: 10000,
-      description: 'A2A agents to watch: Agent Card read and re-read, tasks listed (v1.0 ListTasks) and followed over SSE until they end (v1.0 SubscribeToTask / v0.3 tasks/resubscribe, over JSON-RPC).',
+      description: 'A2A agents to watch: Agent Card read and re-read, tasks listed (v1.0 ListTasks) and followed over SSE until they end (v1.0 SubscribeToTask / v0.3 tasks/resubscribe, over JSON-RPC or HTTP+JSON).',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -71,10 +71,14 @@ const schema: JsonSchema = {
     card_refresh_interval: duration('How often Agent Cards are re-read (never sooner than their Cache-Control max-age; If-None-Match with the ETag).'),
     list_tasks_interval: duration('How often ListTasks is polled for tasks to follow (v1.0 agents; 0 = never).'),
     max_followed_tasks: { type: 'integer', minimum: 0, maximum: 1_000_000, description: 'Tasks followed over SSE at once, across agents; the rest are counted (receiver_a2a_tasks_not_followed).' },
+    follow_seen_tasks: {
+      type: 'boolean',
+      description: 'Follow tasks whose a2a.task.id is seen on spans or log records passing through a genai processor, when the agent they name (gen_ai.agent.id or gen_ai.agent.name) is a watched one (its name, card name or url); counted in receiver_a2a_seen_tasks_followed.',
+    },
     max_tracked_tasks: { type: 'integer', minimum: 1, maximum: 10_000_000, description: 'Tasks remembered (state, artifacts, first seen) to report each change once; the oldest are forgotten.' },
-    max_card_size: size('Largest Agent Card or JSON-RPC answer read.'),
+    max_card_size: size('Largest Agent Card, JSON-RPC or REST answer read.'),
     max_event_size: size('Largest SSE event; larger ones are counted and skipped.'),
-    request_timeout: duration('Time allowed to connect and get an answer (cards, JSON-RPC calls, SSE response headers).'),
+    request_timeout: duration('Time allowed to connect and get an answer (cards, JSON-RPC and REST calls, SSE response headers).'),
     reconnect: {
       type: 'object',
       additionalProperties: false,
@@ -101,6 +105,7 @@ export const a2aReceiverFactory: Factory<A2aReceiverConfig> = {
       card_refresh_interval: '5m',
       list_tasks_interval: '10s',
       max_followed_tasks: 1000,
+      follow_seen_tasks: true,
       max_tracked_tasks: 100000,
       max_card_size: '1MiB',
       max_event_size: '1MiB',

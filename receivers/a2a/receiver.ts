@@ -1,8 +1,10 @@
 // The a2a receiver: watched agents (cards, ListTasks, followed tasks), plain feeds, and the
-// push-notification webhook, all feeding one task book and one pipeline.
+// push-notification webhook, all feeding one task book and one pipeline; tasks of watched agents
+// seen in the pipeline (src/a2a/sightings.ts) are followed too.
 import type { CreateSettings, Receiver } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
 import type { Signal } from '../../src/pdata/telemetry.js';
+import { taskSightings, type TaskSighting } from '../../src/a2a/sightings.js';
 import { AgentWatcher } from './agent.js';
 import type { A2aReceiverConfig } from './config.js';
 import { Shared } from './context.js';
@@ -15,6 +17,7 @@ export class A2aReceiver implements Receiver {
   private readonly stopper = new AbortController();
   private readonly running: Promise<void>[] = [];
   private webhook: Webhook | undefined;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly set: CreateSettings,
@@ -39,9 +42,18 @@ export class A2aReceiver implements Receiver {
       else this.set.logger.warn({ agent: t.agent, task: t.id }, 'tasks: no agent with this name or url in agents');
     }
     for (const f of cfg.feeds) this.running.push(new Feed(f, s).run().catch(log(`feed ${f.url}`)));
+    if (cfg.follow_seen_tasks && agents.length > 0) {
+      const named = (a: AgentWatcher, n: string | undefined) => n !== undefined && a.matches(n);
+      this.unsubscribe = taskSightings.subscribe((t: TaskSighting) => {
+        const a = agents.find((w) => named(w, t.agentId) || named(w, t.agentName));
+        if (a?.follow(t.taskId)) s.seenFollowed.inc();
+      });
+    }
   }
 
   async shutdown(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     this.stopper.abort();
     await this.webhook?.shutdown();
     this.webhook = undefined;

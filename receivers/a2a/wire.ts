@@ -50,6 +50,7 @@ export function parsePayload(p: unknown): A2aEvent | undefined {
   if (isObject(p.statusUpdate)) return status(p.statusUpdate, '1.0');
   if (isObject(p.artifactUpdate)) return artifact(p.artifactUpdate, '1.0');
   if (isObject(p.message)) return message(p.message, '1.0');
+  if (isObject(p.msg)) return message(p.msg, '1.0'); // v0.3's proto (its REST binding) spelled it `msg`
   switch (p.kind) {
     case 'task': return task(p, '0.3');
     case 'status-update': return status(p, '0.3');
