@@ -74,13 +74,36 @@ interface Instrument {
   series: Map<string, Series>;
 }
 
-const withType = (labels: Labels, type: string): Labels => [...labels, [GenAI.tokenType, type]];
+/** A label set's series key, built once per label set (and cached on it: the same string object,
+ *  its hash computed once, serves every later lookup). */
+function keyOf(service: string, labels: Labels): string {
+  let key = labels.key;
+  if (key === undefined) {
+    key = service;
+    for (const [k, v] of labels) key += `\u0000${k}\u0001${v}`;
+    labels.key = key;
+  }
+  return key;
+}
+
+/** The label sets of one combination of dimension values, made once and reused by every span
+ *  that has those values (most spans of a batch share them). */
+interface Prepared {
+  labels: Labels;
+  input: Labels;
+  output: Labels;
+  errors: Map<string, Labels>;
+  tools: Map<string, Labels>;
+}
+/** Prepared label sets kept at most (cleared past it). */
+const MAX_PREPARED = 10_000;
 
 const clip = (s: string) => (s.length > MAX_VALUE_LENGTH ? s.slice(0, MAX_VALUE_LENGTH) : s);
 
 export class GenAIMetricsConnector implements Connector {
   readonly mutatesData = false;
   private readonly instruments = new Map<string, Instrument>();
+  private readonly prepared = new Map<string, Prepared>();
   private seriesCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -170,14 +193,30 @@ export class GenAIMetricsConnector implements Connector {
         agentName = pick(GenAI.agentName, undefined, res);
       }
     }
-    const labels: Labels = [];
+    let sig = service;
     const dims = [op, provider, model, agentId, agentName];
-    for (let d = 0; d < BASE_DIMENSIONS.length; d++) if (dims[d] !== undefined) labels.push([BASE_DIMENSIONS[d]!, clip(dims[d]!)]);
-    for (let d = 0; d < extra.length; d++) {
-      const v = extraValues?.[d] ?? pick(extra[d]!, undefined, res);
-      if (v !== undefined) labels.push([extra[d]!, clip(v)]);
+    for (let d = 0; d < dims.length; d++) sig += `\u0000${dims[d] ?? ''}`;
+    let extraVals: (string | undefined)[] | undefined;
+    if (extra.length > 0) {
+      extraVals = extra.map((k, d) => extraValues?.[d] ?? pick(k, undefined, res));
+      for (const x of extraVals) sig += `\u0000${x ?? ''}`;
     }
-    const errLabels: Labels = failed ? [...labels, [GenAI.errorType, clip(errorType ?? '_OTHER')]] : labels;
+    let prep = this.prepared.get(sig);
+    if (prep === undefined) {
+      const base: Labels = [];
+      for (let d = 0; d < BASE_DIMENSIONS.length; d++) if (dims[d] !== undefined) base.push([BASE_DIMENSIONS[d]!, clip(dims[d]!)]);
+      if (extraVals) for (let d = 0; d < extra.length; d++) if (extraVals[d] !== undefined) base.push([extra[d]!, clip(extraVals[d]!)]);
+      prep = { labels: base, input: [...base, [GenAI.tokenType, 'input']], output: [...base, [GenAI.tokenType, 'output']], errors: new Map(), tools: new Map() };
+      if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
+      this.prepared.set(sig, prep);
+    }
+    const labels = prep.labels;
+    let errLabels = labels;
+    if (failed) {
+      const et = clip(errorType ?? '_OTHER');
+      errLabels = prep.errors.get(et) ?? [...labels, [GenAI.errorType, et]];
+      if (prep.errors.size < 64) prep.errors.set(et, errLabels);
+    }
     const inference = MODEL_OPERATIONS.has(op) && op !== Operation.embeddings;
     const v = this.cfg.naming === 'inference' && inference;
     // The conventions' client metrics.
@@ -187,20 +226,25 @@ export class GenAIMetricsConnector implements Connector {
       if (v) {
         this.record('gen_ai.client.inference.operation.input_tokens', '{token}', 'Input tokens per model call.', 'histogram', TOKEN_BUCKETS, service, labels, input, now, exemplar);
         this.record('gen_ai.client.inference.usage.input_tokens', '{token}', 'Input tokens used.', 'sum', [], service, labels, input, now, undefined);
-      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, withType(labels, 'input'), input, now, exemplar);
+      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, prep.input, input, now, exemplar);
     }
     if (output !== undefined) {
       if (v) {
         this.record('gen_ai.client.inference.operation.output_tokens', '{token}', 'Output tokens per model call.', 'histogram', TOKEN_BUCKETS, service, labels, output, now, exemplar);
         this.record('gen_ai.client.inference.usage.output_tokens', '{token}', 'Output tokens used.', 'sum', [], service, labels, output, now, undefined);
-      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, withType(labels, 'output'), output, now, exemplar);
+      } else this.record('gen_ai.client.token.usage', '{token}', 'Tokens used per GenAI operation.', 'histogram', TOKEN_BUCKETS, service, prep.output, output, now, exemplar);
     }
     // RED per agent, operation, model and tool: fleetcol's own names.
     this.record('fleetcol.gen_ai.calls', '{call}', 'GenAI operations (model calls, tool calls, agent invocations).', 'sum', [], service, labels, 1, now, undefined);
     if (failed) this.record('fleetcol.gen_ai.errors', '{call}', 'GenAI operations that ended in error.', 'sum', [], service, errLabels, 1, now, undefined);
     if (cost !== undefined && cost > 0) this.record('fleetcol.gen_ai.cost', 'USD', 'Cost of model calls in US dollars (gen_ai.usage.cost).', 'sum', [], service, labels, cost, now, undefined);
     if (op === Operation.executeTool) {
-      const toolLabels: Labels = [...labels.filter(([k]) => k !== GenAI.requestModel && k !== GenAI.providerName), [GenAI.toolName, clip(tool ?? 'unknown')], ['status', failed ? 'error' : 'ok']];
+      const tk = `${clip(tool ?? 'unknown')}\u0000${failed ? 'error' : 'ok'}`;
+      let toolLabels = prep.tools.get(tk);
+      if (toolLabels === undefined) {
+        toolLabels = [...labels.filter(([k]) => k !== GenAI.requestModel && k !== GenAI.providerName), [GenAI.toolName, clip(tool ?? 'unknown')], ['status', failed ? 'error' : 'ok']];
+        if (prep.tools.size < 256) prep.tools.set(tk, toolLabels);
+      }
       this.record('fleetcol.gen_ai.tool.calls', '{call}', 'Tool calls by tool and status.', 'sum', [], service, toolLabels, 1, now, undefined);
     }
   }
@@ -208,13 +252,7 @@ export class GenAIMetricsConnector implements Connector {
   private record(name: string, unit: string, description: string, kind: Kind, bounds: number[], service: string, labels: Labels, value: number, now: number, ex: Omit<Exemplars, 'value'> | undefined): void {
     let inst = this.instruments.get(name);
     if (inst === undefined) this.instruments.set(name, (inst = { name, unit, description, kind, bounds, series: new Map() }));
-    // The label set's key is built once per span and shared by every metric it records.
-    let key = labels.key;
-    if (key === undefined) {
-      key = service;
-      for (const [k, v] of labels) key += `\u0000${k}\u0001${v}`;
-      labels.key = key;
-    }
+    let key = keyOf(service, labels);
     let s = inst.series.get(key);
     if (s === undefined) {
       if (this.seriesCount >= this.cfg.max_series) {
