@@ -5,6 +5,7 @@ import { a2aReceiverFactory } from '../receivers/a2a/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { genaiProcessorFactory } from '../processors/genai/factory.js';
+import { filterProcessorFactory } from '../processors/filter/factory.js';
 import { probabilisticSamplerProcessorFactory } from '../processors/probabilistic_sampler/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
@@ -23,6 +24,7 @@ export const registry = new Registry([
   coalesceProcessorFactory,
   genaiProcessorFactory,
   probabilisticSamplerProcessorFactory,
+  filterProcessorFactory,
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,
