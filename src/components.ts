@@ -5,6 +5,7 @@ import { a2aReceiverFactory } from '../receivers/a2a/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { genaiProcessorFactory } from '../processors/genai/factory.js';
+import { memoryLimiterProcessorFactory } from '../processors/memory_limiter/factory.js';
 import { filterProcessorFactory } from '../processors/filter/factory.js';
 import { probabilisticSamplerProcessorFactory } from '../processors/probabilistic_sampler/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
@@ -25,6 +26,7 @@ export const registry = new Registry([
   genaiProcessorFactory,
   probabilisticSamplerProcessorFactory,
   filterProcessorFactory,
+  memoryLimiterProcessorFactory,
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,
