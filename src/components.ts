@@ -6,6 +6,7 @@ import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { genaiProcessorFactory } from '../processors/genai/factory.js';
 import { memoryLimiterProcessorFactory } from '../processors/memory_limiter/factory.js';
+import { tailSamplingProcessorFactory } from '../processors/tail_sampling/factory.js';
 import { filterProcessorFactory } from '../processors/filter/factory.js';
 import { probabilisticSamplerProcessorFactory } from '../processors/probabilistic_sampler/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
@@ -27,6 +28,7 @@ export const registry = new Registry([
   probabilisticSamplerProcessorFactory,
   filterProcessorFactory,
   memoryLimiterProcessorFactory,
+  tailSamplingProcessorFactory,
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,
