@@ -5,6 +5,10 @@ import { a2aReceiverFactory } from '../receivers/a2a/factory.js';
 import { batchProcessorFactory } from '../processors/batch/factory.js';
 import { coalesceProcessorFactory } from '../processors/coalesce/factory.js';
 import { genaiProcessorFactory } from '../processors/genai/factory.js';
+import { memoryLimiterProcessorFactory } from '../processors/memory_limiter/factory.js';
+import { tailSamplingProcessorFactory } from '../processors/tail_sampling/factory.js';
+import { filterProcessorFactory } from '../processors/filter/factory.js';
+import { probabilisticSamplerProcessorFactory } from '../processors/probabilistic_sampler/factory.js';
 import { otlpExporterFactory } from '../exporters/otlp/factory.js';
 import { tempoExporterFactory } from '../exporters/tempo/factory.js';
 import { remoteWriteExporterFactory } from '../exporters/prometheusremotewrite/factory.js';
@@ -21,6 +25,10 @@ export const registry = new Registry([
   batchProcessorFactory,
   coalesceProcessorFactory,
   genaiProcessorFactory,
+  probabilisticSamplerProcessorFactory,
+  filterProcessorFactory,
+  memoryLimiterProcessorFactory,
+  tailSamplingProcessorFactory,
   otlpExporterFactory,
   tempoExporterFactory,
   debugExporterFactory,

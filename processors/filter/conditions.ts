@@ -1,0 +1,185 @@
+// Filter conditions, compiled once at configure time into predicates over one item's view: its
+// attributes, its scope's and resource's, its name, kind, status, severity, metric name. Regular
+// expressions come from the config (bounded in length) and run on values cut to MAX_SUBJECT
+// characters, so a client's long value cannot make a match slow.
+import type { KeyValue } from '../../src/pdata/telemetry.js';
+import { attr, has, str } from '../../src/vocab/index.js';
+
+/** Longest pattern accepted in the config. */
+export const MAX_PATTERN = 1024;
+/** Characters of a client-supplied value a pattern or a comparison sees at most. */
+export const MAX_SUBJECT = 4096;
+
+export type Where = 'item' | 'scope' | 'resource';
+export type SeverityName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+export const SEVERITY_FLOOR: Record<SeverityName, number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
+const KINDS: Record<string, number> = { unspecified: 0, internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+const STATUSES: Record<string, number> = { unset: 0, ok: 1, error: 2 };
+
+/** One condition: every key it sets must hold. */
+export interface ConditionConfig {
+  attribute?: string;
+  on?: Where;
+  equals?: string | number | boolean;
+  regex?: string;
+  exists?: boolean;
+  name?: string;
+  name_regex?: string;
+  kind?: string[];
+  status?: string[];
+  severity_min?: SeverityName;
+  severity_below?: SeverityName;
+  metric_name?: string;
+  metric_name_regex?: string;
+}
+
+export interface MatchConfig {
+  match: 'any' | 'all';
+  conditions: ConditionConfig[];
+}
+
+/** What a condition sees of an item. */
+export interface View {
+  attrs: readonly KeyValue[];
+  scope: readonly KeyValue[] | undefined;
+  resource: readonly KeyValue[] | undefined;
+  name: string;
+  kind: number;
+  status: number;
+  severity: number;
+  metricName: string;
+}
+
+export type Predicate = (v: View) => boolean;
+
+const cut = (s: string) => (s.length > MAX_SUBJECT ? s.slice(0, MAX_SUBJECT) : s);
+
+/** Compiles a regex from the config; throws with a message fit for the user. */
+export function compilePattern(p: string): RegExp {
+  if (p.length > MAX_PATTERN) throw new Error(`pattern longer than ${MAX_PATTERN} characters`);
+  return new RegExp(p, 'u');
+}
+
+export function compileCondition(c: ConditionConfig): Predicate {
+  const parts: Predicate[] = [];
+  if (c.attribute !== undefined) {
+    const key = c.attribute;
+    const on = c.on ?? 'item';
+    const list = on === 'item' ? (v: View) => v.attrs : on === 'scope' ? (v: View) => v.scope : (v: View) => v.resource;
+    if (c.exists !== undefined) {
+      const want = c.exists;
+      parts.push((v) => has(list(v), key) === want);
+    }
+    if (c.equals !== undefined) {
+      const want = String(c.equals);
+      parts.push((v) => {
+        const s = str(attr(list(v), key));
+        return s !== undefined && s.length === want.length && s === want;
+      });
+    }
+    if (c.regex !== undefined) {
+      const re = compilePattern(c.regex);
+      parts.push((v) => {
+        const s = str(attr(list(v), key));
+        return s !== undefined && re.test(cut(s));
+      });
+    }
+    if (c.exists === undefined && c.equals === undefined && c.regex === undefined) parts.push((v) => has(list(v), key));
+  }
+  if (c.name !== undefined) {
+    const want = c.name;
+    parts.push((v) => v.name === want);
+  }
+  if (c.name_regex !== undefined) {
+    const re = compilePattern(c.name_regex);
+    parts.push((v) => re.test(cut(v.name)));
+  }
+  if (c.kind !== undefined) {
+    const kinds = new Set(c.kind.map((k) => KINDS[k.toLowerCase()] ?? -1));
+    parts.push((v) => kinds.has(v.kind));
+  }
+  if (c.status !== undefined) {
+    const st = new Set(c.status.map((k) => STATUSES[k.toLowerCase()] ?? -1));
+    parts.push((v) => st.has(v.status));
+  }
+  if (c.severity_min !== undefined) {
+    const floor = SEVERITY_FLOOR[c.severity_min];
+    parts.push((v) => v.severity >= floor);
+  }
+  if (c.severity_below !== undefined) {
+    const ceil = SEVERITY_FLOOR[c.severity_below];
+    parts.push((v) => v.severity > 0 && v.severity < ceil);
+  }
+  if (c.metric_name !== undefined) {
+    const want = c.metric_name;
+    parts.push((v) => v.metricName === want);
+  }
+  if (c.metric_name_regex !== undefined) {
+    const re = compilePattern(c.metric_name_regex);
+    parts.push((v) => re.test(cut(v.metricName)));
+  }
+  if (parts.length === 0) return () => false;
+  if (parts.length === 1) return parts[0]!;
+  return (v) => parts.every((p) => p(v));
+}
+
+export function compileMatch(m: MatchConfig | undefined): Predicate | undefined {
+  if (m === undefined || m.conditions.length === 0) return undefined;
+  const ps = m.conditions.map(compileCondition);
+  return m.match === 'all' ? (v) => ps.every((p) => p(v)) : (v) => ps.some((p) => p(v));
+}
+
+/** The configure-time problems of a match block (bad patterns), each with its path. */
+export function matchProblems(m: MatchConfig | undefined, path: string[]): Array<{ path: string[]; message: string }> {
+  const out: Array<{ path: string[]; message: string }> = [];
+  m?.conditions.forEach((c, i) => {
+    for (const k of ['regex', 'name_regex', 'metric_name_regex'] as const) {
+      const p = c[k];
+      if (p === undefined) continue;
+      try {
+        compilePattern(p);
+      } catch (e) {
+        out.push({ path: [...path, 'conditions', String(i), k], message: `invalid regular expression: ${(e as Error).message}` });
+      }
+    }
+    if ((c.on !== undefined || c.equals !== undefined || c.regex !== undefined || c.exists !== undefined) && c.attribute === undefined) {
+      out.push({ path: [...path, 'conditions', String(i)], message: 'on, equals, regex and exists need attribute' });
+    }
+  });
+  return out;
+}
+
+/** The schema of a condition list (include / exclude). */
+export const MATCH_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['conditions'],
+  properties: {
+    match: { enum: ['any', 'all'], default: 'any', description: 'any: one condition suffices; all: every condition must hold.' },
+    conditions: {
+      type: 'array',
+      maxItems: 256,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        description: 'Every key set in a condition must hold.',
+        properties: {
+          attribute: { type: 'string', minLength: 1, maxLength: 256, description: 'An attribute key; alone: the attribute exists.' },
+          on: { enum: ['item', 'scope', 'resource'], description: 'Whose attributes (default item).' },
+          equals: { type: ['string', 'number', 'boolean'], description: 'The attribute\'s value, compared as text.' },
+          regex: { type: 'string', maxLength: MAX_PATTERN, description: `A regular expression the attribute's value matches (its first ${MAX_SUBJECT} characters).` },
+          exists: { type: 'boolean', description: 'The attribute is present (true) or absent (false).' },
+          name: { type: 'string', maxLength: 1024, description: 'Span or span event name, exactly.' },
+          name_regex: { type: 'string', maxLength: MAX_PATTERN, description: 'Span or span event name, by regular expression.' },
+          kind: { type: 'array', items: { enum: ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'] }, description: 'Span kinds.' },
+          status: { type: 'array', items: { enum: ['unset', 'ok', 'error'] }, description: 'Span status codes.' },
+          severity_min: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], description: 'Log records of this severity or worse.' },
+          severity_below: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], description: 'Log records with a severity below this one.' },
+          metric_name: { type: 'string', maxLength: 1024, description: 'Metric name, exactly.' },
+          metric_name_regex: { type: 'string', maxLength: MAX_PATTERN, description: 'Metric name, by regular expression.' },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,203 @@
+// The tail_sampling processor: spans wait, as encoded bytes, grouped by trace, until the trace is
+// decided (decision_wait after its first span, or decision_wait_after_root_received after its root
+// invoke_agent span); kept traces go on whole. Decisions are remembered (sampled / non-sampled
+// caches) so spans arriving later follow them. Bounded by num_traces and max_bytes.
+import type { CreateSettings, Processor } from '../../src/component.js';
+import type { Consumer } from '../../src/consumer.js';
+import { editItems, requestOf, type HeldItem, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
+import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
+import type { BoundCounter } from '../../src/telemetry/metrics.js';
+import { memoryAccounting } from '../../src/memory.js';
+import { newFacts, observe, type Needs, type TraceFacts } from './facts.js';
+import { compilePolicy, type Policy, type PolicyConfig } from './policies.js';
+
+export interface TailSamplingConfig {
+  decision_wait: number;
+  decision_wait_after_root_received: number;
+  num_traces: number;
+  max_bytes: number;
+  expected_new_traces_per_sec: number;
+  sample_on_first_match: boolean;
+  decision_cache: { sampled_cache_size: number; non_sampled_cache_size: number };
+  on_evict: 'sample' | 'drop';
+  policy_attribute: boolean;
+  policies: PolicyConfig[];
+}
+
+/** The attribute naming the policy that kept a span (policy_attribute: true). */
+export const POLICY_ATTRIBUTE = 'tail_sampling.policy';
+
+interface Pending {
+  id: Uint8Array;
+  facts: TraceFacts;
+  items: HeldItem[];
+  first: number;
+  root: number;
+}
+
+/** A set that forgets its oldest entries past `size`. */
+class Lru {
+  private readonly m = new Map<string, string>();
+  constructor(private readonly size: number) {}
+  get(k: string): string | undefined {
+    return this.m.get(k);
+  }
+  set(k: string, v: string): void {
+    if (this.size <= 0) return;
+    this.m.delete(k);
+    this.m.set(k, v);
+    if (this.m.size > this.size) this.m.delete(this.m.keys().next().value!);
+  }
+}
+
+export class TailSamplingProcessor implements Processor {
+  readonly mutatesData = true;
+  private readonly policies: Policy[];
+  private readonly needs: Needs = { strings: new Set(), numbers: new Set(), bools: new Set(), traceState: false };
+  private readonly pending = new Map<string, Pending>();
+  private readonly sampled: Lru;
+  private readonly notSampled: Lru;
+  private heldBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly unregister: () => void;
+  private readonly c: Record<'kept' | 'dropped' | 'late_kept' | 'late_dropped' | 'evicted' | 'send_failed', BoundCounter>;
+  private readonly byPolicy = new Map<string, BoundCounter>();
+
+  constructor(private readonly set: CreateSettings, private readonly cfg: TailSamplingConfig, _signal: Signal, private readonly next: Consumer) {
+    this.policies = cfg.policies.map((p) => compilePolicy(p, this.needs));
+    this.sampled = new Lru(cfg.decision_cache.sampled_cache_size);
+    this.notSampled = new Lru(cfg.decision_cache.non_sampled_cache_size);
+    const m = set.metrics;
+    const counter = (n: string, help: string) => m.counter(`processor_tail_sampling_${n}`, help);
+    this.c = {
+      kept: counter('traces_sampled', 'Traces decided and kept.'),
+      dropped: counter('traces_not_sampled', 'Traces decided and dropped.'),
+      late_kept: counter('late_spans_sampled', 'Spans that arrived after their trace was kept (sent on, by the decision cache).'),
+      late_dropped: counter('late_spans_dropped', 'Spans that arrived after their trace was dropped.'),
+      evicted: counter('traces_evicted', 'Traces pushed out by num_traces or max_bytes before their decision (handled per on_evict).'),
+      send_failed: counter('send_failed_spans', 'Spans of kept traces the next stage refused (lost).'),
+    };
+    for (const p of this.policies) this.byPolicy.set(p.name, m.counter('processor_tail_sampling_policy_sampled', 'Traces kept, by the policy that kept them (first match).', { policy: p.name }));
+    m.gauge('processor_tail_sampling_traces_pending', 'Traces waiting for their decision.', () => this.pending.size);
+    m.gauge('processor_tail_sampling_bytes_pending', 'Bytes of the spans waiting.', () => this.heldBytes);
+    this.unregister = memoryAccounting.register('processor', set.id, () => this.heldBytes);
+  }
+
+  async start(): Promise<void> {
+    const shortest = Math.min(this.cfg.decision_wait, this.cfg.decision_wait_after_root_received || Infinity);
+    this.timer = setInterval(() => this.tick(Date.now()), Math.max(20, Math.min(1000, shortest / 4)));
+    this.timer.unref();
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    // What waits is decided now rather than lost.
+    for (const [k, p] of [...this.pending]) this.decide(k, p, Date.now());
+    await this.chain;
+    this.unregister();
+    this.set.metrics.dispose();
+  }
+
+  async consume(batch: Telemetry): Promise<void> {
+    const now = Date.now();
+    let late = 0, lateDropped = 0;
+    const res = editItems('traces', batch.toProto(), (item: WireItem) => {
+      const k = item.key(1);
+      const d = this.sampled.get(k) ?? this.notSampled.get(k);
+      if (d !== undefined) {
+        if (d !== '') { late++; return this.cfg.policy_attribute ? { add: [{ key: POLICY_ATTRIBUTE, value: { stringValue: d } }] } : undefined; }
+        lateDropped++;
+        return { hold: true, tag: undefined };
+      }
+      return { hold: true, tag: item };
+    });
+    for (const h of res.held) {
+      const item = h.tag as WireItem | undefined;
+      if (item === undefined) continue; // a late span of a dropped trace
+      const k = item.key(1);
+      let p = this.pending.get(k);
+      if (p === undefined) {
+        this.makeRoom(now);
+        p = { id: item.bytes(1).slice(), facts: newFacts(), items: [], first: now, root: 0 };
+        this.pending.set(k, p);
+      }
+      if (observe(p.facts, item, h.bytes.length, this.needs) && p.root === 0) p.root = now;
+      h.tag = undefined;
+      p.items.push(h);
+      this.heldBytes += h.bytes.length;
+    }
+    while (this.heldBytes > this.cfg.max_bytes && this.pending.size > 0) this.evictOldest(now);
+    if (late > 0) this.c.late_kept.inc(late);
+    if (lateDropped > 0) this.c.late_dropped.inc(lateDropped);
+    if (res.count === 0) return;
+    // Spans of traces already kept go on now, with their caller waiting.
+    return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated('traces', res.bytes, res.count));
+  }
+
+  /** Decides the traces whose wait is over. */
+  tick(now: number): void {
+    const wait = this.cfg.decision_wait;
+    const afterRoot = this.cfg.decision_wait_after_root_received;
+    for (const [k, p] of this.pending) {
+      if (now - p.first >= wait || (afterRoot > 0 && p.root > 0 && now - p.root >= afterRoot)) this.decide(k, p, now);
+    }
+  }
+
+  private makeRoom(now: number): void {
+    while (this.pending.size >= this.cfg.num_traces) this.evictOldest(now);
+  }
+
+  private evictOldest(now: number): void {
+    const [k, p] = this.pending.entries().next().value!;
+    this.c.evicted.inc();
+    if (this.cfg.on_evict === 'sample') this.keep(k, p, 'on_evict');
+    else this.drop(k, p);
+    void now;
+  }
+
+  private decide(k: string, p: Pending, now: number): void {
+    let keptBy: string | undefined;
+    for (const pol of this.policies) {
+      const v = pol.evaluate(p.facts, p.id, now);
+      if (v === 'drop') {
+        keptBy = undefined;
+        break;
+      }
+      if (v === true && keptBy === undefined) {
+        keptBy = pol.name;
+        if (this.cfg.sample_on_first_match) break;
+      }
+    }
+    if (keptBy !== undefined) {
+      this.byPolicy.get(keptBy)?.inc();
+      this.c.kept.inc();
+      this.keep(k, p, keptBy);
+    } else {
+      this.c.dropped.inc();
+      this.drop(k, p);
+    }
+  }
+
+  private forget(k: string, p: Pending): void {
+    this.pending.delete(k);
+    for (const h of p.items) this.heldBytes -= h.bytes.length;
+  }
+
+  private drop(k: string, p: Pending): void {
+    this.forget(k, p);
+    this.notSampled.set(k, '');
+  }
+
+  private keep(k: string, p: Pending, policy: string): void {
+    this.forget(k, p);
+    this.sampled.set(k, policy);
+    const add: NewAttr[] | undefined = this.cfg.policy_attribute ? [{ key: POLICY_ATTRIBUTE, value: { stringValue: policy } }] : undefined;
+    const batch = Telemetry.fromValidated('traces', requestOf('traces', p.items.map((h) => (add ? { ...h, add } : h))), p.items.length);
+    const n = p.items.length;
+    this.chain = this.chain.then(() => this.next.consume(batch)).catch((err: unknown) => {
+      this.c.send_failed.inc(n);
+      this.set.logger.warn({ err, spans: n }, 'the next stage refused a kept trace: its spans are lost');
+    });
+  }
+}
