@@ -4,7 +4,7 @@
 // million points, the scrape time p50/p99 (request to last byte), fleetcol's event-loop delay p99
 // (its own fleetcol_process_event_loop_delay_p99_seconds) and RSS; medians of --runs.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3]
+//   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3] [--rate POINTS_PER_S]
 //
 // fleetcol publishes its event-loop delay per 10-s window: a phase of ≥ 20 s holds a whole window.
 import { spawn } from 'node:child_process';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '25' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '0' },
     out: { type: 'string' },
   },
 });
@@ -32,6 +33,8 @@ const SERIES = Number(values.series);
 const DURATION_S = Number(values.duration);
 const RUNS = Number(values.runs);
 const CONCURRENCY = Number(values.concurrency);
+/** points/s to send (0: as fast as the senders go) */
+const RATE = Number(values.rate);
 const POINTS_PER_REQUEST = 5000;
 const HISTOGRAM_EVERY = 20; // one point in 20 is a histogram (12 series each in Prometheus)
 
@@ -105,8 +108,17 @@ async function phase(pid: number, http: number, exporter: number, telemetry: num
   let stop = false;
   let points = 0;
   let next = 0;
+  const began = performance.now();
   const sender = async () => {
     while (!stop) {
+      // Paced: request n leaves when n × POINTS_PER_REQUEST points are due at RATE.
+      if (RATE > 0) {
+        const due = began + ((next * POINTS_PER_REQUEST) / RATE) * 1000;
+        if (due > performance.now()) {
+          await sleep(due - performance.now());
+          if (stop) break;
+        }
+      }
       const i = next++ % bodies.length;
       const r = await fetch(`http://127.0.0.1:${http}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: bodies[i] });
       await r.arrayBuffer();
@@ -178,12 +190,12 @@ try {
   }
   const med = (scraping: boolean, k: keyof Phase) => median(phases.filter((p) => p.scraping === scraping).map((p) => p[k] as number));
   const rows = [false, true].map((s) => [s ? 'scrape every 1 s' : 'no scrape', Math.round(med(s, 'pointsPerSec')).toLocaleString('en'), med(s, 'cpuSecPerMillion').toFixed(2), `${med(s, 'cpuPct').toFixed(1)} %`, s ? `${med(s, 'scrapeP50Ms').toFixed(1)} / ${med(s, 'scrapeP99Ms').toFixed(1)}` : '', med(s, 'loopDelayP99Ms').toFixed(1), med(s, 'rssMiB').toFixed(0)]);
-  console.log(`\n${SERIES.toLocaleString('en')} OTLP points (1 in ${HISTOGRAM_EVERY} a histogram) kept current at full load by ${CONCURRENCY} OTLP/HTTP senders; ${DURATION_S} s per phase; medians of ${RUNS}`);
+  console.log(`\n${SERIES.toLocaleString('en')} OTLP points (1 in ${HISTOGRAM_EVERY} a histogram) kept current ${RATE > 0 ? `at ${RATE.toLocaleString('en')} points/s` : 'at full load'} by ${CONCURRENCY} OTLP/HTTP senders; ${DURATION_S} s per phase; medians of ${RUNS}`);
   console.log(table(['phase', 'points/s accepted', 'CPU-s per M points', 'CPU %', 'scrape p50 / p99 ms', 'event-loop delay p99 ms', 'RSS MiB'], rows));
   const ratio = med(true, 'pointsPerSec') / med(false, 'pointsPerSec');
   console.log(`ingestion while scraping: ${(ratio * 100).toFixed(1)} % of without (target ≥ 90 %); scrape p99 target ≤ 100 ms; event-loop delay p99 target ≤ 20 ms`);
   const file = resultsFile(ROOT, 'prometheus-scrape', values.out);
-  writeFileSync(file, JSON.stringify({ command: commandLine(), ...checkout(ROOT), machine: machineInfo(), series: SERIES, phases, ingestionRatio: ratio }, null, 2));
+  writeFileSync(file, JSON.stringify({ command: commandLine(), ...checkout(ROOT), machine: machineInfo(), series: SERIES, rate: RATE, phases, ingestionRatio: ratio }, null, 2));
   console.log(`results: ${file}`);
 } finally {
   proc.kill('SIGTERM');
