@@ -113,7 +113,7 @@ t.test('several errors in one file, all reported, sorted, each with path and lin
   });
   t.test('unknown top-level key', async (t) => {
     t.same(only(r.errors, 'wat'), {
-      code: 'FLEETCOL_CONFIG_UNKNOWN_KEY', path: 'wat', location: `${file}:20:1`, message: 'unknown top-level key "wat" (valid: exporters, extensions, processors, receivers, service)',
+      code: 'FLEETCOL_CONFIG_UNKNOWN_KEY', path: 'wat', location: `${file}:20:1`, message: 'unknown top-level key "wat" (valid: connectors, exporters, extensions, processors, receivers, service)',
     });
   });
   t.test('formatProblems: one line each, location, path, message', async (t) => {
@@ -155,7 +155,7 @@ t.test('odd shapes: connectors, bad ids, non-map values, numbers for durations',
   const file = join(dir, 'c.yaml');
   const r = loadConfig({ files: [file], registry, env: {} });
   t.same(r.errors.map((e) => `${e.location?.slice(file.length)} ${e.code} ${e.path}: ${e.message}`), [
-    ':1:1 FLEETCOL_CONFIG_UNSUPPORTED connectors: connectors are not supported',
+    ':2:3 FLEETCOL_CONFIG_UNUSED connectors.forward: connector "forward" is not listed under exporters of any pipeline: a connector is an exporter in one pipeline and a receiver in another',
     ':4:3 FLEETCOL_CONFIG_BAD_ID receivers.otlp/: invalid receiver id "otlp/" (use type or type/name; a name is letters, digits, "_", "." or "-")',
     ':5:3 FLEETCOL_CONFIG_UNUSED receivers.a2a: receiver "a2a" serves no pipeline',
     ':5:8 FLEETCOL_CONFIG_NOT_A_MAP receivers.a2a: must be a map of settings (or empty for the defaults)',
