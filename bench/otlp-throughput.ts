@@ -45,15 +45,25 @@ const TARGET_DESIGN_CPU_RATIO = 1.1; // a durable-OK design's CPU per span again
 const TARGET_QUEUE_BATCH_P99_MS = 50; // queue-batch: answer latency p99
 
 const TARGET_GENAI_CPU_RATIO = 1.25; // the genai processor's CPU per span against the same pipeline without it
-const DESIGNS = ['ack-batch', 'batch-wait', 'queue-batch', 'memory-base', 'memory', 'plain', 'genai', 'genai-metrics'] as const;
+const DESIGNS = ['ack-batch', 'batch-wait', 'queue-batch', 'memory-base', 'memory', 'plain', 'genai', 'genai-metrics', 'probabilistic', 'filter', 'tail-sampling'] as const;
+/** Designs that add one processor in front of the batch processor (its config), against plain. */
+const PROCESSOR_DESIGNS: Partial<Record<string, string>> = {
+  // keeps everything, so delivered = received: the cost of deciding, not of sending less
+  probabilistic: 'probabilistic_sampler: { mode: hash_seed, hash_seed: 22, sampling_percentage: 100 }',
+  // no span of the load matches: the cost of evaluating every span
+  filter: 'filter: { spans: { exclude: { match: any, conditions: [ { attribute: url.path, regex: "^/(healthz|readyz)$" }, { name_regex: "^GET /health" } ] } } }',
+  // every trace kept after 5 s: ~50,000 traces in flight at ~100k spans/s
+  'tail-sampling': 'tail_sampling: { decision_wait: 5s, num_traces: 100000, max_bytes: 1GiB, policies: [ { name: all, type: always_sample } ] }',
+};
 type Design = (typeof DESIGNS)[number];
 /** Designs run with --baseline-cli, and the base each design's CPU is compared with. memory-base and
  *  memory are today's bench config (batch processor, in-memory queue; fsync does not apply) on the
  *  old build and on this one: what this build's receiver costs against the old (e.g. validation). */
 const BASELINE_DESIGNS: readonly Design[] = ['ack-batch', 'memory-base'];
-const baseOf = (d: Design): Design => (d === 'memory' || d === 'memory-base' ? 'memory-base' : d === 'plain' || d === 'genai' || d === 'genai-metrics' ? 'plain' : 'ack-batch');
+const baseOf = (d: Design): Design => (d === 'memory' || d === 'memory-base' ? 'memory-base' : d === 'plain' || d === 'genai' || d === 'genai-metrics' || PROCESSOR_DESIGNS[d] !== undefined ? 'plain' : 'ack-batch');
 const cpuTarget = (d: Design) => (d === 'genai' ? TARGET_GENAI_CPU_RATIO : TARGET_DESIGN_CPU_RATIO);
 const TARGET_GENAI_METRICS_ADDED = 1.5; // CPU-s per million spans the genai_metrics connector may add
+const TARGET_SAMPLER_ADDED = 0.5; // CPU-s per million spans probabilistic_sampler or filter may add
 /** One design of a durable OK at one fsync setting. */
 interface Variant {
   design: Design;
@@ -91,7 +101,9 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
                               (with --fsync off only: fsync does not apply); plain,genai: this build,
                               in-memory queue, without and with the genai processor (use --mix genai);
                               genai-metrics: plain with the genai_metrics connector beside the exporter
-                              (its metrics to a debug exporter), against plain
+                              (its metrics to a debug exporter), against plain; probabilistic, filter,
+                              tail-sampling: plain with that processor before batch (configs in
+                              PROCESSOR_DESIGNS: each keeps every span)
   --mix current|genai         the load's spans: current GenAI names with the agent on the resource
                               (default), or the genai processor's mix (half OpenInference, only roots
                               name their agent, 20 % of spans sent a request before their root)
@@ -325,10 +337,12 @@ function latencyFields(l: LatencySummary | undefined): LatencyFields {
 
 /** What fleetcol is started as for a variant (or today's config without one): its cli, a fresh
  *  file_storage directory, batching in the queue for queue-batch. */
-function fleetcolFor(v: Variant | undefined, name: string): { cli: string; storageDir?: string; extra: Pick<FleetcolOptions, 'storage' | 'queueBatch' | 'genai' | 'genaiMetrics'> } {
+function fleetcolFor(v: Variant | undefined, name: string): { cli: string; storageDir?: string; extra: Pick<FleetcolOptions, 'storage' | 'queueBatch' | 'genai' | 'genaiMetrics' | 'processor'> } {
   if (!v) return { cli: CLI, extra: {} };
   const cli = BASELINE_DESIGNS.includes(v.design) ? cfg.baselineCli! : CLI;
-  if (v.design === 'plain' || v.design === 'genai' || v.design === 'genai-metrics') return { cli, extra: { genai: v.design === 'genai', genaiMetrics: v.design === 'genai-metrics' } };
+  if (v.design === 'plain' || v.design === 'genai' || v.design === 'genai-metrics' || PROCESSOR_DESIGNS[v.design] !== undefined) {
+    return { cli, extra: { genai: v.design === 'genai', genaiMetrics: v.design === 'genai-metrics', processor: PROCESSOR_DESIGNS[v.design] } };
+  }
   if (v.design === 'memory' || v.design === 'memory-base') return { cli, extra: {} };
   const storageDir = mkdtempSync(join(storageRoot, `${name}-`));
   return {
@@ -728,6 +742,8 @@ if (designMode) {
         cpuRatio,
         cpuTargetMet: baseOf(v.design) === v.design || !Number.isFinite(cpuRatio) ? undefined
           : v.design === 'genai-metrics' ? s!.cpuSecPerMillion! - base!.cpuSecPerMillion! <= TARGET_GENAI_METRICS_ADDED
+          : v.design === 'probabilistic' || v.design === 'filter' ? s!.cpuSecPerMillion! - base!.cpuSecPerMillion! <= TARGET_SAMPLER_ADDED
+          : v.design === 'tail-sampling' ? undefined
           : cpuRatio <= cpuTarget(v.design),
         p99TargetMet: p99Target && v.design === 'queue-batch' && Number.isFinite(p99) ? p99 <= TARGET_QUEUE_BATCH_P99_MS : undefined,
       };

@@ -31,6 +31,8 @@ export interface FleetcolOptions {
   genai?: boolean;
   /** The genai_metrics connector beside the otlp exporter, its metrics to a debug exporter. */
   genaiMetrics?: boolean;
+  /** One processor (`type: { config }`, YAML flow) before the batch processor. */
+  processor?: string;
 }
 
 export interface QueueStorage {
@@ -51,6 +53,7 @@ export function fleetcolConfig(o: {
   queueBatch?: boolean;
   genai?: boolean;
   genaiMetrics?: boolean;
+  processor?: string;
 }): string {
   const extensions = o.storage
     ? `extensions:
@@ -59,11 +62,11 @@ export function fleetcolConfig(o: {
     fsync: ${o.storage.fsync}
 ${o.storage.fsyncDelay ? `    fsync_delay: ${o.storage.fsyncDelay}\n` : ''}`
     : '';
-  const processors = `${o.queueBatch && !o.genai ? '' : 'processors:\n'}${o.genai ? '  genai: {}\n' : ''}${o.queueBatch ? '' : `  batch:
+  const processors = `${o.queueBatch && !o.genai && !o.processor ? '' : 'processors:\n'}${o.genai ? '  genai: {}\n' : ''}${o.processor ? `  ${o.processor}\n` : ''}${o.queueBatch ? '' : `  batch:
     send_batch_size: ${o.batchSize}
     timeout: ${o.batchTimeout}
 `}`;
-  const chain = [...(o.genai ? ['genai'] : []), ...(o.queueBatch ? [] : ['batch'])].join(', ');
+  const chain = [...(o.genai ? ['genai'] : []), ...(o.processor ? [o.processor.slice(0, o.processor.indexOf(':'))] : []), ...(o.queueBatch ? [] : ['batch'])].join(', ');
   const queue =
     o.storage || o.queueBatch
       ? `    sending_queue:
@@ -160,7 +163,7 @@ export class Fleetcol {
     const configFile = join(o.dir, `${o.name}.yaml`);
     writeFileSync(
       configFile,
-      fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout, storage: o.storage, queueBatch: o.queueBatch, genai: o.genai, genaiMetrics: o.genaiMetrics }),
+      fleetcolConfig({ receiverPort, telemetryPort, sinkPort: o.sinkPort, compression: o.compression, batchSize: o.batchSize, batchTimeout: o.batchTimeout, storage: o.storage, queueBatch: o.queueBatch, genai: o.genai, genaiMetrics: o.genaiMetrics, processor: o.processor }),
     );
     const logFile = join(o.dir, `${o.name}.log`);
     const log = openSync(logFile, 'w');
