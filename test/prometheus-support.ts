@@ -15,12 +15,14 @@ export interface Prometheus {
   output(): string;
 }
 
-export async function startPrometheus(port: number, target: string): Promise<Prometheus> {
+/** Prometheus on `port`: scraping `target` every second when given (else no scrape jobs), with
+ *  `flags` added (e.g. the remote-write receiver). */
+export async function startPrometheus(port: number, target?: string, flags: readonly string[] = ['--enable-feature=exemplar-storage']): Promise<Prometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetcol-prom-'));
   const config = join(dir, 'prometheus.yml');
   // honor_labels: the job and instance fleetcol gives each series (from service.name and
   // service.instance.id) are kept rather than renamed exported_job / exported_instance.
-  writeFileSync(config, `global:
+  writeFileSync(config, target === undefined ? 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n' : `global:
   scrape_interval: 1s
   evaluation_interval: 1m
 scrape_configs:
@@ -35,7 +37,7 @@ scrape_configs:
     `--config.file=${config}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
-    '--enable-feature=exemplar-storage',
+    ...flags,
     '--log.level=warn',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));

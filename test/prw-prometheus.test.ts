@@ -3,10 +3,7 @@
 // OTLP/HTTP to fleetcol while Prometheus is still down; fleetcol retries; once Prometheus is up,
 // PromQL sees every series with the values the SDK recorded. The translation runs on a worker thread.
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { ValueType } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -14,60 +11,9 @@ import { AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@
 import { Telemetry } from '../src/pdata/telemetry.js';
 import { freePort, metricValue, startDaemon, waitFor } from './helper.js';
 
-const PROMETHEUS = '/usr/bin/prometheus';
+import { PROMETHEUS, query, startPrometheus as startPrometheusWith } from './prometheus-support.js';
 
-interface Prometheus {
-  url: string;
-  stop(): Promise<void>;
-  output(): string;
-}
-
-async function startPrometheus(port: number): Promise<Prometheus> {
-  const dir = mkdtempSync(join(tmpdir(), 'fleetcol-prom-'));
-  const config = join(dir, 'prometheus.yml');
-  writeFileSync(config, 'global:\n  evaluation_interval: 1m\nscrape_configs: []\n');
-  let out = '';
-  const proc: ChildProcess = spawn(PROMETHEUS, [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--web.enable-remote-write-receiver',
-    '--enable-feature=native-histograms',
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`prometheus exited: ${out}`);
-    try {
-      return (await fetch(`${url}/-/ready`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, 30_000, 'prometheus to be ready');
-  return {
-    url,
-    output: () => out,
-    async stop() {
-      proc.kill('SIGTERM');
-      const killer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(killer);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-interface Vector { metric: Record<string, string>; value: [number, string] }
-
-async function query(prom: Prometheus, expr: string): Promise<Vector[]> {
-  const r = await fetch(`${prom.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await r.json()) as { status: string; data: { result: Vector[] }; error?: string };
-  if (body.status !== 'success') throw new Error(`query ${expr}: ${body.error}`);
-  return body.data.result;
-}
+const startPrometheus = (port: number) => startPrometheusWith(port, undefined, ['--web.enable-remote-write-receiver', '--enable-feature=native-histograms']);
 
 if (!existsSync(PROMETHEUS)) {
   if (process.env.CI) t.fail(`${PROMETHEUS} is missing under CI=true, where nothing may skip (apt-get install -y prometheus)`);
