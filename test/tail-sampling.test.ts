@@ -5,7 +5,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { registry } from '../src/components.js';
 import { loadConfig } from '../src/config/load.js';
-import { consumerOf } from '../src/consumer.js';
+import { RetryableError, consumerOf } from '../src/consumer.js';
 import type { ExportTraceServiceRequest, Telemetry } from '../src/pdata/telemetry.js';
 import type { TailSamplingConfig, TailSamplingProcessor } from '../processors/tail_sampling/processor.js';
 import { spanRequest, type SpanSpec } from './genai-support.js';
@@ -20,13 +20,16 @@ function load(over: Record<string, unknown>) {
   };
   return loadConfig({ files: [tempFile('ts.yaml', stringify(doc))], registry });
 }
-function make(over: Record<string, unknown>) {
+function make(over: Record<string, unknown>, refuse: (b: Telemetry) => void = () => {}) {
   const r = load(over);
   if (r.errors.length > 0) throw new Error(JSON.stringify(r.errors));
   const cfg: TailSamplingConfig = (r.config as any).processors.get('tail_sampling').config;
   const out: Telemetry[] = [];
   const set = settings('processor', 'tail_sampling');
-  const p = registry.get('processor', 'tail_sampling')!.createProcessor!(set, cfg, 'traces', consumerOf(async (b) => void out.push(b))) as TailSamplingProcessor;
+  const p = registry.get('processor', 'tail_sampling')!.createProcessor!(set, cfg, 'traces', consumerOf(async (b) => {
+    refuse(b);
+    out.push(b);
+  })) as TailSamplingProcessor;
   const traces = () => new Set(out.flatMap((b) => (b.request() as ExportTraceServiceRequest).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => new DataView(x.traceId.buffer, x.traceId.byteOffset).getUint32(12))))));
   const spans = () => out.reduce((n, b) => n + b.itemCount, 0);
   return { p, out, set, traces, spans };
@@ -156,6 +159,38 @@ t.test('num_traces evicts the oldest per on_evict, counted', async (t) => {
   await sleep(10);
   t.same([...traces()], [1], 'the oldest evicted and sampled');
   t.equal(metricValue(await set.registry.prom.metrics(), 'fleetcol_processor_tail_sampling_traces_evicted'), 1);
+  await p.shutdown();
+});
+
+t.test('kept traces the next stage refuses for now wait in the outbox and are sent again; a full outbox refuses new spans', async (t) => {
+  let refusals = 0;
+  let refusing = true;
+  const { p, spans, set } = make({ decision_wait: '10s', max_bytes: 10000, policies: [{ name: 'all', type: 'always_sample' }] }, () => {
+    if (refusing) {
+      refusals++;
+      throw new RetryableError('sending queue is full', { retryAfterMs: 60 });
+    }
+  });
+  const kept: ReturnType<typeof agentTrace> = [];
+  for (let i = 1; i <= 8; i++) {
+    const tr = agentTrace(i, { attrs: { pad: 'p'.repeat(200) } });
+    kept.push(...tr);
+    await p.consume(spanRequest(tr));
+  }
+  p.tick(Date.now() + 20_000);
+  await sleep(150);
+  t.ok(refusals >= 2, `the next stage refused ${refusals} times, each retried after its delay`);
+  t.equal(spans(), 0, 'nothing taken yet');
+  await t.rejects(p.consume(spanRequest(agentTrace(99))), RetryableError, 'the outbox is over half of max_bytes: new spans refused, retryably');
+  refusing = false;
+  await sleep(200);
+  t.equal(spans(), kept.length, 'every kept span sent once the next stage takes them');
+  t.equal(metricValue(await set.registry.prom.metrics(), 'fleetcol_processor_tail_sampling_traces_evicted') ?? 0, 0, 'none evicted');
+  await p.consume(spanRequest(agentTrace(100)));
+  const m = await set.registry.prom.metrics();
+  t.ok(metricValue(m, 'fleetcol_processor_tail_sampling_send_retried_spans')! >= kept.length, 'retries counted');
+  t.equal(metricValue(m, 'fleetcol_processor_tail_sampling_send_failed_spans') ?? 0, 0, 'none lost');
+  t.equal(metricValue(m, 'fleetcol_processor_tail_sampling_refused_spans'), agentTrace(99).length);
   await p.shutdown();
 });
 

@@ -4,7 +4,7 @@ import { MemoryLimiterProcessor, type MemoryLimiterConfig } from './processor.js
 export const memoryLimiterProcessorFactory: Factory<MemoryLimiterConfig> = {
   type: 'memory_limiter',
   kind: 'processor',
-  description: 'Refuses data (retryable: UNAVAILABLE / 503 with a retry delay) while the process holds more than limit − spike; above the limit also forces GC (node --expose-gc). Put it first in every pipeline.',
+  description: 'Refuses data (retryable: UNAVAILABLE / 503 with a retry delay) while live memory or RSS is above limit − spike, and then forces a full GC at most once a second. Put it first in every pipeline.',
   signals: ['traces', 'metrics', 'logs'],
   schema: {
     type: 'object',

@@ -1,9 +1,11 @@
 // The tail_sampling processor: spans wait, as encoded bytes, grouped by trace, until the trace is
 // decided (decision_wait after its first span, or decision_wait_after_root_received after its root
 // invoke_agent span); kept traces go on whole. Decisions are remembered (sampled / non-sampled
-// caches) so spans arriving later follow them. Bounded by num_traces and max_bytes.
+// caches) so spans arriving later follow them. Bounded by num_traces and max_bytes. Kept traces wait
+// in an outbox until the next stage takes them: a refusal is retried, not lost, and while the outbox
+// is over half of max_bytes new data is refused (retryable) so the back-pressure reaches senders.
 import type { CreateSettings, Processor } from '../../src/component.js';
-import type { Consumer } from '../../src/consumer.js';
+import { RetryableError, type Consumer } from '../../src/consumer.js';
 import { editItems, requestOf, type HeldItem, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
@@ -24,8 +26,16 @@ export interface TailSamplingConfig {
   policies: PolicyConfig[];
 }
 
+/** How long shutdown waits for the next stage to take the kept spans. */
+const SHUTDOWN_DRAIN_MS = 5000;
+
 /** The attribute naming the policy that kept a span (policy_attribute: true). */
 export const POLICY_ATTRIBUTE = 'tail_sampling.policy';
+
+/** Most bytes of kept spans sent on in one request (receivers' default limit is 4 MiB). */
+const MAX_SEND_BYTES = 2 * 1024 * 1024;
+
+type Outgoing = HeldItem & { add?: readonly NewAttr[] };
 
 interface Pending {
   id: Uint8Array;
@@ -59,9 +69,15 @@ export class TailSamplingProcessor implements Processor {
   private readonly notSampled: Lru;
   private heldBytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  /** kept spans the next stage has not taken yet, oldest first */
+  private outbox: Outgoing[] = [];
+  private outboxBytes = 0;
+  private sending: Promise<void> | undefined;
+  /** no send before this (Date.now()): the next stage asked to wait */
+  private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly unregister: () => void;
-  private readonly c: Record<'kept' | 'dropped' | 'late_kept' | 'late_dropped' | 'evicted' | 'send_failed', BoundCounter>;
+  private readonly c: Record<'kept' | 'dropped' | 'late_kept' | 'late_dropped' | 'evicted' | 'send_failed' | 'send_retried' | 'refused', BoundCounter>;
   private readonly byPolicy = new Map<string, BoundCounter>();
 
   constructor(private readonly set: CreateSettings, private readonly cfg: TailSamplingConfig, _signal: Signal, private readonly next: Consumer) {
@@ -76,12 +92,15 @@ export class TailSamplingProcessor implements Processor {
       late_kept: counter('late_spans_sampled', 'Spans that arrived after their trace was kept (sent on, by the decision cache).'),
       late_dropped: counter('late_spans_dropped', 'Spans that arrived after their trace was dropped.'),
       evicted: counter('traces_evicted', 'Traces pushed out by num_traces or max_bytes before their decision (handled per on_evict).'),
-      send_failed: counter('send_failed_spans', 'Spans of kept traces the next stage refused (lost).'),
+      send_failed: counter('send_failed_spans', 'Spans of kept traces the next stage refused for good (lost).'),
+      send_retried: counter('send_retried_spans', 'Spans of kept traces the next stage refused for now (sent again later).'),
+      refused: counter('refused_spans', 'Spans refused (retryable) while the outbox of kept traces was over half of max_bytes.'),
     };
     for (const p of this.policies) this.byPolicy.set(p.name, m.counter('processor_tail_sampling_policy_sampled', 'Traces kept, by the policy that kept them (first match).', { policy: p.name }));
     m.gauge('processor_tail_sampling_traces_pending', 'Traces waiting for their decision.', () => this.pending.size);
     m.gauge('processor_tail_sampling_bytes_pending', 'Bytes of the spans waiting.', () => this.heldBytes);
-    this.unregister = memoryAccounting.register('processor', set.id, () => this.heldBytes);
+    m.gauge('processor_tail_sampling_bytes_outbox', 'Bytes of kept spans waiting for the next stage to take them.', () => this.outboxBytes);
+    this.unregister = memoryAccounting.register('processor', set.id, () => this.heldBytes + this.outboxBytes);
   }
 
   async start(): Promise<void> {
@@ -92,14 +111,28 @@ export class TailSamplingProcessor implements Processor {
 
   async shutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    // What waits is decided now rather than lost.
+    // What waits is decided now rather than lost, and the outbox is given a few seconds to drain.
     for (const [k, p] of [...this.pending]) this.decide(k, p, Date.now());
-    await this.chain;
+    const until = Date.now() + SHUTDOWN_DRAIN_MS;
+    while (this.outbox.length > 0 && Date.now() < until) {
+      this.retryAt = Math.min(this.retryAt, Date.now() + 200);
+      this.flush();
+      await (this.sending ?? new Promise((r) => setTimeout(r, Math.max(10, this.retryAt - Date.now()))));
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.outbox.length > 0) {
+      this.c.send_failed.inc(this.outbox.length);
+      this.set.logger.warn({ spans: this.outbox.length }, 'shutdown: the next stage did not take these kept spans: they are lost');
+    }
     this.unregister();
     this.set.metrics.dispose();
   }
 
   async consume(batch: Telemetry): Promise<void> {
+    if (this.outboxBytes > this.cfg.max_bytes / 2) {
+      this.c.refused.inc(batch.itemCount);
+      throw new RetryableError('tail_sampling: the next stage is not taking kept traces; retry later', { retryAfterMs: Math.max(1000, this.retryAt - Date.now()) });
+    }
     const now = Date.now();
     let late = 0, lateDropped = 0;
     const res = editItems('traces', batch.toProto(), (item: WireItem) => {
@@ -193,11 +226,41 @@ export class TailSamplingProcessor implements Processor {
     this.forget(k, p);
     this.sampled.set(k, policy);
     const add: NewAttr[] | undefined = this.cfg.policy_attribute ? [{ key: POLICY_ATTRIBUTE, value: { stringValue: policy } }] : undefined;
-    const batch = Telemetry.fromValidated('traces', requestOf('traces', p.items.map((h) => (add ? { ...h, add } : h))), p.items.length);
-    const n = p.items.length;
-    this.chain = this.chain.then(() => this.next.consume(batch)).catch((err: unknown) => {
-      this.c.send_failed.inc(n);
-      this.set.logger.warn({ err, spans: n }, 'the next stage refused a kept trace: its spans are lost');
+    for (const h of p.items) {
+      this.outbox.push(add ? { ...h, add } : h);
+      this.outboxBytes += h.bytes.length;
+    }
+    this.flush();
+  }
+
+  /** Sends the oldest kept spans (one request of at most MAX_SEND_BYTES) unless a send is in flight
+   *  or the next stage asked to wait; on success the rest follow. */
+  private flush(): void {
+    if (this.sending !== undefined || this.outbox.length === 0) return;
+    const wait = this.retryAt - Date.now();
+    if (wait > 0) {
+      this.retryTimer ??= setTimeout(() => ((this.retryTimer = undefined), this.flush()), wait);
+      return;
+    }
+    let n = 0, bytes = 0;
+    while (n < this.outbox.length && (n === 0 || bytes + this.outbox[n]!.bytes.length <= MAX_SEND_BYTES)) bytes += this.outbox[n++]!.bytes.length;
+    const batch = Telemetry.fromValidated('traces', requestOf('traces', this.outbox.slice(0, n)), n);
+    const taken = () => {
+      this.outbox.splice(0, n);
+      this.outboxBytes -= bytes;
+    };
+    this.sending = this.next.consume(batch).then(taken, (err: unknown) => {
+      if (err instanceof RetryableError) {
+        this.c.send_retried.inc(n);
+        this.retryAt = Date.now() + Math.max(50, err.retryAfterMs ?? 1000);
+      } else {
+        taken();
+        this.c.send_failed.inc(n);
+        this.set.logger.warn({ err, spans: n }, 'the next stage refused kept spans for good: they are lost');
+      }
+    }).finally(() => {
+      this.sending = undefined;
+      this.flush();
     });
   }
 }
