@@ -2,6 +2,7 @@
 // requests, with spans after the decision (the decision cache sends or drops them);
 // decision_wait_after_root_received deciding early; eviction counted.
 import t from 'tap';
+import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { registry } from '../src/components.js';
 import { loadConfig } from '../src/config/load.js';
@@ -191,6 +192,16 @@ t.test('kept traces the next stage refuses for now wait in the outbox and are se
   t.ok(metricValue(m, 'fleetcol_processor_tail_sampling_send_retried_spans')! >= kept.length, 'retries counted');
   t.equal(metricValue(m, 'fleetcol_processor_tail_sampling_send_failed_spans') ?? 0, 0, 'none lost');
   t.equal(metricValue(m, 'fleetcol_processor_tail_sampling_refused_spans'), agentTrace(99).length);
+  await p.shutdown();
+});
+
+t.test('expected_new_traces_per_sec × decision_wait above num_traces: a warning at start', async (t) => {
+  const r = load({ decision_wait: '10s', num_traces: 1000, expected_new_traces_per_sec: 500, policies: [] });
+  const cfg: TailSamplingConfig = (r.config as any).processors.get('tail_sampling').config;
+  const lines: string[] = [];
+  const set = { ...settings('processor', 'tail_sampling/warn'), logger: pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }) };
+  const p = registry.get('processor', 'tail_sampling')!.createProcessor!(set, cfg, 'traces', consumerOf(async () => {}));
+  t.match(lines.join(''), /"traces_in_flight":5000.*num_traces is below expected_new_traces_per_sec × decision_wait/);
   await p.shutdown();
 });
 

@@ -16,7 +16,7 @@ export const tailSamplingProcessorFactory: Factory<TailSamplingConfig> = {
       decision_wait_after_root_received: { type: ['string', 'number'], 'x-duration': true, description: 'Decide this long after the trace\'s root invoke_agent span arrived, if sooner (0: off). Agent traces are long; their root ends last.' },
       num_traces: { type: 'integer', minimum: 1, description: 'Traces waiting at most; past it the oldest is decided per on_evict.' },
       max_bytes: { type: ['string', 'number'], 'x-size': true, description: 'Bytes of waiting spans at most; past it the oldest traces are evicted.' },
-      expected_new_traces_per_sec: { type: 'integer', minimum: 0, description: 'Accepted for the collector\'s configs; fleetcol sizes its maps as they grow.' },
+      expected_new_traces_per_sec: { type: 'integer', minimum: 0, description: 'Traces expected per second: fleetcol\'s maps grow as needed, so it only serves to warn at start when num_traces is below it × decision_wait (traces would be evicted before their decision).' },
       sample_on_first_match: { type: 'boolean', description: 'Stop at the first policy that keeps the trace (a later drop policy is then not read).' },
       decision_cache: {
         type: 'object',

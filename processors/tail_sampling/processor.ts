@@ -82,6 +82,11 @@ export class TailSamplingProcessor implements Processor {
 
   constructor(private readonly set: CreateSettings, private readonly cfg: TailSamplingConfig, _signal: Signal, private readonly next: Consumer) {
     this.policies = cfg.policies.map((p) => compilePolicy(p, this.needs));
+    // The collector sizes its maps from this; fleetcol's grow as needed, so it serves as a check.
+    const inFlight = Math.ceil((cfg.expected_new_traces_per_sec * cfg.decision_wait) / 1000);
+    if (inFlight > cfg.num_traces) {
+      set.logger.warn({ expected_new_traces_per_sec: cfg.expected_new_traces_per_sec, num_traces: cfg.num_traces, traces_in_flight: inFlight }, 'num_traces is below expected_new_traces_per_sec × decision_wait: traces will be evicted before their decision');
+    }
     this.sampled = new Lru(cfg.decision_cache.sampled_cache_size);
     this.notSampled = new Lru(cfg.decision_cache.non_sampled_cache_size);
     const m = set.metrics;
