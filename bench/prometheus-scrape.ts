@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Telemetry, type ExportMetricsServiceRequest, type Metric } from '../src/pdata/telemetry.js';
+import { HISTOGRAM_EVERY, metricsRequests } from './lib/metrics-requests.js';
 import { checkout, commandLine, machineInfo, resultsFile } from './lib/cli.js';
 import { cpuSeconds, freePort, median, memory, percentile } from './lib/proc.js';
 import { table } from './lib/report.js';
@@ -36,42 +36,6 @@ const CONCURRENCY = Number(values.concurrency);
 /** points/s to send (0: as fast as the senders go) */
 const RATE = Number(values.rate);
 const POINTS_PER_REQUEST = 5000;
-const HISTOGRAM_EVERY = 20; // one point in 20 is a histogram (12 series each in Prometheus)
-
-/** Requests that together hold SERIES points: sums and gauges of 10 metrics × label sets, some histograms. */
-function requests(): Uint8Array<ArrayBuffer>[] {
-  const out: Uint8Array<ArrayBuffer>[] = [];
-  const now = BigInt(Date.now()) * 1_000_000n;
-  for (let first = 0; first < SERIES; first += POINTS_PER_REQUEST) {
-    const metrics: Metric[] = [];
-    const byName = new Map<string, Metric>();
-    for (let i = first; i < Math.min(SERIES, first + POINTS_PER_REQUEST); i++) {
-      const kind = i % HISTOGRAM_EVERY === 0 ? 'histogram' : i % 2 ? 'sum' : 'gauge';
-      const name = `bench.${kind}.m${i % 10}`;
-      let m = byName.get(name);
-      if (!m) {
-        m = kind === 'histogram'
-          ? { name, unit: 's', description: 'bench', histogram: { dataPoints: [], aggregationTemporality: 2 } }
-          : kind === 'sum' ? { name, unit: '{call}', description: 'bench', sum: { dataPoints: [], aggregationTemporality: 2, isMonotonic: true } }
-          : { name, unit: 'By', description: 'bench', gauge: { dataPoints: [] } };
-        byName.set(name, m);
-        metrics.push(m);
-      }
-      const attributes = [{ key: 'agent', value: { stringValue: `agent-${i % 500}` } }, { key: 'series', value: { stringValue: `s${i}` } }];
-      if (m.histogram) {
-        m.histogram.dataPoints.push({ attributes, startTimeUnixNano: now, timeUnixNano: now, count: 10n, sum: 4.2, bucketCounts: [1n, 2n, 3n, 2n, 1n, 1n, 0n, 0n, 0n, 0n], explicitBounds: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30], exemplars: [], flags: 0 } as never);
-      } else {
-        const p = { attributes, startTimeUnixNano: now, timeUnixNano: now, asDouble: i, exemplars: [], flags: 0 };
-        (m.sum ?? m.gauge)!.dataPoints.push(p as never);
-      }
-    }
-    const req: ExportMetricsServiceRequest = {
-      resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }], droppedAttributesCount: 0 }, scopeMetrics: [{ scope: { name: 'bench', version: '1', attributes: [], droppedAttributesCount: 0 }, metrics, schemaUrl: '' }], schemaUrl: '' }],
-    } as ExportMetricsServiceRequest;
-    out.push(new Uint8Array(Telemetry.fromRequest('metrics', req).toProto()));
-  }
-  return out;
-}
 
 /** The scraper's code: GET the URL every second until stdin closes; prints the times and the size. */
 const SCRAPER = `
@@ -151,7 +115,7 @@ async function phase(pid: number, http: number, exporter: number, telemetry: num
   };
 }
 
-const bodies = requests();
+const bodies = metricsRequests(SERIES, POINTS_PER_REQUEST);
 const [http, exporter, telemetry] = [await freePort(), await freePort(), await freePort()];
 const dir = mkdtempSync(join(tmpdir(), 'fleetcol-prom-bench-'));
 const config = join(dir, 'fleetcol.yaml');

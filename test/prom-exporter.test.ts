@@ -134,6 +134,31 @@ t.test('metric_expiration: a series not updated is no longer shown, then forgott
   t.same([...store.families.keys()].sort(), ['b_total', 'target_info']);
 });
 
+t.test('series found by raw attributes: any order is one series; a series removed or expired is made again, not the cached one', async (t) => {
+  const store = new SeriesStore({ namespace: '', addMetricSuffixes: true, constLabels: { env: 'prod' }, resourceToTelemetry: false, maxSeries: 100, expirationMs: 1000 });
+  const series = (name: string) => [...store.families.get(name)!.series.values()];
+  store.consume(request([sum('c', CUMULATIVE, [pt(T0, T0 + S, 1, [kv('a', 'x'), kv('b', 'y')])])]), 10_000);
+  store.consume(request([sum('c', CUMULATIVE, [pt(T0, T0 + 2n * S, 2, [kv('b', 'y'), kv('a', 'x')])])]), 10_100);
+  t.same(series('c_total').map((s) => [s.labels, s.value]), [['a="x",b="y",env="prod",job="svc"', 2]], 'both orders: one series, the newer value');
+  // Length-prefixed keys: attributes that would run together when joined stay apart.
+  store.consume(request([sum('c', CUMULATIVE, [pt(T0, T0 + 3n * S, 5, [kv('a', 'xb'), kv('', 'y')])])]), 10_200);
+  t.equal(series('c_total').length, 2, 'a="xb" is another series');
+  // A no-value point removes the series; the next point makes a new one (not the removed object).
+  const before = series('c_total')[0]!;
+  store.consume(request([sum('c', CUMULATIVE, [pt(T0, T0 + 4n * S, 0, [kv('a', 'x'), kv('b', 'y')], { flags: 1 })])]), 10_300);
+  t.equal(series('c_total').length, 1, 'removed');
+  store.consume(request([sum('c', CUMULATIVE, [pt(T0, T0 + 5n * S, 7, [kv('a', 'x'), kv('b', 'y')])])]), 10_400);
+  const again = series('c_total').find((s) => s.labels.startsWith('a="x"'))!;
+  t.not(again, before, 'a new series object');
+  t.equal(again.value, 7);
+  t.equal(store.size, 3, 'two series of c and target_info');
+  // Expired, then updated again: counted once more in size.
+  t.ok(store.expire(20_000) >= 2);
+  store.consume(request([sum('c', CUMULATIVE, [pt(T0, T0 + 6n * S, 9, [kv('b', 'y'), kv('a', 'x')])])]), 20_100);
+  t.same(series('c_total').map((s) => s.value), [9]);
+  t.equal(store.size, 2, 'c and target_info');
+});
+
 t.test('max_series: new series past it are refused and counted; held ones still update', async (t) => {
   const logs: string[] = [];
   const e = await exporter(t, { max_series: 3 }, logs);

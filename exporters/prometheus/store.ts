@@ -9,6 +9,7 @@ import type {
   ExponentialHistogramDataPoint_Buckets,
   ExportMetricsServiceRequest,
   HistogramDataPoint,
+  KeyValue,
   Metric,
   NumberDataPoint,
   SummaryDataPoint,
@@ -16,6 +17,7 @@ import type {
 import { AggregationTemporality } from '../../src/pdata/model.js';
 import {
   familyName,
+  labelValue,
   pointLabels,
   resourceLabels,
   targetInfoLabels,
@@ -85,10 +87,15 @@ export interface Series {
   /** Rendered text (format 0.0.4) and OpenMetrics lines; undefined after a change. */
   text?: string;
   om?: string;
+  /** Removed from its family (expired, or a no-value point): a cached look-up must not return it. */
+  gone?: boolean;
 }
 
 export class Family {
   readonly series = new Map<string, Series>();
+  /** Series by the raw attributes a point came with (resource key + attrsKey): most points skip
+   *  building, sorting and escaping their labels. Cleared when it outgrows the series. */
+  readonly byAttrs = new Map<string, Series>();
   header?: string;
   omHeader?: string;
   constructor(
@@ -117,6 +124,19 @@ export function renderLabels(labels: Labels): string {
   let out = '';
   for (const n of names) out += `${out ? ',' : ''}${n}="${escapeLabelValue(labels.get(n)!)}"`;
   return out;
+}
+
+/** The attributes as they came, as one string: keys and label values length-prefixed, so two
+ *  different lists never give the same string. Order matters (another order is another entry for
+ *  the same series). */
+function attrsKey(attrs: readonly KeyValue[]): string {
+  let k = '';
+  for (let i = 0; i < attrs.length; i++) {
+    const kv = attrs[i]!;
+    const v = kv.value?.stringValue ?? labelValue(kv.value);
+    k += `${kv.key.length}:${kv.key}${v.length}:${v}`;
+  }
+  return k;
 }
 
 function exemplarsOf(list: readonly OtlpExemplar[]): Exemplar[] {
@@ -186,6 +206,12 @@ export function addExp(a: ExpState, b: ExpState): ExpState {
   };
 }
 
+/** A resource's labels and their rendering, the prefix of its points' cache keys. */
+interface ResourceKey {
+  labels: Labels;
+  key: string;
+}
+
 export class SeriesStore {
   readonly families = new Map<string, Family>();
   /** Series held, over every family. */
@@ -229,20 +255,45 @@ export class SeriesStore {
   }
 
   private remove(s: Series): void {
+    s.gone = true;
     if (s.family.series.delete(s.labels)) this.size--;
+  }
+
+  /** The series of a point: from the raw-attributes cache, else by its labels (`without`: a label
+   *  the family's kind reserves). */
+  private seriesOf(f: Family, r: ResourceKey, attrs: readonly KeyValue[], now: number, without?: string): Series | undefined {
+    const raw = r.key + attrsKey(attrs);
+    const hit = f.byAttrs.get(raw);
+    if (hit !== undefined && hit.gone !== true) return hit;
+    const labels = pointLabels(r.labels, attrs);
+    if (without !== undefined) labels.delete(without);
+    const s = this.series(f, labels, now);
+    if (s !== undefined) {
+      if (f.byAttrs.size >= 2 * f.series.size + 1024) f.byAttrs.clear();
+      f.byAttrs.set(raw, s);
+    }
+    return s;
   }
 
   /** Takes a metrics request into the state. */
   consume(req: ExportMetricsServiceRequest, now = Date.now()): void {
+    for (const _ of this.steps(req, now));
+  }
+
+  /** The same, one metric per step: the exporter runs steps in time slices so that a large
+   *  request does not hold the event loop (scrapes and other requests run between slices). */
+  *steps(req: ExportMetricsServiceRequest, now = Date.now()): Generator<void, void, void> {
     const opts = this.opts;
     for (const rm of req.resourceMetrics) {
       const rattrs = rm.resource?.attributes ?? [];
       const resource = resourceLabels(rattrs, opts.resourceToTelemetry);
+      const rk: ResourceKey = { labels: resource, key: `${renderLabels(resource)}\u0000` };
       let latest = 0n;
       for (const sm of rm.scopeMetrics) {
         for (const m of sm.metrics) {
-          const t = this.metric(m, resource, now);
+          const t = this.metric(m, rk, now);
           if (t > latest) latest = t;
+          yield;
         }
       }
       if (!opts.resourceToTelemetry && latest > 0n) {
@@ -261,7 +312,7 @@ export class SeriesStore {
   }
 
   /** One metric's points; the newest point time (ns). */
-  private metric(m: Metric, resource: Labels, now: number): bigint {
+  private metric(m: Metric, resource: ResourceKey, now: number): bigint {
     const help = m.description || m.name;
     if (m.gauge) return this.numbers(m, 'gauge', help, resource, m.gauge.dataPoints, false, now);
     if (m.sum) {
@@ -320,12 +371,12 @@ export class SeriesStore {
     s.text = s.om = undefined;
   }
 
-  private numbers(m: Metric, kind: 'counter' | 'gauge', help: string, resource: Labels, points: readonly NumberDataPoint[], delta: boolean, now: number): bigint {
+  private numbers(m: Metric, kind: 'counter' | 'gauge', help: string, resource: ResourceKey, points: readonly NumberDataPoint[], delta: boolean, now: number): bigint {
     const f = this.familyOf(m, kind, help, points.length);
     if (f === undefined) return 0n;
     let latest = 0n;
     for (const p of points) {
-      const s = this.series(f, pointLabels(resource, p.attributes), now);
+      const s = this.seriesOf(f, resource, p.attributes, now);
       if (s === undefined) continue;
       if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
         this.remove(s);
@@ -346,7 +397,7 @@ export class SeriesStore {
     return latest;
   }
 
-  private histograms(m: Metric, help: string, resource: Labels, points: readonly HistogramDataPoint[], delta: boolean, now: number): bigint {
+  private histograms(m: Metric, help: string, resource: ResourceKey, points: readonly HistogramDataPoint[], delta: boolean, now: number): bigint {
     const f = this.familyOf(m, 'histogram', help, points.length);
     if (f === undefined) return 0n;
     let latest = 0n;
@@ -356,9 +407,7 @@ export class SeriesStore {
         this.drop('malformed_histogram');
         continue;
       }
-      const labels = pointLabels(resource, p.attributes);
-      labels.delete('le');
-      const s = this.series(f, labels, now);
+      const s = this.seriesOf(f, resource, p.attributes, now, 'le');
       if (s === undefined) continue;
       if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
         this.remove(s);
@@ -388,7 +437,7 @@ export class SeriesStore {
     return latest;
   }
 
-  private exponential(m: Metric, help: string, resource: Labels, points: readonly ExponentialHistogramDataPoint[], delta: boolean, now: number): bigint {
+  private exponential(m: Metric, help: string, resource: ResourceKey, points: readonly ExponentialHistogramDataPoint[], delta: boolean, now: number): bigint {
     const f = this.familyOf(m, 'histogram', help, points.length);
     if (f === undefined) return 0n;
     let latest = 0n;
@@ -397,9 +446,7 @@ export class SeriesStore {
         this.drop('unsupported_scale');
         continue;
       }
-      const labels = pointLabels(resource, p.attributes);
-      labels.delete('le');
-      const s = this.series(f, labels, now);
+      const s = this.seriesOf(f, resource, p.attributes, now, 'le');
       if (s === undefined) continue;
       if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
         this.remove(s);
@@ -425,14 +472,12 @@ export class SeriesStore {
     return latest;
   }
 
-  private summaries(m: Metric, help: string, resource: Labels, points: readonly SummaryDataPoint[], now: number): bigint {
+  private summaries(m: Metric, help: string, resource: ResourceKey, points: readonly SummaryDataPoint[], now: number): bigint {
     const f = this.familyOf(m, 'summary', help, points.length);
     if (f === undefined) return 0n;
     let latest = 0n;
     for (const p of points) {
-      const labels = pointLabels(resource, p.attributes);
-      labels.delete('quantile');
-      const s = this.series(f, labels, now);
+      const s = this.seriesOf(f, resource, p.attributes, now, 'quantile');
       if (s === undefined) continue;
       if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
         this.remove(s);
@@ -456,6 +501,7 @@ export class SeriesStore {
     for (const [name, f] of this.families) {
       for (const s of f.series.values()) {
         if (s.updated < before) {
+          s.gone = true;
           f.series.delete(s.labels);
           n++;
         }
