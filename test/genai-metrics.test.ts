@@ -123,3 +123,29 @@ t.test('delta temporality resets between flushes; inference naming; exemplars', 
   t.ok(find(second, 'gen_ai.client.inference.duration'), 'inference duration');
   t.notOk(find(second, 'gen_ai.client.token.usage'), 'no v1.41 token metric under inference naming');
 });
+
+t.test('span metrics by name, kind and status; agent and dimensions from the resource; expired series made again', async (t) => {
+  const { c, out } = connector({ dimensions: ['tenant'], metrics_expiration: '50ms' });
+  const plain = (id: number, name: string, status?: number) => ({ id, name, status });
+  await c.consume(spanRequest([plain(1, 'GET /a'), plain(2, 'GET /a'), plain(3, 'GET /a', 2), plain(4, 'GET /b')], { 'service.name': 'web' }));
+  await c.consume(spanRequest([{ id: 5, name: 'chat', attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o' } }], { 'service.name': 'bot', 'gen_ai.agent.name': 'helper', tenant: 'acme' }));
+  const flush = () => (c as unknown as { flush(): Promise<void> }).flush();
+  await flush();
+  let ms = metrics(out);
+  const calls = find(ms, 'traces.span.metrics.calls')!.sum!.dataPoints.map((d) => [attrsOf(d)['span.name'], attrsOf(d)['status.code'], attrsOf(d)['span.kind'], d.asDouble]);
+  t.same(calls.sort(), [['GET /a', 'STATUS_CODE_ERROR', 'SPAN_KIND_INTERNAL', 1], ['GET /a', 'STATUS_CODE_UNSET', 'SPAN_KIND_INTERNAL', 2], ['GET /b', 'STATUS_CODE_UNSET', 'SPAN_KIND_INTERNAL', 1]]);
+  for (const d of find(ms, 'traces.span.metrics.duration')!.histogram!.dataPoints as HistogramDataPoint[]) {
+    t.ok(Math.abs(d.sum! - Number(d.count) * 0.001) < 1e-9, 'durations from start and end (1 ms each)');
+  }
+  const gen = find(ms, 'fleetcol.gen_ai.calls')!.sum!.dataPoints.map(attrsOf);
+  t.same(gen, [{ 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o', 'gen_ai.agent.name': 'helper', tenant: 'acme' }], 'agent and tenant from the resource');
+  // Past metrics_expiration every series is forgotten; the same spans then make them again
+  // (the label sets' cached series are not reused).
+  await new Promise((r) => setTimeout(r, 80));
+  await flush();
+  await c.consume(spanRequest([plain(6, 'GET /a')], { 'service.name': 'web' }));
+  await flush();
+  ms = metrics(out);
+  t.same(find(ms, 'traces.span.metrics.calls')!.sum!.dataPoints.map((d) => [attrsOf(d)['span.name'], d.asDouble]), [['GET /a', 1]], 'a new series, counting from 0');
+  await c.shutdown();
+});

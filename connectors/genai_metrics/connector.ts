@@ -2,14 +2,15 @@
 // the genai processor leaves them) give the GenAI conventions' client metrics (token usage and
 // operation duration histograms, their bucket advice) and fleetcol's per agent, operation, model
 // and tool: calls, errors, cost in USD, tool calls by tool and status. Other spans give duration
-// histograms by kind and name. Spans are read at wire level (src/pdata/edit.ts), never decoded.
+// histograms by kind and name. Spans are read at wire level (src/pdata/read.ts: only the keys below
+// are looked at), never decoded.
 import type { Connector, CreateSettings } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
-import { editItems, type EditContext, type WireItem } from '../../src/pdata/edit.js';
+import { ItemView, KeySet, readItems } from '../../src/pdata/read.js';
 import { AggregationTemporality } from '../../src/pdata/model.js';
-import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric } from '../../src/pdata/telemetry.js';
+import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric, type Resource } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { GENAI_CONVENTIONS, GenAI, MODEL_OPERATIONS, Operation, agentIdentity, pick } from '../../src/vocab/index.js';
+import { GENAI_CONVENTIONS, GenAI, MODEL_OPERATIONS, Operation, pick } from '../../src/vocab/index.js';
 
 export interface GenAIMetricsConfig {
   /** attributes (span first, then resource) that label every GenAI series, beyond the defaults */
@@ -40,8 +41,9 @@ const STATUS_ERROR = 2;
 const KIND_NAMES = ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT', 'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'];
 
 type Kind = 'sum' | 'histogram';
-/** A label set, with its series key once computed. */
-type Labels = Array<[string, string]> & { key?: string };
+/** A label set, with its series key once computed and its series per instrument (by id) once
+ *  found: a label set belongs to one service, so the next span with it skips the look-ups. */
+type Labels = Array<[string, string]> & { key?: string; series?: Array<Series | undefined> };
 
 interface Exemplars {
   traceId: Uint8Array;
@@ -63,9 +65,12 @@ interface Series {
   max: number;
   buckets: number[] | undefined;
   exemplars: Exemplars[];
+  /** forgotten (metrics_expiration): a label set's cached reference must not be used */
+  gone?: boolean;
 }
 
 interface Instrument {
+  id: number;
   name: string;
   unit: string;
   description: string;
@@ -100,6 +105,24 @@ const MAX_PREPARED = 10_000;
 
 const clip = (s: string) => (s.length > MAX_VALUE_LENGTH ? s.slice(0, MAX_VALUE_LENGTH) : s);
 
+/** The span attributes read, by index in the KeySet (configured dimensions follow). */
+const K = { op: 0, provider: 1, model: 2, agentId: 3, agentName: 4, tool: 5, errorType: 6, input: 7, output: 8, cost: 9 } as const;
+const KEYS = [GenAI.operationName, GenAI.providerName, GenAI.requestModel, GenAI.agentId, GenAI.agentName, GenAI.toolName, GenAI.errorType, GenAI.inputTokens, GenAI.outputTokens, GenAI.cost];
+
+/** What a resource gives every span of it, worked out once per resource. */
+interface ResourceFacts {
+  resource: Resource | undefined;
+  service: string;
+  agentId: string | undefined;
+  agentName: string | undefined;
+  /** configured dimensions' values from the resource */
+  extra: (string | undefined)[];
+  /** span-metrics label sets by span name, then kind × 3 + status */
+  spanLabels: Map<string, Labels[]>;
+}
+/** Span names with prepared span-metrics labels, per resource, at most. */
+const MAX_SPAN_NAMES = 1000;
+
 export class GenAIMetricsConnector implements Connector {
   readonly mutatesData = false;
   private readonly instruments = new Map<string, Instrument>();
@@ -111,6 +134,8 @@ export class GenAIMetricsConnector implements Connector {
   private readonly failedC: BoundCounter;
   private readonly delta: boolean;
   private readonly startedAt = BigInt(Date.now()) * 1_000_000n;
+  private readonly view: ItemView;
+  private facts: ResourceFacts | undefined;
 
   constructor(
     private readonly set: CreateSettings,
@@ -118,6 +143,7 @@ export class GenAIMetricsConnector implements Connector {
     private readonly next: Consumer,
   ) {
     this.delta = cfg.aggregation_temporality === 'AGGREGATION_TEMPORALITY_DELTA';
+    this.view = new ItemView(new KeySet([...KEYS, ...cfg.dimensions]));
     const m = set.metrics;
     this.overflowC = m.counter('connector_genai_metrics_overflow', 'Data points recorded in the overflow series (otel_metric_overflow="true") because max_series series exist.');
     this.failedC = m.counter('connector_genai_metrics_send_failed', 'Metric data points the next stage refused (dropped; cumulative ones are sent again at the next flush).');
@@ -132,73 +158,73 @@ export class GenAIMetricsConnector implements Connector {
   async consume(batch: Telemetry): Promise<void> {
     if (batch.signal !== 'traces') return;
     const now = Date.now();
-    editItems('traces', batch.toProto(), (item, c) => {
-      this.span(item, c, now);
-      return undefined;
-    });
+    readItems('traces', batch.toProto(), this.view, (item, res) => this.span(item, this.factsOf(res), now));
   }
 
-  private span(item: WireItem, c: EditContext, now: number): void {
-    const res = c.resource?.attributes;
-    const service = clip(pick('service.name', undefined, res) ?? 'unknown_service');
-    let op: string | undefined;
-    let provider: string | undefined;
-    let model: string | undefined;
-    let agentId: string | undefined;
-    let agentName: string | undefined;
-    let tool: string | undefined;
-    let errorType: string | undefined;
-    let input: number | undefined;
-    let output: number | undefined;
-    let cost: number | undefined;
-    const extra = this.cfg.dimensions;
-    let extraValues: (string | undefined)[] | undefined;
-    const keys = item.keys;
-    for (let i = 0; i < keys.length; i++) {
-      switch (keys[i]) {
-        case GenAI.operationName: op = item.stringValue(i); break;
-        case GenAI.providerName: provider = item.stringValue(i); break;
-        case GenAI.requestModel: model = item.stringValue(i); break;
-        case GenAI.agentId: agentId = item.stringValue(i); break;
-        case GenAI.agentName: agentName = item.stringValue(i); break;
-        case GenAI.toolName: tool = item.stringValue(i); break;
-        case GenAI.errorType: errorType = item.stringValue(i); break;
-        case GenAI.inputTokens: input = item.numberValue(i); break;
-        case GenAI.outputTokens: output = item.numberValue(i); break;
-        case GenAI.cost: cost = item.numberValue(i); break;
-        default:
-          if (extra.length > 0) {
-            const at = extra.indexOf(keys[i]!);
-            if (at >= 0) (extraValues ??= [])[at] = item.stringValue(i);
-          }
-      }
+  /** The facts of a resource: the last one's are kept (a request's spans come grouped by resource). */
+  private factsOf(resource: Resource | undefined): ResourceFacts {
+    const last = this.facts;
+    if (last !== undefined && last.resource === resource) return last;
+    const res = resource?.attributes;
+    let agentId: string | undefined, agentName: string | undefined;
+    if (pick(GenAI.agentId, undefined, res) !== undefined || pick(GenAI.agentName, undefined, res) !== undefined) {
+      agentId = pick(GenAI.agentId, undefined, res);
+      agentName = pick(GenAI.agentName, undefined, res);
     }
-    const startNs = item.fixed64(7);
-    const endNs = item.fixed64(8);
-    const seconds = endNs > startNs ? Number(endNs - startNs) / 1e9 : 0;
-    const failed = item.statusCode() === STATUS_ERROR;
-    const exemplar = this.cfg.exemplars.enabled ? { traceId: item.bytes(1), spanId: item.bytes(2), time: endNs } : undefined;
+    const f: ResourceFacts = {
+      resource,
+      service: clip(pick('service.name', undefined, res) ?? 'unknown_service'),
+      agentId,
+      agentName,
+      extra: this.cfg.dimensions.map((k) => pick(k, undefined, res)),
+      spanLabels: new Map(),
+    };
+    this.facts = f;
+    return f;
+  }
 
+  private span(item: ItemView, facts: ResourceFacts, now: number): void {
+    const service = facts.service;
+    const failed = item.statusCode() === STATUS_ERROR;
+    const seconds = item.seconds(7, 8);
+    const exemplar = this.cfg.exemplars.enabled ? { traceId: item.fieldBytes(1), spanId: item.fieldBytes(2), time: item.fixed64(8) } : undefined;
+    const op = item.string(K.op);
     if (op === undefined) {
       if (!this.cfg.span_metrics.enabled) return;
-      const labels: Labels = [['span.name', clip(item.string(5))], ['span.kind', KIND_NAMES[item.varint(6)] ?? 'SPAN_KIND_UNSPECIFIED'], ['status.code', failed ? 'STATUS_CODE_ERROR' : item.statusCode() === 1 ? 'STATUS_CODE_OK' : 'STATUS_CODE_UNSET']];
+      const name = item.fieldString(5);
+      let byName = facts.spanLabels.get(name);
+      if (byName === undefined) {
+        if (facts.spanLabels.size >= MAX_SPAN_NAMES) facts.spanLabels.clear();
+        facts.spanLabels.set(name, (byName = []));
+      }
+      const kind = item.varint(6);
+      const code = item.statusCode();
+      const at = (kind < KIND_NAMES.length ? kind : 0) * 3 + (code <= 2 ? code : 0);
+      const labels = (byName[at] ??= [['span.name', clip(name)], ['span.kind', KIND_NAMES[kind] ?? 'SPAN_KIND_UNSPECIFIED'], ['status.code', code === STATUS_ERROR ? 'STATUS_CODE_ERROR' : code === 1 ? 'STATUS_CODE_OK' : 'STATUS_CODE_UNSET']]);
       this.record('traces.span.metrics.duration', 's', 'Span duration, by name, kind and status (spans without gen_ai.operation.name).', 'histogram', this.cfg.span_metrics.buckets, service, labels, seconds, now, exemplar);
       this.record('traces.span.metrics.calls', '{call}', 'Spans, by name, kind and status (spans without gen_ai.operation.name).', 'sum', [], service, labels, 1, now, undefined);
       return;
     }
+    const provider = item.string(K.provider);
+    const model = item.string(K.model);
+    let agentId = item.string(K.agentId);
+    let agentName = item.string(K.agentName);
+    const tool = item.string(K.tool);
+    const errorType = item.string(K.errorType);
+    const input = item.number(K.input);
+    const output = item.number(K.output);
+    const cost = item.number(K.cost);
     if (agentId === undefined && agentName === undefined) {
-      const who = agentIdentity(undefined, res);
-      if (who && (pick(GenAI.agentId, undefined, res) !== undefined || pick(GenAI.agentName, undefined, res) !== undefined)) {
-        agentId = pick(GenAI.agentId, undefined, res);
-        agentName = pick(GenAI.agentName, undefined, res);
-      }
+      agentId = facts.agentId;
+      agentName = facts.agentName;
     }
+    const extra = this.cfg.dimensions;
     let sig = service;
     const dims = [op, provider, model, agentId, agentName];
     for (let d = 0; d < dims.length; d++) sig += `\u0000${dims[d] ?? ''}`;
     let extraVals: (string | undefined)[] | undefined;
     if (extra.length > 0) {
-      extraVals = extra.map((k, d) => extraValues?.[d] ?? pick(k, undefined, res));
+      extraVals = extra.map((_, d) => item.string(KEYS.length + d) ?? facts.extra[d]);
       for (const x of extraVals) sig += `\u0000${x ?? ''}`;
     }
     let prep = this.prepared.get(sig);
@@ -251,18 +277,9 @@ export class GenAIMetricsConnector implements Connector {
 
   private record(name: string, unit: string, description: string, kind: Kind, bounds: number[], service: string, labels: Labels, value: number, now: number, ex: Omit<Exemplars, 'value'> | undefined): void {
     let inst = this.instruments.get(name);
-    if (inst === undefined) this.instruments.set(name, (inst = { name, unit, description, kind, bounds, series: new Map() }));
-    let key = keyOf(service, labels);
-    let s = inst.series.get(key);
-    if (s === undefined) {
-      if (this.seriesCount >= this.cfg.max_series) {
-        // Past max_series: one series per instrument and service takes what does not fit.
-        key = `${service}\u0000${OVERFLOW}`;
-        s = inst.series.get(key);
-        this.overflowC.inc();
-        if (s === undefined) s = this.newSeries(inst, key, service, [[OVERFLOW, 'true']]);
-      } else s = this.newSeries(inst, key, service, labels);
-    }
+    if (inst === undefined) this.instruments.set(name, (inst = { id: this.instruments.size, name, unit, description, kind, bounds, series: new Map() }));
+    let s = labels.series?.[inst.id];
+    if (s === undefined || s.gone === true) s = this.seriesOf(inst, service, labels);
     s.updated = now;
     if (kind === 'sum') {
       s.value += value;
@@ -280,6 +297,23 @@ export class GenAIMetricsConnector implements Connector {
       if (s.exemplars.length >= this.cfg.exemplars.max_per_data_point) s.exemplars.shift();
       s.exemplars.push({ ...ex, value });
     }
+  }
+
+  /** The series of `labels` in `inst`, made if there is room, else the overflow series. */
+  private seriesOf(inst: Instrument, service: string, labels: Labels): Series {
+    const key = keyOf(service, labels);
+    let s = inst.series.get(key);
+    if (s !== undefined) return ((labels.series ??= [])[inst.id] = s);
+    if (this.seriesCount >= this.cfg.max_series) {
+      // Past max_series: one series per instrument and service takes what does not fit (not
+      // cached on the label set: room may come back when series expire).
+      const overflowKey = `${service}\u0000${OVERFLOW}`;
+      this.overflowC.inc();
+      return inst.series.get(overflowKey) ?? this.newSeries(inst, overflowKey, service, [[OVERFLOW, 'true']]);
+    }
+    s = this.newSeries(inst, key, service, labels);
+    (labels.series ??= [])[inst.id] = s;
+    return s;
   }
 
   private newSeries(inst: Instrument, key: string, service: string, labels: Labels): Series {
@@ -309,6 +343,7 @@ export class GenAIMetricsConnector implements Connector {
       for (const [key, s] of inst.series) {
         const expired = this.cfg.metrics_expiration > 0 && nowMs - s.updated > this.cfg.metrics_expiration;
         if (expired) {
+          s.gone = true;
           inst.series.delete(key);
           this.seriesCount--;
           continue;

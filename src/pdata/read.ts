@@ -1,0 +1,279 @@
+// Reading spans and log records at wire level for components that only look (connectors): each
+// item's attribute keys are compared, as bytes, with the few keys the reader asked for, and only
+// those values are read. Nothing is allocated per item (one view is reused), where editItems
+// builds a string per key and arrays per item; for a reader that wants 10 of a span's 30 keys
+// most of the cost of a span was those strings and the garbage they left. Input must already be
+// validated (scanMessage).
+import { decodeMessage } from './decode.js';
+import { MESSAGES } from './schema.js';
+import type { Resource } from './telemetry.js';
+import { Reader } from './wire.js';
+
+export type ReadableSignal = 'traces' | 'logs';
+
+const RESOURCE = MESSAGES.Resource!;
+/** Field numbers of the item's attributes. */
+const ATTRIBUTES: Record<ReadableSignal, number> = { traces: 9, logs: 6 };
+/** Other fields the view keeps the position of: numbers 1..MAX_FIELD. */
+const MAX_FIELD = 16;
+const TWO32 = 4294967296;
+
+/** The attribute keys a reader wants, matched against key bytes without making strings. */
+export class KeySet {
+  /** per byte length, the wanted keys of that length (UTF-8) and their indexes */
+  private readonly byLength: Array<{ bytes: Uint8Array[]; index: number[] } | undefined> = [];
+
+  constructor(readonly keys: readonly string[]) {
+    keys.forEach((k, index) => {
+      const bytes = Buffer.from(k, 'utf8');
+      const slot = (this.byLength[bytes.length] ??= { bytes: [], index: [] });
+      slot.bytes.push(bytes);
+      slot.index.push(index);
+    });
+  }
+
+  /** The index of the key in b[s, e), or -1. Compared from the end: wanted keys share prefixes
+   *  (`gen_ai.`) more often than suffixes. */
+  find(b: Uint8Array, s: number, e: number): number {
+    const slot = this.byLength[e - s];
+    if (slot === undefined) return -1;
+    const list = slot.bytes;
+    next: for (let c = 0; c < list.length; c++) {
+      const k = list[c]!;
+      for (let i = k.length - 1; i >= 0; i--) if (b[s + i] !== k[i]) continue next;
+      return slot.index[c]!;
+    }
+    return -1;
+  }
+}
+
+/** One span or log record; the same object is handed to the visitor for every item. */
+export class ItemView {
+  r!: Reader;
+  /** [start, end) of the value body of each wanted key; -1 when the item has no such attribute */
+  private readonly vs: Int32Array;
+  private readonly ve: Int32Array;
+  /** [start, end) of the last occurrence of each other field (number ≤ MAX_FIELD), value bytes only */
+  private readonly at = new Int32Array(2 * (MAX_FIELD + 1));
+
+  constructor(readonly keys: KeySet) {
+    this.vs = new Int32Array(keys.keys.length);
+    this.ve = new Int32Array(keys.keys.length);
+  }
+
+  /** Reads the item at [start, end) of r. */
+  load(r: Reader, start: number, end: number, attrNo: number): void {
+    this.r = r;
+    this.vs.fill(-1);
+    this.at.fill(-1);
+    const buf = r.buf;
+    r.pos = start;
+    while (r.pos < end) {
+      const tag = r.uint32(end);
+      const no = tag >>> 3;
+      const wt = tag & 7;
+      if (no === attrNo && wt === 2) {
+        const n = r.length(end);
+        const kvEnd = r.pos + n;
+        let k = -1;
+        let vs = -1, ve = -1;
+        while (r.pos < kvEnd) {
+          const t = r.uint32(kvEnd);
+          if (t === 0x0a) {
+            const kn = r.length(kvEnd);
+            k = this.keys.find(buf, r.pos, r.pos + kn);
+            r.pos += kn;
+            if (k < 0) break; // not wanted: the value need not be found
+          } else if (t === 0x12) {
+            const vn = r.length(kvEnd);
+            vs = r.pos;
+            ve = vs + vn;
+            r.pos = ve;
+          } else r.skip(t & 7, kvEnd);
+        }
+        if (k >= 0) {
+          this.vs[k] = vs;
+          this.ve[k] = ve;
+        }
+        r.pos = kvEnd;
+        continue;
+      }
+      if (wt === 2) {
+        const n = r.length(end);
+        if (no <= MAX_FIELD) {
+          this.at[2 * no] = r.pos; // the body, without its length prefix
+          this.at[2 * no + 1] = r.pos + n;
+        }
+        r.pos += n;
+      } else {
+        const s = r.pos;
+        r.skip(wt, end);
+        if (no <= MAX_FIELD) {
+          this.at[2 * no] = s;
+          this.at[2 * no + 1] = r.pos;
+        }
+      }
+    }
+  }
+
+  /** Whether the item has wanted key k. */
+  has(k: number): boolean {
+    return this.vs[k]! >= 0;
+  }
+
+  /** Wanted key k's value when it is a string (other scalars printed), else undefined. */
+  string(k: number): string | undefined {
+    const s = this.vs[k]!;
+    if (s < 0) return undefined;
+    const e = this.ve[k]!;
+    const r = this.r;
+    r.pos = s;
+    while (r.pos < e) {
+      const t = r.uint32(e);
+      switch (t) {
+        case 0x0a: {
+          const n = r.length(e);
+          return r.string(r.pos, r.pos + n);
+        }
+        case 0x10: return r.uint32(e) !== 0 ? 'true' : 'false';
+        case 0x18: {
+          r.varint64(e);
+          return r.hi < 0x200000 ? String(r.hi * TWO32 + r.lo) : BigInt.asIntN(64, (BigInt(r.hi) << 32n) | BigInt(r.lo)).toString();
+        }
+        case 0x21: return String(r.view.getFloat64(r.pos, true));
+        default: r.skip(t & 7, e);
+      }
+    }
+    return undefined;
+  }
+
+  /** Wanted key k's value as a number: an int, a double or a numeric string. */
+  number(k: number): number | undefined {
+    const s = this.vs[k]!;
+    if (s < 0) return undefined;
+    const e = this.ve[k]!;
+    const r = this.r;
+    r.pos = s;
+    while (r.pos < e) {
+      const t = r.uint32(e);
+      switch (t) {
+        case 0x18:
+          r.varint64(e);
+          return r.hi < 0x200000 ? r.hi * TWO32 + r.lo : Number(BigInt.asIntN(64, (BigInt(r.hi) << 32n) | BigInt(r.lo)));
+        case 0x21: return r.view.getFloat64(r.pos, true);
+        case 0x0a: {
+          const n = r.length(e);
+          const str = r.string(r.pos, r.pos + n);
+          if (str.trim() === '') return undefined;
+          const x = Number(str);
+          return Number.isFinite(x) ? x : undefined;
+        }
+        default: r.skip(t & 7, e);
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether the item has field `no`. */
+  hasField(no: number): boolean {
+    return this.at[2 * no]! >= 0;
+  }
+
+  /** Field `no` as a string ('' when absent). */
+  fieldString(no: number): string {
+    const s = this.at[2 * no]!;
+    return s < 0 ? '' : this.r.string(s, this.at[2 * no + 1]!);
+  }
+
+  /** Field `no`'s bytes, copied (they outlive the request). */
+  fieldBytes(no: number): Uint8Array {
+    const s = this.at[2 * no]!;
+    return s < 0 ? new Uint8Array(0) : this.r.buf.slice(s, this.at[2 * no + 1]!);
+  }
+
+  /** A varint field's low 32 bits (kind, severity number); 0 when absent. */
+  varint(no: number): number {
+    const s = this.at[2 * no]!;
+    if (s < 0) return 0;
+    this.r.pos = s;
+    return this.r.uint32(this.at[2 * no + 1]!);
+  }
+
+  /** A fixed64 field (a time in ns); 0n when absent. */
+  fixed64(no: number): bigint {
+    const s = this.at[2 * no]!;
+    return s < 0 ? 0n : this.r.view.getBigUint64(s, true);
+  }
+
+  /** Seconds from fixed64 field `from` to fixed64 field `to` (a span's duration: 7, 8), without
+   *  BigInts; 0 when either is absent or the end is before the start. */
+  seconds(from: number, to: number): number {
+    const a = this.at[2 * from]!, b = this.at[2 * to]!;
+    if (a < 0 || b < 0) return 0;
+    const v = this.r.view;
+    const ns = (v.getUint32(b + 4, true) - v.getUint32(a + 4, true)) * TWO32 + (v.getUint32(b, true) - v.getUint32(a, true));
+    return ns > 0 ? ns / 1e9 : 0;
+  }
+
+  /** A span's status code (Status.code, field 3 of field 15). */
+  statusCode(): number {
+    const s = this.at[30]!;
+    if (s < 0) return 0;
+    const e = this.at[31]!;
+    const r = this.r;
+    r.pos = s;
+    let code = 0;
+    while (r.pos < e) {
+      const t = r.uint32(e);
+      if (t === 0x18) code = r.uint32(e);
+      else r.skip(t & 7, e);
+    }
+    return code;
+  }
+}
+
+/**
+ * Visits every span (traces) or log record (logs) of a validated request with its resource
+ * (decoded once per resource; the same object for all of its items). The view is valid only
+ * during the call.
+ */
+export function readItems(signal: ReadableSignal, bytes: Uint8Array, view: ItemView, visit: (item: ItemView, resource: Resource | undefined) => void): void {
+  const r = new Reader(bytes);
+  const attrNo = ATTRIBUTES[signal];
+  const end = r.buf.length;
+  while (r.pos < end) {
+    const tag = r.uint32(end);
+    if (tag !== 0x0a) { r.skip(tag & 7, end); continue; }
+    const n = r.length(end);
+    const rEnd = r.pos + n;
+    // Resource first (senders write field 1 first; a resource after its scopes is read then).
+    let resource: Resource | undefined;
+    const scopes: Array<[number, number]> = [];
+    while (r.pos < rEnd) {
+      const t = r.uint32(rEnd);
+      if (t === 0x0a) {
+        const rn = r.length(rEnd);
+        resource = decodeMessage<Resource>(RESOURCE, r.buf.subarray(r.pos, r.pos + rn));
+        r.pos += rn;
+      } else if (t === 0x12) {
+        const sn = r.length(rEnd);
+        scopes.push([r.pos, r.pos + sn]);
+        r.pos += sn;
+      } else r.skip(t & 7, rEnd);
+    }
+    for (const [ss, se] of scopes) {
+      r.pos = ss;
+      while (r.pos < se) {
+        const t = r.uint32(se);
+        if (t !== 0x12) { r.skip(t & 7, se); continue; }
+        const inLen = r.length(se);
+        const itemStart = r.pos;
+        const itemEnd = itemStart + inLen;
+        view.load(r, itemStart, itemEnd, attrNo);
+        visit(view, resource);
+        r.pos = itemEnd;
+      }
+    }
+    r.pos = rEnd;
+  }
+}
