@@ -187,7 +187,7 @@ export class SimAgent {
     });
     this.tracerProvider = new TracerProvider({
       resource,
-      spanProcessors: [new BatchSpanProcessor({ exporter: counted(exporters.traces(), stats), scheduledDelayMillis: 500, maxQueueSize: 4096, maxExportBatchSize: 512 })],
+      spanProcessors: [new BatchSpanProcessor({ exporter: counted(exporters.traces(), stats), scheduledDelayMillis: 300, maxQueueSize: 4096, maxExportBatchSize: 512 })],
     });
     this.loggerProvider = new LoggerProvider({
       resource,

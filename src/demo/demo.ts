@@ -172,13 +172,14 @@ export async function demo(o: DemoOptions, out: NodeJS.WritableStream = process.
   const stats = new DemoStats();
   const factory = exporters(o);
   const agents = Array.from({ length: o.agents }, (_, i) => new SimAgent(PROFILES[i % PROFILES.length]!, Math.floor(i / PROFILES.length) + 1, factory, pace, stats));
-  const a2a = o.webhook ? await startA2a(o, pace) : undefined;
-  if (typeof a2a === 'string') err.write(`fleetcol demo: ${a2a}\n`);
-  const a2aAgent = typeof a2a === 'string' ? undefined : a2a;
-
+  let onSignal: (sig: NodeJS.Signals) => void = () => {};
+  const stopped = new Promise<string>((resolve) => {
+    onSignal = resolve;
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    if (o.durationMs !== undefined) setTimeout(() => resolve(`after ${o.durationMs! / 1000}s`), o.durationMs).unref();
+  });
   out.write(`fleetcol demo: ${plural(o.agents, 'agent')} (${listOf(agents)}) sending to ${o.endpoint.toString().replace(/\/$/, '')} over ${o.protocol === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP'}, about ${plural(Number(o.rate.toPrecision(3)), 'task')} a second\n`);
-  if (a2aAgent) out.write(`  and an A2A agent, trip-planner (@a2a-js/sdk at ${a2aAgent.url}), pushing its task updates to ${o.webhook!.toString()}\n`);
-  out.write(`Watch them on fleetcol's dashboard (http://127.0.0.1:4319/ with the default config). ${o.durationMs === undefined ? 'Ctrl-C stops.' : `Stops after ${o.durationMs / 1000}s.`}\n`);
 
   const tasks = new Set<Promise<void>>();
   const start = (a: SimAgent) => {
@@ -186,9 +187,9 @@ export async function demo(o: DemoOptions, out: NodeJS.WritableStream = process.
     tasks.add(p);
     void p.finally(() => tasks.delete(p));
   };
-  // Every agent starts within the first second, so the whole fleet is on the dashboard at once.
+  // Every agent starts a task within half a second, so the whole fleet is on the dashboard at once.
   const first = agents.map(async (a) => {
-    await pace.wait(Math.random() * 1000);
+    await pace.wait(Math.random() * 500);
     if (!pace.stopping) start(a);
   });
   const schedule = (async () => {
@@ -201,14 +202,15 @@ export async function demo(o: DemoOptions, out: NodeJS.WritableStream = process.
     }
   })();
 
+  // The A2A agent comes up while the fleet is already sending (loading its SDK takes a moment).
+  const a2a = o.webhook ? await startA2a(o, pace).catch((e: Error) => `the A2A agent did not start: ${e.message}`) : undefined;
+  const a2aAgent = typeof a2a === 'string' ? undefined : a2a;
+  if (typeof a2a === 'string') err.write(`fleetcol demo: ${a2a}\n`);
+  else if (a2a) out.write(`  and an A2A agent, trip-planner (@a2a-js/sdk at ${a2a.url}), pushing its task updates to ${o.webhook!.toString()}\n`);
+  out.write(`Watch them on fleetcol's dashboard (http://127.0.0.1:4319/ with the default config). ${o.durationMs === undefined ? 'Ctrl-C stops.' : `Stops after ${o.durationMs / 1000}s.`}\n`);
+
   const ticker = setInterval(() => out.write(summary(agents, stats, a2aAgent)), SUMMARY_EVERY_MS);
-  let onSignal: (sig: NodeJS.Signals) => void = () => {};
-  const why = await new Promise<string>((resolve) => {
-    onSignal = resolve;
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    if (o.durationMs !== undefined) setTimeout(() => resolve(`after ${o.durationMs! / 1000}s`), o.durationMs).unref();
-  });
+  const why = await stopped;
   clearInterval(ticker);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
