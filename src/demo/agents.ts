@@ -219,7 +219,7 @@ export class SimAgent {
     let input = intBetween(900, 2500);
     let failure: { type: string; message: string } | undefined;
     try {
-      for (let i = 0; i <= rounds && !failure; i++) {
+      for (let i = 0; i <= rounds; i++) {
         const last = i === rounds;
         const output = last ? intBetween(150, 800) : intBetween(30, 180);
         const ok = await this.chat(ctx, common, input, output, i > 0, last, i === failAt);

@@ -17,7 +17,7 @@ export interface AgentInfo {
   last_seen: number;
   /** Tasks started and not yet ended (task id → start ms). */
   tasks: Map<string, number>;
-  /** Tasks ended lately (task id → end ms, the last ENDED_REMEMBERED). */
+  /** Tasks ended in the last LATE_SIGN_MS (task id → end ms, oldest first; at most ENDED_REMEMBERED). */
   ended: Map<string, number>;
   last_task: string | undefined;
   spans: number;
@@ -29,7 +29,7 @@ export interface AgentInfo {
 
 
 const MAX_TASKS_PER_AGENT = 1000;
-const ENDED_REMEMBERED = 256;
+const ENDED_REMEMBERED = 64;
 /** A sign of a task this soon after it ended is a late one, not a new start: a status record that
  *  a span of another pipeline overtook (each pipeline batches on its own), a child span the genai
  *  processor held for its agent until after its root (agent_context.wait, 5s by default). */
@@ -96,8 +96,11 @@ export class Agents {
     const started = a.tasks.get(task);
     a.tasks.delete(task);
     a.ended.delete(task);
+    for (const [id, at] of a.ended) {
+      if (a.ended.size < ENDED_REMEMBERED && now - at < LATE_SIGN_MS) break;
+      a.ended.delete(id);
+    }
     a.ended.set(task, now);
-    if (a.ended.size > ENDED_REMEMBERED) a.ended.delete(a.ended.keys().next().value!);
     a.last_task = task;
     if (failed) this.setStatus(a, 'error', 'task_failed', now);
     else if (a.tasks.size === 0) this.setStatus(a, 'idle', 'task_completed', now);
