@@ -7,6 +7,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY receivers ./receivers
 COPY processors ./processors
+COPY connectors ./connectors
 COPY exporters ./exporters
 COPY extensions ./extensions
 COPY bench ./bench
@@ -17,6 +18,8 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     FLEETCOL_OTLP_GRPC_ENDPOINT=0.0.0.0:4317 \
     FLEETCOL_OTLP_HTTP_ENDPOINT=0.0.0.0:4318 \
+    FLEETCOL_SSE_ENDPOINT=0.0.0.0:4319 \
+    FLEETCOL_A2A_WEBHOOK_ENDPOINT=0.0.0.0:4320 \
     FLEETCOL_METRICS_ADDRESS=0.0.0.0:8888
 WORKDIR /app
 COPY --from=build /src/package.json ./

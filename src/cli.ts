@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
-// fleetcol's command line: run (default), validate, components, tail. Exit codes: 0 clean stop,
+// fleetcol's command line: run (default), validate, components, tail, demo. Exit codes: 0 clean stop,
 // 1 runtime failure, 2 invalid config or usage. Each command loads only the modules it uses (`tail`
 // does not load the pipeline).
 // The node flags on the first line (repeated by `npm start` and the Dockerfile; test/launch.test.ts
@@ -16,6 +16,7 @@ const USAGE = `usage:
   fleetcol validate --config FILE ...                                   check the config, print every problem
   fleetcol components [--json]                                          list components and their config schema
   fleetcol tail [URL] [--agent ID] [--type T] [--token JWT] [--raw]     follow an SSE feed (fleetcol tail --help)
+  fleetcol demo [--agents N] [--endpoint URL] [--duration D] ...        a simulated fleet against a running fleetcol (fleetcol demo --help)
 `;
 
 export const EXIT_OK = 0;
@@ -173,8 +174,49 @@ async function tailCommand(argv: string[]): Promise<never> {
   process.exit(await tail(url, { token: values.token, raw: values.raw === true }));
 }
 
+/** `fleetcol demo ...`: its own options, parsed here; the command lives in demo/demo.ts. */
+async function demoCommand(argv: string[]): Promise<never> {
+  const { DEMO_USAGE, DemoUsageError, demo, demoOptions } = await import('./demo/demo.js');
+  const fail = (message: string): never => {
+    process.stderr.write(`fleetcol demo: ${message}\n\n${DEMO_USAGE}`);
+    process.exit(EXIT_USAGE);
+  };
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        agents: { type: 'string' },
+        endpoint: { type: 'string' },
+        protocol: { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        webhook: { type: 'string' },
+        'webhook-token': { type: 'string' },
+        'no-a2a': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(DEMO_USAGE);
+    process.exit(EXIT_OK);
+  }
+  let options;
+  try {
+    options = demoOptions(values);
+  } catch (err) {
+    if (err instanceof DemoUsageError) return fail(err.message);
+    throw err;
+  }
+  process.exit(await demo(options));
+}
+
 async function main(): Promise<void> {
   if (process.argv[2] === 'tail') return tailCommand(process.argv.slice(3));
+  if (process.argv[2] === 'demo') return demoCommand(process.argv.slice(3));
   const { values, positionals } = parse(process.argv.slice(2));
   if (values.help) {
     process.stdout.write(USAGE);
@@ -195,6 +237,9 @@ async function main(): Promise<void> {
       return components(values.json === true);
     case 'tail':
       usage('tail takes its options after it: fleetcol tail [URL] [--agent ID] [--type T] [--token JWT] [--raw]');
+      break;
+    case 'demo':
+      usage('demo takes its options after it: fleetcol demo [--agents N] [--endpoint URL] [--duration D] (fleetcol demo --help)');
       break;
     case 'validate': {
       if (files.length === 0) usage('validate needs at least one --config FILE');

@@ -47,6 +47,43 @@ t.test('invoke_agent roots make tasks, errors make error events, agent state fol
   t.equal(r.agents[0].errors, 1);
 });
 
+t.test('spans that carry a2a.task.id make one task of that id (children and root alike)', async (t) => {
+  const f = await startFeed();
+  t.teardown(() => f.stop());
+  const st = await openStream(`${f.base}/v1/events`);
+  t.teardown(() => st.close());
+  const trace = new Uint8Array(16).fill(9);
+  const task = [{ key: 'a2a.task.id', value: { stringValue: 'T-42' } }];
+  await f.exp.consume(spans([{ agent: 'a1', op: 'chat', root: false, traceId: trace, attrs: task }]));
+  await f.exp.consume(spans([{ agent: 'a1', op: 'execute_tool', root: false, traceId: trace, attrs: task }]));
+  await f.exp.consume(spans([{ agent: 'a1', op: 'invoke_agent', root: true, traceId: trace, attrs: task }]));
+  await waitEvent(st, (e) => e.type === 'task_completed');
+  const lifecycle = st.events.filter((e) => e.type.startsWith('task_')).map((e) => `${e.type} ${e.data.task_id}`);
+  t.same(lifecycle, ['task_started T-42', 'task_completed T-42']);
+  const r = await (await fetch(`${f.base}/v1/agents`)).json() as any;
+  t.same(r.agents[0].active_tasks, [], 'no task left open');
+});
+
+t.test('a late sign of an ended task does not start it again: a status record, a child span after its root', async (t) => {
+  const f = await startFeed();
+  t.teardown(() => f.stop());
+  const st = await openStream(`${f.base}/v1/events`);
+  t.teardown(() => st.close());
+  const trace = new Uint8Array(16).fill(5);
+  const task = [{ key: 'a2a.task.id', value: { stringValue: 'T-7' } }];
+  await f.exp.consume(spans([{ agent: 'a1', op: 'invoke_agent', root: true, traceId: trace, attrs: task }]));
+  await waitEvent(st, (e) => e.type === 'task_completed');
+  // The logs pipeline's batch came after the traces pipeline's, and a held child span came late.
+  await f.exp.consume(records([{ agent: 'a1', event: 'a2a.task.status', state: 'submitted', task: 'T-7' }]));
+  await f.exp.consume(spans([{ agent: 'a1', op: 'chat', root: false, traceId: trace, attrs: task }]));
+  await f.exp.consume(spans([{ agent: 'a1', op: 'invoke_agent', root: true, error: true }]));
+  await waitEvent(st, (e) => e.type === 'task_failed', 'the next task');
+  const lifecycle = st.events.filter((e) => e.type.startsWith('task_')).map((e) => `${e.type} ${e.data.task_id === 'T-7' ? 'T-7' : 'other'}`);
+  t.same(lifecycle, ['task_started T-7', 'task_completed T-7', 'task_started other', 'task_failed other']);
+  const r = await (await fetch(`${f.base}/v1/agents`)).json() as any;
+  t.same(r.agents[0].active_tasks, [], 'no task left open');
+});
+
 t.test('A2A log records: task states, progress, errors', async (t) => {
   const f = await startFeed();
   t.teardown(() => f.stop());

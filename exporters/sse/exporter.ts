@@ -43,6 +43,13 @@ export interface SseExporterConfig extends ServerConfig {
   alerts: AlertRule[];
 }
 
+/** The page's URL as a browser on this machine reaches it: a wildcard address (0.0.0.0, ::) becomes
+ *  loopback, an IPv6 literal is bracketed. */
+export function dashboardUrl(host: string, port: number, tls: boolean): string {
+  const shown = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `${tls ? 'https' : 'http'}://${shown}:${port}/`;
+}
+
 export class SseExporter implements Exporter {
   readonly mutatesData = false;
   private hub: Hub | undefined;
@@ -100,15 +107,17 @@ export class SseExporter implements Exporter {
       this.writers = writers;
     }
     const server = new SseServer(cfg, hub, fleet, auth, this.set.logger, writers);
-    let port: number;
+    let host: string, port: number;
     try {
-      ({ port } = await server.start());
+      ({ host, port } = await server.start());
     } catch (err) {
       await writers?.close(cfg.retry, 0, 0, 1000); // no orphans when the port is taken
       this.writers = undefined;
       throw err;
     }
     this.port = port;
+    // The line a newcomer looks for after `npm start` (none when `dashboard: false` removes the page).
+    if (!('dashboard' in cfg && cfg.dashboard === false)) this.set.logger.info(`dashboard: ${dashboardUrl(host, port, !!cfg.tls)}`);
     this.hub = hub;
     this.unregisterMemory = memoryAccounting.register('exporter', this.set.id, () => hub.heldBytes());
     this.fleet = fleet;

@@ -69,7 +69,8 @@ export class Webhook {
     await listen(server, host, port);
     this.server = server;
     const auth = this.tokenDigest || this.jwtKey ? 'token/jwt' : 'none';
-    if (auth === 'none') this.s.logger.warn({ endpoint: `${host}:${port}` }, 'a2a webhook has no token or jwt: anyone who reaches it can post notifications');
+    // On loopback only this machine's processes can post, as with the OTLP receiver's defaults.
+    if (auth === 'none' && !isLoopback(host)) this.s.logger.warn({ endpoint: `${host}:${port}` }, 'a2a webhook has no token or jwt: anyone who reaches it can post notifications');
     this.s.logger.info({ endpoint: `${host}:${port}`, auth }, 'A2A push-notification webhook listening');
   }
 
@@ -168,6 +169,10 @@ export class Webhook {
     // A task a watched agent pushes about is followed from now on, until it ends.
     if (watcher && ev.taskId !== undefined && !(ev.state !== undefined && TERMINAL_STATES.has(ev.state))) watcher.follow(ev.taskId);
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

@@ -17,6 +17,8 @@ export interface AgentInfo {
   last_seen: number;
   /** Tasks started and not yet ended (task id → start ms). */
   tasks: Map<string, number>;
+  /** Tasks ended in the last LATE_SIGN_MS (task id → end ms, oldest first; at most ENDED_REMEMBERED). */
+  ended: Map<string, number>;
   last_task: string | undefined;
   spans: number;
   errors: number;
@@ -27,6 +29,11 @@ export interface AgentInfo {
 
 
 const MAX_TASKS_PER_AGENT = 1000;
+const ENDED_REMEMBERED = 64;
+/** A sign of a task this soon after it ended is a late one, not a new start: a status record that
+ *  a span of another pipeline overtook (each pipeline batches on its own), a child span the genai
+ *  processor held for its agent until after its root (agent_context.wait, 5s by default). */
+const LATE_SIGN_MS = 10_000;
 
 export class Agents {
   readonly byId = new Map<string, AgentInfo>();
@@ -44,7 +51,7 @@ export class Agents {
       if (this.byId.size >= this.maxAgents && !this.evictOffline()) return undefined;
       a = {
         id: who.id, name: who.name, service: who.service, status: 'idle', online: true,
-        first_seen: now, last_seen: now, tasks: new Map(), last_task: undefined,
+        first_seen: now, last_seen: now, tasks: new Map(), ended: new Map(), last_task: undefined,
         spans: 0, errors: 0, input_tokens: 0, output_tokens: 0, cost: 0,
       };
       this.byId.set(who.id, a);
@@ -76,6 +83,8 @@ export class Agents {
 
   taskStarted(a: AgentInfo, task: string, now: number): boolean {
     if (a.tasks.has(task)) return false;
+    const ended = a.ended.get(task);
+    if (ended !== undefined && now - ended < LATE_SIGN_MS) return false;
     if (a.tasks.size >= MAX_TASKS_PER_AGENT) a.tasks.delete(a.tasks.keys().next().value!);
     a.tasks.set(task, now);
     a.last_task = task;
@@ -86,6 +95,12 @@ export class Agents {
   taskEnded(a: AgentInfo, task: string, failed: boolean, now: number): number | undefined {
     const started = a.tasks.get(task);
     a.tasks.delete(task);
+    a.ended.delete(task);
+    for (const [id, at] of a.ended) {
+      if (a.ended.size < ENDED_REMEMBERED && now - at < LATE_SIGN_MS) break;
+      a.ended.delete(id);
+    }
+    a.ended.set(task, now);
     a.last_task = task;
     if (failed) this.setStatus(a, 'error', 'task_failed', now);
     else if (a.tasks.size === 0) this.setStatus(a, 'idle', 'task_completed', now);

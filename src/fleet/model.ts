@@ -75,8 +75,8 @@ export class Fleet {
     }
 
     // A trace becomes a task: started by its first gen_ai child span (the root ends last), ended by
-    // its root invoke_agent span.
-    if (a && op !== undefined && !root) this.startTask(a, traceId, start, now, { trace_id: traceId });
+    // its root invoke_agent span. Its id is the a2a.task.id the spans carry, else the trace id.
+    if (a && op !== undefined && !root) this.startTask(a, task, start, now, { trace_id: traceId });
     if (a && root && op === Operation.invokeAgent) {
       this.startTask(a, task, start, now, { trace_id: traceId });
       if (task !== traceId) a.tasks.delete(traceId);
