@@ -165,6 +165,8 @@ class Controller {
   }
 
   setFilters(f: Filters): void {
+    const same = (a: Filters, b: Filters) => a.agent.join() === b.agent.join() && a.type.join() === b.type.join() && a.minSeverity === b.minSeverity;
+    if (same(f, this.filters)) return;
     this.filters = f;
     writeFilters(f);
     this.store.clearLog();

@@ -115,14 +115,14 @@ function AgentRow(props: { a: Agent; now: number; onTask: (id: string) => void }
       <td class="task-cell">
         {current !== undefined ? (
           <>
-            <button type="button" class="link" onClick={() => props.onTask(current)} aria-label={`Open task ${current}`}>{short(current)}</button>
+            <button type="button" class="link" title={current} onClick={() => props.onTask(current)}><span class="visually-hidden">Open task </span>{short(current)}</button>
             {progress !== undefined ? (
               <span class="progress"><progress max={100} value={percent(progress)} aria-label={`Progress of task ${current}`} /> {percent(progress)} %</span>
             ) : null}
             {a.tasks.length > 1 ? <span class="muted"> +{a.tasks.length - 1} more</span> : null}
           </>
         ) : a.lastTask ? (
-          <span class="muted">last <button type="button" class="link" onClick={() => props.onTask(a.lastTask!)} aria-label={`Open last task ${a.lastTask}`}>{short(a.lastTask)}</button></span>
+          <span class="muted">last <button type="button" class="link" title={a.lastTask} onClick={() => props.onTask(a.lastTask!)}><span class="visually-hidden">Open task </span>{short(a.lastTask)}</button></span>
         ) : <span class="muted">none</span>}
       </td>
       <td>{a.lastSeen > 0 ? <time dateTime={new Date(a.lastSeen).toISOString()}>{ago(a.lastSeen, now)}</time> : '—'}</td>

@@ -80,7 +80,7 @@ export function LogLine(props: { r: LogRow; onTask?: (id: string) => void; showA
       <td class="what">
         {r.severity === 'error' ? <span class="visually-hidden">Error: </span> : null}
         {r.text}
-        {r.task && props.onTask ? <> <button type="button" class="link" onClick={() => props.onTask!(r.task!)} aria-label={`Open task ${r.task}`}>task {short(r.task)}</button></> : null}
+        {r.task && props.onTask ? <> <button type="button" class="link" title={r.task} onClick={() => props.onTask!(r.task!)}><span class="visually-hidden">Open </span>task {short(r.task)}</button></> : null}
       </td>
     </tr>
   );

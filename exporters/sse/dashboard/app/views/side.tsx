@@ -26,7 +26,7 @@ export function AlertsPanel(props: { store: Store; now: number; onTask: (id: str
           {store.errors.slice(0, 20).map((r) => (
             <li key={r.id}>
               <time dateTime={new Date(r.time).toISOString()}>{clock(r.time)}</time> <strong>{r.agent ?? '—'}</strong> {r.text}
-              {r.task ? <> <button type="button" class="link" onClick={() => props.onTask(r.task!)} aria-label={`Open task ${r.task}`}>task {short(r.task)}</button></> : null}
+              {r.task ? <> <button type="button" class="link" title={r.task} onClick={() => props.onTask(r.task!)}><span class="visually-hidden">Open </span>task {short(r.task)}</button></> : null}
             </li>
           ))}
         </ul>
