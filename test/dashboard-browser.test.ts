@@ -9,7 +9,7 @@
 //   renewal before expiry, without losing or repeating an event.
 // Screenshots go to test/artifacts/ (and docs/dashboard.png with FLEETCOL_SCREENSHOT=1).
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { SignJWT } from 'jose';
@@ -125,7 +125,24 @@ service:
     t.ok((await task.locator('tbody tr').count()) >= 5, 'its events');
 
     await page.screenshot({ path: artifact('dashboard-light.png'), fullPage: true });
-    if (process.env.FLEETCOL_SCREENSHOT === '1') await page.screenshot({ path: path.join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
+    if (process.env.FLEETCOL_SCREENSHOT === '1') {
+      mkdirSync(path.join(ROOT, 'docs'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
+    }
+    // A wall display and a phone: three columns, one column, and nothing wider than the screen.
+    for (const [name, width, height] of [['wall', 2560, 1440], ['narrow', 420, 900]] as const) {
+      await page.setViewportSize({ width, height });
+      await sleep(300);
+      await page.screenshot({ path: artifact(`dashboard-${name}.png`), fullPage: true });
+      t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `${name}: no horizontal scrolling of the page`);
+    }
+    // Columns: the panels' left edges, counted.
+    const columns = async () => page.evaluate(() => new Set(['.agents', '.log', '.side'].map((s) => Math.round(document.querySelector(s)!.getBoundingClientRect().left))).size);
+    t.equal(await columns(), 1, 'narrow: one column');
+    await page.setViewportSize({ width: 2560, height: 1440 });
+    t.equal(await columns(), 3, 'wall: agents, log and side by side');
+    await page.setViewportSize({ width: 1440, height: 900 });
+    t.equal(await columns(), 2, 'laptop: two columns');
     t.same(await axe(page), [], 'axe: no serious or critical violation (light)');
     await page.emulateMedia({ colorScheme: 'dark' });
     await sleep(300);

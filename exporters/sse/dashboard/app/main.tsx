@@ -232,12 +232,14 @@ function App(props: { c: Controller }) {
         {needsLogin ? <Login auth={c.auth} renewing={false} /> : renewing ? <Login auth={c.auth} renewing onCancel={() => setRenewing(false)} onDone={() => setRenewing(false)} /> : null}
         <div class="layout">
           <Charts store={c.store} second={Math.floor(now / 1000)} />
-          <AgentsTable store={c.store} now={now} onTask={setTask} />
+          <div class="primary">
+            <AgentsTable store={c.store} now={now} onTask={setTask} />
+            <EventLog store={c.store} filters={c.filters} setFilters={(f) => c.setFilters(f)} logConn={c.logState} onTask={setTask} />
+          </div>
           <aside class="side" aria-label="Tasks, alerts and errors">
             {task !== undefined ? <TaskView store={c.store} id={task} onClose={() => setTask(undefined)} /> : null}
             <AlertsPanel store={c.store} now={now} onTask={setTask} />
           </aside>
-          <EventLog store={c.store} filters={c.filters} setFilters={(f) => c.setFilters(f)} logConn={c.logState} onTask={setTask} />
         </div>
       </main>
     </>

@@ -489,7 +489,7 @@ export class Store {
       out.x.push((k * BUCKET_MS) / 1000);
       out.tokensPerS.push(held ? b.tokens[i] / secs : 0);
       out.costPerMin.push(held ? (b.cost[i] / secs) * 60 : 0);
-      out.errorRate.push(held && b.spans[i] > 0 ? (b.errors[i] / b.spans[i]) * 100 : null);
+      out.errorRate.push(held && b.spans[i] > 0 ? (b.errors[i] / b.spans[i]) * 100 : 0);
     }
     return out;
   }

@@ -29,7 +29,7 @@ export function EventLog(props: { store: Store; filters: Filters; setFilters: (f
       <form class="filters" onSubmit={(e) => { e.preventDefault(); applyAgents(agentText); }}>
         <label>
           <span>Agent</span>
-          <input name="agent" list="agent-ids" value={agentText} maxLength={MAX_AGENT_FILTER} placeholder="all (or ids, comma-separated)"
+          <input name="agent" list="agent-ids" value={agentText} maxLength={MAX_AGENT_FILTER} placeholder="all agents"
             onInput={(e) => setAgentText((e.currentTarget as HTMLInputElement).value)}
             onChange={(e) => applyAgents((e.currentTarget as HTMLInputElement).value)} />
           <datalist id="agent-ids">
