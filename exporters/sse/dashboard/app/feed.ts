@@ -156,13 +156,17 @@ export class FeedConnection {
         try {
           ticket = await this.opts.auth.ticket();
         } catch (err) {
-          if (err instanceof TokenError && (err.status === 401 || err.status === 403)) {
+          if (err instanceof TokenError && err.status === 404) {
+            // The feed has no auth (a token was pasted anyway): no tickets, the stream as it is.
+            this.opts.auth.mode = 'none';
+          } else if (err instanceof TokenError && (err.status === 401 || err.status === 403)) {
             this.opts.auth.clear(err.message);
             this.setState({ phase: 'login', detail: err.message });
             return;
+          } else {
+            this.failed();
+            return;
           }
-          this.failed();
-          return;
         }
       }
       if (this.closed) return;

@@ -164,7 +164,9 @@ class Controller {
     window.feeds = { main: this.main?.hook, log: this.log?.hook };
   }
 
-  setFilters(f: Filters): void {
+  /** Changes some filters (the others stay as they are now, not as the last redraw saw them). */
+  setFilters(change: Partial<Filters>): void {
+    const f = { ...this.filters, ...change };
     const same = (a: Filters, b: Filters) => a.agent.join() === b.agent.join() && a.type.join() === b.type.join() && a.minSeverity === b.minSeverity;
     if (same(f, this.filters)) return;
     this.filters = f;

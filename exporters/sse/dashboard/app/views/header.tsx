@@ -43,7 +43,9 @@ export function Header(props: { conn: ConnState; fleet: Fleet; auth: Auth; onCha
       </dl>
       {auth.mode === 'token' && !auth.needsLogin ? (
         <div class="session">
-          {exp !== undefined ? <span>Token valid until {clock(exp)}</span> : <span>Signed in</span>}
+          {exp === undefined ? <span>Signed in</span>
+            : exp - Date.now() < 60_000 ? <strong class="expiring">Token expires at {clock(exp)}: renew it to stay connected</strong>
+              : <span>Token valid until {clock(exp)}</span>}
           <button type="button" onClick={props.onChangeToken}>Renew token</button>
           <button type="button" onClick={props.onSignOut}>Sign out</button>
         </div>

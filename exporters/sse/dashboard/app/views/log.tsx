@@ -8,7 +8,7 @@ import { stateText } from './header.js';
 
 const MAX_AGENT_FILTER = 1000;
 
-export function EventLog(props: { store: Store; filters: Filters; setFilters: (f: Filters) => void; logConn: ConnState | undefined; onTask: (id: string) => void }) {
+export function EventLog(props: { store: Store; filters: Filters; setFilters: (f: Partial<Filters>) => void; logConn: ConnState | undefined; onTask: (id: string) => void }) {
   const { store, filters } = props;
   const [agentText, setAgentText] = useState(filters.agent.join(', '));
   const typeValue = filters.type.join(',');
@@ -17,7 +17,7 @@ export function EventLog(props: { store: Store; filters: Filters; setFilters: (f
 
   const applyAgents = (text: string) => {
     const agent = [...new Set(text.slice(0, MAX_AGENT_FILTER).split(',').map((s) => s.trim()).filter(Boolean))].slice(0, 64);
-    if (agent.join(',') !== filters.agent.join(',')) props.setFilters({ ...filters, agent });
+    props.setFilters({ agent });
   };
 
   return (
@@ -38,14 +38,14 @@ export function EventLog(props: { store: Store; filters: Filters; setFilters: (f
         </label>
         <label>
           <span>Type</span>
-          <select name="type" value={typeValue} onChange={(e) => { const v = (e.currentTarget as HTMLSelectElement).value; props.setFilters({ ...filters, type: v ? v.split(',') : [] }); }}>
+          <select name="type" value={typeValue} onChange={(e) => { const v = (e.currentTarget as HTMLSelectElement).value; props.setFilters({ type: v ? v.split(',') : [] }); }}>
             <option value="">all types</option>
             {typeOptions.map((t) => <option key={t} value={t}>{t.replace(/,/g, ', ')}</option>)}
           </select>
         </label>
         <label>
           <span>Severity at least</span>
-          <select name="min_severity" value={filters.minSeverity} onChange={(e) => props.setFilters({ ...filters, minSeverity: (e.currentTarget as HTMLSelectElement).value })}>
+          <select name="min_severity" value={filters.minSeverity} onChange={(e) => props.setFilters({ minSeverity: (e.currentTarget as HTMLSelectElement).value })}>
             <option value="">any</option>
             {SEVERITIES.slice(1).map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
