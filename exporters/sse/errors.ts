@@ -11,6 +11,7 @@ export const SseCode = {
   NotFound: 'FLEETCOL_SSE_NOT_FOUND',
   MethodNotAllowed: 'FLEETCOL_SSE_METHOD_NOT_ALLOWED',
   ShuttingDown: 'FLEETCOL_SSE_SHUTTING_DOWN',
+  DashboardMissing: 'FLEETCOL_SSE_DASHBOARD_MISSING',
 } as const;
 
 export class SseError extends Error {

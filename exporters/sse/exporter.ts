@@ -17,7 +17,8 @@
 //   handler.ts    HTTP: /v1/events, /v1/agents, /v1/tickets, /, CORS; limits
 //   auth.ts       JWT (jose): secret, public key file or JWKS URL; bearer, cookie, tickets; fleetcol_agents scope
 //   errors.ts     stable error codes (FLEETCOL_SSE_*) and their JSON body
-//   dashboard.ts  the page at /
+//   dashboard/    the page at / : app/ (Preact + uPlot, TypeScript) bundled by build.ts at `npm run build`
+//                 into dist; assets.ts serves the built files
 import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
@@ -26,6 +27,7 @@ import { JwtAuth, type JwtConfig } from './auth.js';
 import { retryLine } from './event.js';
 import { Fleet } from '../../src/fleet/model.js';
 import { SseServer, type ServerConfig } from './handler.js';
+import { ASSETS_DIR, DashboardAssets } from './dashboard/assets.js';
 import { Hub } from './hub.js';
 import { WriterPool } from './writers.js';
 import { memoryAccounting } from '../../src/memory.js';
@@ -106,7 +108,10 @@ export class SseExporter implements Exporter {
       writers.onDelay = (ms) => writeDelay.observe(ms / 1000);
       this.writers = writers;
     }
-    const server = new SseServer(cfg, hub, fleet, auth, this.set.logger, writers);
+    // Read once here; a missing build is said now, and / answers 503 saying it too.
+    const assets = cfg.dashboard ? DashboardAssets.load() : undefined;
+    if (cfg.dashboard && !assets) this.set.logger.warn({ dir: ASSETS_DIR }, 'SSE dashboard files not found (run `npm run build`): / answers 503');
+    const server = new SseServer(cfg, hub, fleet, auth, this.set.logger, writers, assets);
     let host: string, port: number;
     try {
       ({ host, port } = await server.start());
@@ -117,7 +122,7 @@ export class SseExporter implements Exporter {
     }
     this.port = port;
     // The line a newcomer looks for after `npm start` (none when `dashboard: false` removes the page).
-    if (!('dashboard' in cfg && cfg.dashboard === false)) this.set.logger.info(`dashboard: ${dashboardUrl(host, port, !!cfg.tls)}`);
+    if (cfg.dashboard) this.set.logger.info(`dashboard: ${dashboardUrl(host, port, !!cfg.tls)}`);
     this.hub = hub;
     this.unregisterMemory = memoryAccounting.register('exporter', this.set.id, () => hub.heldBytes());
     this.fleet = fleet;

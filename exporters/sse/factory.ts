@@ -72,6 +72,7 @@ const schema: JsonSchema = {
       },
     },
     alerts: ALERT_RULES_SCHEMA,
+    dashboard: { type: 'boolean', description: 'Serve the live dashboard at / (agents, event log, alerts, tasks, charts); false: / answers 404.' },
   },
 };
 
@@ -99,6 +100,7 @@ export const sseExporterFactory: Factory<SseExporterConfig> = {
       max_connections_per_client: 64,
       cors: { allowed_origins: [], max_age: '10m' },
       alerts: [],
+      dashboard: true,
     }) as unknown as SseExporterConfig,
   createExporter: (set, cfg) => {
     if (cfg.auth?.jwt) {

@@ -1,5 +1,6 @@
 // The HTTP side of the feed: GET /v1/events (the stream), GET /v1/agents (snapshot), POST
-// /v1/tickets (single-use tickets for EventSource), GET / (a minimal dashboard), CORS preflight.
+// /v1/tickets (single-use tickets for EventSource), GET / and /assets/* (the dashboard, unless
+// `dashboard: false`), CORS preflight.
 // HTTP/1.1, or HTTP/2 (with HTTP/1.1 fallback) when TLS is configured. Request URLs are never
 // logged (they may carry a ticket), nor are headers.
 import http from 'node:http';
@@ -11,7 +12,7 @@ import { listen, parseEndpoint } from '../../src/net.js';
 import { Agents } from '../../src/fleet/agents.js';
 import type { JwtAuth, Principal } from './auth.js';
 import { Client, type Filter } from './client.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import type { DashboardAssets } from './dashboard/assets.js';
 import { encodeEvent, KNOWN_TYPES, retryLine, SEVERITY, SEVERITY_NAME, type SeverityName } from './event.js';
 import { SseCode, SseError } from './errors.js';
 import type { Fleet } from '../../src/fleet/model.js';
@@ -29,6 +30,7 @@ export interface ServerConfig {
   max_connections: number;
   max_connections_per_client: number;
   cors: { allowed_origins: string[]; max_age: number };
+  dashboard: boolean;
 }
 
 export interface ServerCounters {
@@ -69,6 +71,8 @@ export class SseServer {
     private readonly logger: Logger,
     /** Writer processes that take plain-HTTP streams starting at the live edge (`writers`). */
     private readonly writers?: WriterPool,
+    /** The dashboard's built files (undefined: `dashboard: false`, or not built). */
+    private readonly assets?: DashboardAssets,
   ) {
     this.retryBytes = retryLine(cfg.retry);
     this.allowAnyOrigin = cfg.cors.allowed_origins.includes('*');
@@ -179,14 +183,9 @@ export class SseServer {
         case '/v1/tickets':
           if (req.method !== 'POST') throw new SseError(405, SseCode.MethodNotAllowed, 'use POST', { allow: 'POST' });
           return await this.tickets(req, res);
-        case '/':
-        case '/index.html':
-          if (req.method !== 'GET') throw new SseError(405, SseCode.MethodNotAllowed, 'use GET', { allow: 'GET' });
-          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-          res.end(DASHBOARD_HTML);
-          return;
         default:
-          throw new SseError(404, SseCode.NotFound, `no such path ${path} (use /v1/events, /v1/agents, /v1/tickets)`);
+          if (this.cfg.dashboard && (path === '/' || path === '/index.html' || path.startsWith('/assets/'))) return this.dashboard(req, res, path);
+          throw new SseError(404, SseCode.NotFound, `no such path ${path.slice(0, MAX_VALUE_LENGTH)} (use /v1/events, /v1/agents, /v1/tickets)`);
       }
     } catch (err) {
       if (err instanceof SseError) {
@@ -198,6 +197,17 @@ export class SseServer {
       this.logger.error({ path, err: (err as Error).message }, 'SSE request failed');
       return this.fail(res, new SseError(500, 'FLEETCOL_SSE_INTERNAL', 'internal error'));
     }
+  }
+
+  private dashboard(req: Req, res: Res, path: string): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new SseError(405, SseCode.MethodNotAllowed, 'use GET', { allow: 'GET, HEAD' });
+    if (!this.assets) throw new SseError(503, SseCode.DashboardMissing, 'the dashboard is not built (run `npm run build`)');
+    const h = req.headers;
+    const a = this.assets.answer(path, req.method === 'HEAD', str(h['if-none-match']), str(h['accept-encoding']));
+    res.writeHead(a.status, a.headers);
+    if (a.body) res.end(a.body);
+    else res.end();
+    req.resume();
   }
 
   private fail(res: Res, err: SseError): void {
@@ -419,6 +429,8 @@ export class SseServer {
     return rawOpen(req.socket, cors);
   }
 }
+
+const str = (v: string | string[] | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function values(q: URLSearchParams, key: string): Set<string> | null {
   const all = q.getAll(key);
