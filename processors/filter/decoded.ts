@@ -1,6 +1,6 @@
 // Filtering a decoded request: metric points (the processor's path for metrics), and spans, span
 // events and log records as the processor filtered them before it read the encoded request in
-// place, kept as the reference its wire path is held to (test/wire-drop.test.ts) and measured
+// place, kept as the reference its wire path is held to (test/pdata-edit.test.ts) and measured
 // against (bench/sampler.ts). Containers left empty are removed.
 import type { ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, Metric } from '../../src/pdata/telemetry.js';
 import type { Predicate } from './conditions.js';

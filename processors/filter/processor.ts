@@ -83,11 +83,11 @@ export class FilterProcessor implements Processor {
       let res;
       if (this.signal === 'traces') {
         if (this.spans === undefined && this.events === undefined) return this.next.consume(batch);
-        res = editItems('traces', batch.toProto(), this.visitSpan);
+        res = batch.withProto((b) => editItems('traces', b, this.visitSpan));
         this.event = undefined;
       } else {
         if (this.logs === undefined) return this.next.consume(batch);
-        res = editItems('logs', batch.toProto(), this.visitRecord);
+        res = batch.withProto((b) => editItems('logs', b, this.visitRecord));
       }
       out = res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count);
     }

@@ -1,5 +1,5 @@
 // The sampler's decisions applied to a decoded request, as the processor worked before it read the
-// encoded request in place: the reference its wire path is held to (test/wire-drop.test.ts) and
+// encoded request in place: the reference its wire path is held to (test/pdata-edit.test.ts) and
 // measured against (bench/sampler.ts). The pipeline does not use it.
 import type { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../src/pdata/telemetry.js';
 import { attr, numAttr } from '../../src/vocab/index.js';

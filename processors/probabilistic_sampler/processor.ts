@@ -201,7 +201,7 @@ export class ProbabilisticSamplerProcessor implements Processor {
     if (this.signal === 'metrics') return this.next.consume(batch);
     this.kept = 0;
     this.dropped = 0;
-    const res = this.signal === 'traces' ? editItems('traces', batch.toProto(), this.visitSpan) : editItems('logs', batch.toProto(), this.visitRecord);
+    const res = batch.withProto((b) => (this.signal === 'traces' ? editItems('traces', b, this.visitSpan) : editItems('logs', b, this.visitRecord)));
     if (this.kept > 0) this.keptC.inc(this.kept);
     if (this.dropped > 0) this.droppedC.inc(this.dropped);
     if (res.count === 0) return;

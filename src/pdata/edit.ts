@@ -5,7 +5,7 @@
 // again from the original bytes: untouched items and containers are copied, edited items get their
 // kept fields copied and new attributes appended. Input must already be validated (scanMessage).
 import { encodeMessage } from './encode.js';
-import { MESSAGES, WT_I64, WT_LEN, WT_VARINT, type MessageDesc } from './schema.js';
+import { MESSAGES, WT_I32, WT_I64, WT_LEN, WT_VARINT, type MessageDesc } from './schema.js';
 import type { AnyValue, InstrumentationScope, Resource } from './telemetry.js';
 import { decodeMessage } from './decode.js';
 import { DecodeError } from './errors.js';
@@ -36,14 +36,17 @@ export class WireItem {
   start = 0;
   end = 0;
   /** per attribute: [start, end) of its whole field (tag included), of its key's bytes and of its
-   *  AnyValue body (-1, -1 when it has no key or no value); entries beyond `attrEnd` are stale */
+   *  AnyValue body (-1, -1 when it has no key or no value); entries beyond `attrEnd` are stale.
+   *  Until kvRead, the third entry is where the KeyValue's body starts and the rest are unset. */
   private readonly attrs: number[] = [];
   private attrEnd = 0;
+  private kvRead = false;
   /** the keys as strings, made on first use (a visitor that looks up a few keys compares bytes) */
   private keyList: string[] | undefined;
-  /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only, -1
-   *  when absent; a plain array: a typed array per item cost more than the rest of it */
-  private readonly at: number[] = new Array<number>(2 * MAX_FIELD + 2).fill(-1);
+  /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only, when
+   *  its bit is set in `present`; a plain array: a typed array per item cost more than the rest */
+  private readonly at: number[] = new Array<number>(2 * MAX_FIELD + 2).fill(0);
+  private present = 0;
 
   constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number) {
     this.read(start, end);
@@ -61,7 +64,7 @@ export class WireItem {
     this.start = start;
     this.end = end;
     this.keyList = undefined;
-    at.fill(-1);
+    let present = 0;
     let k = 0;
     let p = start;
     while (p < end) {
@@ -86,52 +89,24 @@ export class WireItem {
         const vEnd = p + n;
         if (vEnd > end) lengthPastEnd(fieldStart);
         if (no === attrNo) {
-          let ks = -1, ke = -1, vs = -1, ve = -1;
-          while (p < vEnd) {
-            const t = b[p]!;
-            if (t >= 0x80 || (t & 7) !== WT_LEN) {
-              // not a key or a value: skipped by the Reader
-              r.pos = p;
-              r.skip(r.uint32(vEnd) & 7, vEnd);
-              p = r.pos;
-              continue;
-            }
-            p++;
-            let m = p < vEnd ? b[p]! : 0x80;
-            if (m < 0x80) p++;
-            else {
-              r.pos = p;
-              m = r.length(vEnd);
-              p = r.pos;
-            }
-            if (p + m > vEnd) lengthPastEnd(p);
-            if (t === 0x0a) {
-              ks = p;
-              ke = p + m;
-            } else if (t === 0x12) {
-              vs = p;
-              ve = p + m;
-            }
-            p += m;
-          }
           a[k] = fieldStart;
           a[k + 1] = vEnd;
-          a[k + 2] = ks;
-          a[k + 3] = ke;
-          a[k + 4] = vs;
-          a[k + 5] = ve;
+          a[k + 2] = p;
           k += 6;
+          p = vEnd;
           continue;
         }
         if (no <= MAX_FIELD) {
           at[2 * no] = p;
           at[2 * no + 1] = vEnd;
+          present |= 1 << no;
         }
         p = vEnd;
         continue;
       }
       const vs = p;
       if (wt === WT_I64) p += 8;
+      else if (wt === WT_I32) p += 4;
       else if (wt === WT_VARINT && p < end && b[p]! < 0x80) p++;
       else {
         r.pos = p;
@@ -142,9 +117,56 @@ export class WireItem {
       if (no <= MAX_FIELD) {
         at[2 * no] = vs;
         at[2 * no + 1] = p;
+        present |= 1 << no;
       }
     }
     this.attrEnd = k;
+    this.present = present;
+    this.kvRead = false;
+  }
+
+  /** Reads where each attribute's key and value are (read() notes only where the attribute is). */
+  private readKvs(): void {
+    const r = this.r;
+    const b = r.buf;
+    const a = this.attrs;
+    for (let i = 0; i < this.attrEnd; i += 6) {
+      let p = a[i + 2]!;
+      const end = a[i + 1]!;
+      let ks = -1, ke = -1, vs = -1, ve = -1;
+      while (p < end) {
+        const t = b[p]!;
+        if (t >= 0x80 || (t & 7) !== WT_LEN) {
+          // not a key or a value: skipped by the Reader
+          r.pos = p;
+          r.skip(r.uint32(end) & 7, end);
+          p = r.pos;
+          continue;
+        }
+        p++;
+        let m = p < end ? b[p]! : 0x80;
+        if (m < 0x80) p++;
+        else {
+          r.pos = p;
+          m = r.length(end);
+          p = r.pos;
+        }
+        if (p + m > end) lengthPastEnd(p);
+        if (t === 0x0a) {
+          ks = p;
+          ke = p + m;
+        } else if (t === 0x12) {
+          vs = p;
+          ve = p + m;
+        }
+        p += m;
+      }
+      a[i + 2] = ks;
+      a[i + 3] = ke;
+      a[i + 4] = vs;
+      a[i + 5] = ve;
+    }
+    this.kvRead = true;
   }
 
   get count(): number {
@@ -154,6 +176,7 @@ export class WireItem {
   /** The attribute keys, in order ('' for a key-less attribute). */
   get keys(): readonly string[] {
     if (this.keyList === undefined) {
+      if (!this.kvRead) this.readKvs();
       const a = this.attrs;
       const list: string[] = [];
       for (let i = 0; i < this.attrEnd; i += 6) list.push(a[i + 2]! < 0 ? '' : this.r.string(a[i + 2]!, a[i + 3]!));
@@ -162,16 +185,33 @@ export class WireItem {
     return this.keyList;
   }
 
-  /** The first attribute named `key`, or -1; compared as bytes while the keys are not decoded. */
+  /** The first attribute named `key`, or -1; compared as bytes while the keys are not decoded.
+   *  Before the attributes are read through, a KeyValue that is its key then its value (what every
+   *  encoder writes) is matched where it lies; any other shape reads them all. */
   indexOf(key: string): number {
     if (this.keyList !== undefined) return this.keyList.indexOf(key);
     const n = key.length;
     for (let j = 0; j < n; j++) if (key.charCodeAt(j) >= 0x80) return this.keys.indexOf(key);
     const a = this.attrs;
     const b = this.r.buf;
+    const read = this.kvRead;
     next: for (let i = 0; i < this.attrEnd; i += 6) {
-      const ks = a[i + 2]!;
-      if (a[i + 3]! - ks !== n) continue;
+      let ks: number, ke: number;
+      if (read) {
+        ks = a[i + 2]!;
+        ke = a[i + 3]!;
+      } else {
+        const bs = a[i + 2]!;
+        const fe = a[i + 1]!;
+        const kn = b[bs + 1]!;
+        ks = bs + 2;
+        ke = ks + kn;
+        if (b[bs] !== 0x0a || kn >= 0x80 || bs + 1 >= fe || !(ke === fe || (b[ke] === 0x12 && b[ke + 1]! < 0x80 && ke + 2 + b[ke + 1]! === fe))) {
+          this.readKvs();
+          return this.indexOf(key);
+        }
+      }
+      if (ke - ks !== n) continue;
       for (let j = 0; j < n; j++) if (b[ks + j] !== key.charCodeAt(j)) continue next;
       return i / 6;
     }
@@ -189,6 +229,7 @@ export class WireItem {
 
   /** The value of attribute i, decoded. */
   value(i: number): AnyValue | undefined {
+    if (!this.kvRead) this.readKvs();
     const s = this.attrs[6 * i + 4]!;
     if (s < 0) return undefined;
     return decodeMessage<AnyValue>(ANY_VALUE, this.r.buf.subarray(s, this.attrs[6 * i + 5]!));
@@ -196,6 +237,7 @@ export class WireItem {
 
   /** The value of attribute i as a string, when it is a string (cheaper than value()). */
   stringValue(i: number): string | undefined {
+    if (!this.kvRead) this.readKvs();
     const s = this.attrs[6 * i + 4]!;
     const e = this.attrs[6 * i + 5]!;
     if (s < 0 || e - s < 1 || this.r.buf[s] !== 0x0a) return this.scalarString(i);
@@ -218,12 +260,14 @@ export class WireItem {
 
   /** The AnyValue bytes of attribute i, to carry it under another key without decoding. */
   rawValue(i: number): Uint8Array | undefined {
+    if (!this.kvRead) this.readKvs();
     const s = this.attrs[6 * i + 4]!;
     return s < 0 ? undefined : this.r.buf.subarray(s, this.attrs[6 * i + 5]!);
   }
 
   /** Byte length of attribute i's value encoding (a bound on the content it carries). */
   valueSize(i: number): number {
+    if (!this.kvRead) this.readKvs();
     const s = this.attrs[6 * i + 4]!;
     return s < 0 ? 0 : this.attrs[6 * i + 5]! - s;
   }
@@ -231,6 +275,7 @@ export class WireItem {
   /** The value of attribute i as a number, when it is an int, a double or a numeric string; read
    *  in place (decoding an AnyValue builds a reader and objects). */
   numberValue(i: number): number | undefined {
+    if (!this.kvRead) this.readKvs();
     const s = this.attrs[6 * i + 4]!;
     const e = this.attrs[6 * i + 5]!;
     if (s < 0 || e <= s) return undefined;
@@ -253,30 +298,26 @@ export class WireItem {
   }
 
   has(no: number): boolean {
-    return this.at[2 * no]! >= 0;
+    return no <= MAX_FIELD && (this.present & (1 << no)) !== 0;
   }
 
   bytes(no: number): Uint8Array {
-    const s = this.at[2 * no]!;
-    return s < 0 ? EMPTY : this.r.buf.subarray(s, this.at[2 * no + 1]!);
+    return this.has(no) ? this.r.buf.subarray(this.at[2 * no]!, this.at[2 * no + 1]!) : EMPTY;
   }
 
   /** Field `no`'s bytes as a latin1 string: a cheap map key for ids. */
   key(no: number): string {
-    const s = this.at[2 * no]!;
-    return s < 0 ? '' : this.r.nb.toString('latin1', s, this.at[2 * no + 1]!);
+    return this.has(no) ? this.r.nb.toString('latin1', this.at[2 * no]!, this.at[2 * no + 1]!) : '';
   }
 
   string(no: number): string {
-    const s = this.at[2 * no]!;
-    return s < 0 ? '' : this.r.string(s, this.at[2 * no + 1]!);
+    return this.has(no) ? this.r.string(this.at[2 * no]!, this.at[2 * no + 1]!) : '';
   }
 
   /** A varint field's low 32 bits (kind, severity number). */
   varint(no: number): number {
-    const s = this.at[2 * no]!;
-    if (s < 0) return 0;
-    this.r.pos = s;
+    if (!this.has(no)) return 0;
+    this.r.pos = this.at[2 * no]!;
     return this.r.uint32(this.at[2 * no + 1]!);
   }
 
@@ -286,15 +327,14 @@ export class WireItem {
   }
 
   fixed64(no: number): bigint {
-    const s = this.at[2 * no]!;
-    if (s < 0) return 0n;
-    return this.r.view.getBigUint64(s, true);
+    if (!this.has(no)) return 0n;
+    return this.r.view.getBigUint64(this.at[2 * no]!, true);
   }
 
   /** A span's status code (Status.code, field 3 of field 15), signed as the decoder reads it. */
   statusCode(): number {
+    if (!this.has(15)) return 0;
     const s = this.at[30]!;
-    if (s < 0) return 0;
     const e = this.at[31]!;
     const r = this.r;
     r.pos = s;
