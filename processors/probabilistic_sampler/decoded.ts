@@ -12,7 +12,7 @@ export function sampleSpans(sampler: ProbabilisticSampler, req: ExportTraceServi
   for (const rs of req.resourceSpans) {
     for (const ss of rs.scopeSpans) {
       ss.spans = ss.spans.filter((s) => {
-        if (!sampler.spanKeeps(s.traceId, s.traceState, priorityOf(numAttr(s.attributes, SAMPLING_PRIORITY)))) return false;
+        if (!sampler.spanKeeps(s.traceId, 0, s.traceId.length, s.traceState, priorityOf(numAttr(s.attributes, SAMPLING_PRIORITY)))) return false;
         if (sampler.traceState !== undefined) s.traceState = sampler.traceState;
         return true;
       });

@@ -53,6 +53,8 @@ export class ProbabilisticSampler {
   /** equalizing: the configured threshold */
   private readonly threshold: bigint | undefined;
   private readonly thresholdU: U56 | undefined;
+  /** the configured threshold as `th` writes it */
+  private readonly thresholdHex: string | undefined;
   /** nothing is kept (0 %) */
   private readonly never: boolean;
   /** logs: the attribute whose number overrides the decision */
@@ -68,31 +70,32 @@ export class ProbabilisticSampler {
     this.never = pct <= 0 || (this.mode === 'hash_seed' && this.bound === 0);
     this.threshold = thresholdOf(this.ratio, cfg.sampling_precision);
     this.thresholdU = this.threshold === undefined ? undefined : u56(this.threshold);
+    this.thresholdHex = this.threshold === undefined ? undefined : encodeThreshold(this.threshold);
     this.recordPriority = cfg.sampling_priority || SAMPLING_PRIORITY;
     this.fromAttribute = cfg.from_attribute;
   }
 
-  /** A span's decision from its trace id, its tracestate and its sampling.priority (a number, or
-   *  undefined when it has none). A kept span's new tracestate is left in `traceState`
-   *  (consistent modes), undefined when it is to stay as it is. */
-  spanKeeps(traceId: Uint8Array, traceState: string, priority: number | undefined): boolean {
+  /** A span's decision from its trace id (bytes `from` to `to` of `buf`), its tracestate and its
+   *  sampling.priority (a number, or undefined when it has none). A kept span's new tracestate is
+   *  left in `traceState` (consistent modes), undefined when it is to stay as it is. */
+  spanKeeps(buf: Uint8Array, from: number, to: number, traceState: string, priority: number | undefined): boolean {
     this.traceState = undefined;
     if (this.mode === 'hash_seed') {
       if (priority !== undefined) return priority > 0;
-      return !this.never && hashSeedKeeps(this.cfg.hash_seed, this.bound, traceId);
+      return !this.never && hashSeedKeeps(this.cfg.hash_seed, this.bound, buf, from, to);
     }
     const st = parseTraceState(traceState);
     let d: Verdict;
     if (st === undefined) d = this.failed();
     else {
-      d = this.consistent(st.rv !== undefined ? rvOf(st.rv) : traceRandomness(traceId), st.th, () => {
+      d = this.consistent(st.rv !== undefined ? rvOf(st.rv) : traceRandomness(buf, from, to), st.th, () => {
         st.th = undefined;
         this.traceState = formatTraceState(st);
       });
     }
     if (priority !== undefined) d = priority > 0 ? { keep: true, threshold: 0n } : { keep: false };
     if (d.keep && d.threshold !== undefined && st !== undefined) {
-      st.th = encodeThreshold(d.threshold);
+      st.th = d.threshold === this.threshold ? this.thresholdHex : encodeThreshold(d.threshold);
       this.traceState = formatTraceState(st);
     }
     if (this.traceState === traceState) this.traceState = undefined;
@@ -144,7 +147,8 @@ export class ProbabilisticSampler {
     }
     if (this.never) return { keep: false };
     let t: bigint | undefined;
-    if (this.mode === 'proportional') t = thresholdOf((incoming === undefined ? 1 : probabilityOf(incoming)) * this.ratio, this.cfg.sampling_precision);
+    // proportional: the configured probability times the one the item arrived with, if any
+    if (this.mode === 'proportional') t = incoming === undefined ? this.threshold : thresholdOf(probabilityOf(incoming) * this.ratio, this.cfg.sampling_precision);
     else {
       t = this.threshold;
       if (t !== undefined && incoming !== undefined && incoming > t) t = incoming; // cannot raise a probability
@@ -212,7 +216,8 @@ export class ProbabilisticSamplerProcessor implements Processor {
     const s = this.sampler;
     const p = item.indexOf(SAMPLING_PRIORITY);
     const traceState = s.mode === 'hash_seed' ? '' : item.string(SPAN.traceState);
-    if (!s.spanKeeps(item.bytes(SPAN.traceId), traceState, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
+    const id = SPAN.traceId;
+    if (!s.spanKeeps(item.r.buf, item.from(id), item.to(id), traceState, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
       this.dropped++;
       return DROP;
     }

@@ -39,7 +39,7 @@ export class WireItem {
    *  AnyValue body (-1, -1 when it has no key or no value); entries beyond `attrEnd` are stale.
    *  Until kvRead, the third entry is where the KeyValue's body starts and the rest are unset. */
   private readonly attrs: number[] = [];
-  private attrEnd = 0;
+  private attrLen = 0;
   private kvRead = false;
   /** the keys as strings, made on first use (a visitor that looks up a few keys compares bytes) */
   private keyList: string[] | undefined;
@@ -120,7 +120,7 @@ export class WireItem {
         present |= 1 << no;
       }
     }
-    this.attrEnd = k;
+    this.attrLen = k;
     this.present = present;
     this.kvRead = false;
   }
@@ -130,7 +130,7 @@ export class WireItem {
     const r = this.r;
     const b = r.buf;
     const a = this.attrs;
-    for (let i = 0; i < this.attrEnd; i += 6) {
+    for (let i = 0; i < this.attrLen; i += 6) {
       let p = a[i + 2]!;
       const end = a[i + 1]!;
       let ks = -1, ke = -1, vs = -1, ve = -1;
@@ -170,7 +170,7 @@ export class WireItem {
   }
 
   get count(): number {
-    return this.attrEnd / 6;
+    return this.attrLen / 6;
   }
 
   /** The attribute keys, in order ('' for a key-less attribute). */
@@ -179,7 +179,7 @@ export class WireItem {
       if (!this.kvRead) this.readKvs();
       const a = this.attrs;
       const list: string[] = [];
-      for (let i = 0; i < this.attrEnd; i += 6) list.push(a[i + 2]! < 0 ? '' : this.r.string(a[i + 2]!, a[i + 3]!));
+      for (let i = 0; i < this.attrLen; i += 6) list.push(a[i + 2]! < 0 ? '' : this.r.string(a[i + 2]!, a[i + 3]!));
       this.keyList = list;
     }
     return this.keyList;
@@ -195,7 +195,7 @@ export class WireItem {
     const a = this.attrs;
     const b = this.r.buf;
     const read = this.kvRead;
-    next: for (let i = 0; i < this.attrEnd; i += 6) {
+    next: for (let i = 0; i < this.attrLen; i += 6) {
       let ks: number, ke: number;
       if (read) {
         ks = a[i + 2]!;
@@ -219,11 +219,11 @@ export class WireItem {
   }
 
   /** [start, end) of attribute i's whole field (tag included). */
-  fieldStart(i: number): number {
+  attrStart(i: number): number {
     return this.attrs[6 * i]!;
   }
 
-  fieldEnd(i: number): number {
+  attrEnd(i: number): number {
     return this.attrs[6 * i + 1]!;
   }
 
@@ -299,6 +299,16 @@ export class WireItem {
 
   has(no: number): boolean {
     return no <= MAX_FIELD && (this.present & (1 << no)) !== 0;
+  }
+
+  /** [from(no), to(no)) are field `no`'s value bytes in r.buf: bytes() without a view (0, 0 when
+   *  absent). */
+  from(no: number): number {
+    return this.has(no) ? this.at[2 * no]! : 0;
+  }
+
+  to(no: number): number {
+    return this.has(no) ? this.at[2 * no + 1]! : 0;
   }
 
   bytes(no: number): Uint8Array {
@@ -445,7 +455,11 @@ export interface EditResult {
 interface Scope {
   pre: number[];
   post: number[];
-  items: Slot[];
+  /** per item: its start, its end and its slot (an index into the call's slots, -1 when the
+   *  visitor kept it as it is: no object per item) */
+  items: number[];
+  /** items left once every item is decided */
+  live: number;
   size: number;
   /** [start, end) of the InstrumentationScope's body, -1 until seen */
   at: number;
@@ -611,7 +625,7 @@ function changes(e: ItemEdit): boolean {
 /** The ranges of an item an edit leaves out: [start, end) pairs, in order and disjoint. */
 function cutsOf(item: WireItem, edit: ItemEdit): number[] {
   const out: number[] = [];
-  if (edit.drop) for (const i of edit.drop) out.push(item.fieldStart(i), item.fieldEnd(i));
+  if (edit.drop) for (const i of edit.drop) out.push(item.attrStart(i), item.attrEnd(i));
   if (edit.cut) for (const x of edit.cut) out.push(x);
   if (edit.traceState !== undefined) {
     const ts = item.occurrences(SPAN.traceState);
@@ -690,11 +704,9 @@ function heldOut(pending: readonly PendingHold[], attrTag: number, out: HeldItem
   }
 }
 
+/** An item the visitor edited or deferred. */
 interface Slot {
-  start: number;
-  end: number;
-  /** undefined when the visitor kept the item as it is */
-  item: WireItem | undefined;
+  item: WireItem;
   edit: ItemEdit | undefined;
   /** the ranges the edit leaves out (cutsOf), once sized */
   cuts: number[] | undefined;
@@ -725,6 +737,7 @@ export function editItems(
   const attrTag = attrNo * 8 + WT_LEN;
   const resources: ResourceNode[] = [];
   const held: HeldItem[] = [];
+  const slots: Slot[] = [];
   const deferred: Array<{ slot: Slot; node: ResourceNode; scope: Scope }> = [];
   const pending: PendingHold[] = [];
   let changed = false;
@@ -756,7 +769,7 @@ export function editItems(
         seenScope = true;
         const sn = r.length(rEnd);
         const sEnd = r.pos + sn;
-        const scope: Scope = { pre: [], post: [], items: [], size: 0, at: -1, atEnd: -1 };
+        const scope: Scope = { pre: [], post: [], items: [], live: 0, size: 0, at: -1, atEnd: -1 };
         const ctx = new ScopeContext(buf, node, scope);
         let seenItem = false;
         while (r.pos < sEnd) {
@@ -777,7 +790,7 @@ export function editItems(
               continue;
             }
             if (d === undefined) {
-              scope.items.push({ start: itemStart, end: itemEnd, item: undefined, edit: undefined, cuts: undefined, deferred: false, gone: false, size: n });
+              scope.items.push(itemStart, itemEnd, -1);
               continue;
             }
             view = undefined; // the decision refers to it: the next item gets a view of its own
@@ -786,13 +799,14 @@ export function editItems(
               pending.push({ item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
               continue;
             }
-            const slot: Slot = { start: itemStart, end: itemEnd, item, edit: undefined, cuts: undefined, deferred: false, gone: false, size: n };
-            if (d !== undefined && 'defer' in d) {
+            const slot: Slot = { item, edit: undefined, cuts: undefined, deferred: false, gone: false, size: n };
+            if ('defer' in d) {
               slot.deferred = true;
               slot.edit = d.edit;
               deferred.push({ slot, node, scope });
             } else slot.edit = d as ItemEdit;
-            scope.items.push(slot);
+            scope.items.push(itemStart, itemEnd, slots.length);
+            slots.push(slot);
           } else {
             if (st === 0x0a) {
               const n = r.length(sEnd);
@@ -814,14 +828,14 @@ export function editItems(
     resources.push(node);
   }
   for (const { slot, node, scope } of deferred) {
-    const d = settle ? settle(slot.item!, slot.edit) : slot.edit;
+    const d = settle ? settle(slot.item, slot.edit) : slot.edit;
     if (d === DROP) {
       slot.gone = true;
       changed = true;
     } else if (d !== undefined && 'hold' in d) {
       slot.gone = true;
       changed = true;
-      pending.push({ item: slot.item!, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
+      pending.push({ item: slot.item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
     } else slot.edit = d !== undefined && 'defer' in d ? d.edit : (d as ItemEdit | undefined);
   }
   containers.clear();
@@ -832,36 +846,52 @@ export function editItems(
   for (const node of resources) {
     if (node.size < 0) continue;
     for (const scope of node.scopes) {
-      for (const slot of scope.items) {
+      const items = scope.items;
+      let live = 0;
+      for (let i = 0; i < items.length; i += 3) {
+        const si = items[i + 2]!;
+        if (si < 0) {
+          live++;
+          continue;
+        }
+        const slot = slots[si]!;
         if (slot.gone) continue;
-        count++;
+        live++;
         const e = slot.edit;
         if (e !== undefined && changes(e)) {
           if (signal !== 'traces' && e.traceState !== undefined) throw new TypeError('editItems: traceState is a span field');
           changed = true;
-          slot.cuts = cutsOf(slot.item!, e);
-          slot.size = editedSize(slot.item!, e, slot.cuts);
+          slot.cuts = cutsOf(slot.item, e);
+          slot.size = editedSize(slot.item, e, slot.cuts);
         } else slot.edit = undefined;
       }
+      scope.live = live;
+      count += live;
     }
   }
   if (!changed) return { bytes: undefined, count, held };
 
   // What is written: a scope without items and a resource without scopes are left out, as the
   // processors that work on the decoded request leave them.
+  const sizeOf = (items: readonly number[], i: number): number => (items[i + 2]! < 0 ? items[i + 1]! - items[i]! : slots[items[i + 2]!]!.size);
+  const goneAt = (items: readonly number[], i: number): boolean => items[i + 2]! >= 0 && slots[items[i + 2]!]!.gone;
   let total = 0;
   for (const node of resources) {
     if (node.size < 0) {
       total += rangesSize(node.pre);
       continue;
     }
-    if (deferred.length > 0) for (const scope of node.scopes) scope.items = scope.items.filter((x) => !x.gone);
-    node.scopes = node.scopes.filter((s) => s.items.length > 0);
+    node.scopes = node.scopes.filter((s) => s.live > 0);
     if (node.scopes.length === 0) continue;
     node.size = rangesSize(node.pre) + rangesSize(node.post);
     for (const scope of node.scopes) {
       scope.size = rangesSize(scope.pre) + rangesSize(scope.post);
-      for (const slot of scope.items) scope.size += 1 + varintLen(slot.size) + slot.size;
+      const items = scope.items;
+      for (let i = 0; i < items.length; i += 3) {
+        if (goneAt(items, i)) continue;
+        const n = sizeOf(items, i);
+        scope.size += 1 + varintLen(n) + n;
+      }
       node.size += 1 + varintLen(scope.size) + scope.size;
     }
     total += 1 + varintLen(node.size) + node.size;
@@ -880,11 +910,14 @@ export function editItems(
       w.uvarint(0x12);
       w.uvarint(scope.size);
       for (let i = 0; i < scope.pre.length; i += 2) w.raw(buf, scope.pre[i]!, scope.pre[i + 1]!);
-      for (const slot of scope.items) {
+      const items = scope.items;
+      for (let i = 0; i < items.length; i += 3) {
+        if (goneAt(items, i)) continue;
         w.uvarint(0x12);
-        w.uvarint(slot.size);
-        if (slot.edit === undefined) w.raw(buf, slot.start, slot.end);
-        else writeEdited(w, slot.item!, slot.edit, slot.cuts!, attrTag);
+        w.uvarint(sizeOf(items, i));
+        const slot = items[i + 2]! < 0 ? undefined : slots[items[i + 2]!]!;
+        if (slot === undefined || slot.edit === undefined) w.raw(buf, items[i]!, items[i + 1]!);
+        else writeEdited(w, slot.item, slot.edit, slot.cuts!, attrTag);
       }
       for (let i = 0; i < scope.post.length; i += 2) w.raw(buf, scope.post[i]!, scope.post[i + 1]!);
     }
