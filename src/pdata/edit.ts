@@ -657,14 +657,14 @@ function editedSize(item: WireItem, edit: ItemEdit, cuts: readonly number[]): nu
   return size;
 }
 
-function writeEdited(w: Writer, item: WireItem, edit: ItemEdit, cuts: readonly number[], attrTag: number): void {
-  const buf = item.r.buf;
-  let from = item.start;
+/** Writes the item at [start, end) of `buf` with its edit. */
+function writeEdited(w: Writer, buf: Uint8Array, start: number, end: number, edit: ItemEdit, cuts: readonly number[], attrTag: number): void {
+  let from = start;
   for (let i = 0; i < cuts.length; i += 2) {
     if (cuts[i]! > from) w.raw(buf, from, cuts[i]!);
     from = cuts[i + 1]!;
   }
-  if (item.end > from) w.raw(buf, from, item.end);
+  if (end > from) w.raw(buf, from, end);
   if (edit.add) for (const a of edit.add) writeAttr(w, a, attrTag);
   if (edit.traceState) {
     w.uvarint(TRACE_STATE_TAG);
@@ -694,7 +694,7 @@ function heldOut(pending: readonly PendingHold[], attrTag: number, out: HeldItem
   for (let i = 0; i < pending.length; i++) {
     const p = pending[i]!;
     starts.push(w.pos);
-    if (p.edit) writeEdited(w, p.item, p.edit, cuts[i]!, attrTag);
+    if (p.edit) writeEdited(w, p.item.r.buf, p.item.start, p.item.end, p.edit, cuts[i]!, attrTag);
     else w.raw(p.item.r.buf, p.item.start, p.item.end);
   }
   const b = w.buf;
@@ -706,15 +706,23 @@ function heldOut(pending: readonly PendingHold[], attrTag: number, out: HeldItem
 
 /** An item the visitor edited or deferred. */
 interface Slot {
-  item: WireItem;
+  /** a deferred item's view, for settle */
+  item: WireItem | undefined;
+  /** undefined: written as it came */
   edit: ItemEdit | undefined;
-  /** the ranges the edit leaves out (cutsOf), once sized */
+  /** the ranges the edit leaves out (cutsOf) */
   cuts: number[] | undefined;
-  /** decided after the pass (settle) */
-  deferred: boolean;
   /** held or dropped by settle: not written */
   gone: boolean;
+  /** its size as written */
   size: number;
+}
+
+/** A slot for an item edited by `e`, sized now. */
+function editedSlot(signal: EditableSignal, item: WireItem, e: ItemEdit): Slot {
+  if (signal !== 'traces' && e.traceState !== undefined) throw new TypeError('editItems: traceState is a span field');
+  const cuts = cutsOf(item, e);
+  return { item: undefined, edit: e, cuts, gone: false, size: editedSize(item, e, cuts) };
 }
 
 /**
@@ -793,20 +801,29 @@ export function editItems(
               scope.items.push(itemStart, itemEnd, -1);
               continue;
             }
-            view = undefined; // the decision refers to it: the next item gets a view of its own
             if ('hold' in d) {
+              view = undefined; // the decision refers to it: the next item gets a view of its own
               changed = true;
               pending.push({ item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
               continue;
             }
-            const slot: Slot = { item, edit: undefined, cuts: undefined, deferred: false, gone: false, size: n };
             if ('defer' in d) {
-              slot.deferred = true;
-              slot.edit = d.edit;
+              view = undefined;
+              const slot: Slot = { item, edit: d.edit, cuts: undefined, gone: false, size: n };
               deferred.push({ slot, node, scope });
-            } else slot.edit = d as ItemEdit;
+              scope.items.push(itemStart, itemEnd, slots.length);
+              slots.push(slot);
+              continue;
+            }
+            // An edit is sized now: the view goes on to the next item.
+            const e = d as ItemEdit;
+            if (!changes(e)) {
+              scope.items.push(itemStart, itemEnd, -1);
+              continue;
+            }
+            changed = true;
             scope.items.push(itemStart, itemEnd, slots.length);
-            slots.push(slot);
+            slots.push(editedSlot(signal, item, e));
           } else {
             if (st === 0x0a) {
               const n = r.length(sEnd);
@@ -828,15 +845,22 @@ export function editItems(
     resources.push(node);
   }
   for (const { slot, node, scope } of deferred) {
-    const d = settle ? settle(slot.item, slot.edit) : slot.edit;
+    const item = slot.item!;
+    const d = settle ? settle(item, slot.edit) : slot.edit;
     if (d === DROP) {
       slot.gone = true;
       changed = true;
     } else if (d !== undefined && 'hold' in d) {
       slot.gone = true;
       changed = true;
-      pending.push({ item: slot.item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
-    } else slot.edit = d !== undefined && 'defer' in d ? d.edit : (d as ItemEdit | undefined);
+      pending.push({ item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
+    } else {
+      const e = d !== undefined && 'defer' in d ? d.edit : (d as ItemEdit | undefined);
+      if (e !== undefined && changes(e)) {
+        changed = true;
+        Object.assign(slot, editedSlot(signal, item, e));
+      } else slot.edit = undefined;
+    }
   }
   containers.clear();
   if (pending.length > 0) heldOut(pending, attrTag, held);
@@ -854,16 +878,7 @@ export function editItems(
           live++;
           continue;
         }
-        const slot = slots[si]!;
-        if (slot.gone) continue;
-        live++;
-        const e = slot.edit;
-        if (e !== undefined && changes(e)) {
-          if (signal !== 'traces' && e.traceState !== undefined) throw new TypeError('editItems: traceState is a span field');
-          changed = true;
-          slot.cuts = cutsOf(slot.item, e);
-          slot.size = editedSize(slot.item, e, slot.cuts);
-        } else slot.edit = undefined;
+        if (!slots[si]!.gone) live++;
       }
       scope.live = live;
       count += live;
@@ -917,7 +932,7 @@ export function editItems(
         w.uvarint(sizeOf(items, i));
         const slot = items[i + 2]! < 0 ? undefined : slots[items[i + 2]!]!;
         if (slot === undefined || slot.edit === undefined) w.raw(buf, items[i]!, items[i + 1]!);
-        else writeEdited(w, slot.item, slot.edit, slot.cuts!, attrTag);
+        else writeEdited(w, buf, items[i]!, items[i + 1]!, slot.edit, slot.cuts!, attrTag);
       }
       for (let i = 0; i < scope.post.length; i += 2) w.raw(buf, scope.post[i]!, scope.post[i + 1]!);
     }
