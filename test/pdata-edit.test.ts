@@ -459,3 +459,24 @@ t.test('filter on random requests: the decoded path\'s output and counts', async
   }
   t.ok(kept > 200 && dropped > 200 && events > 20 && passedOn > 10, `kept ${kept}, dropped ${dropped}, events dropped ${events}, ${passedOn} requests passed on as they came`);
 });
+
+t.test('keeping everything, each processor passes the batch on as it came: its parts, not a joined copy', async (t) => {
+  const bytes = encode('traces', traces([[[span('a'), span('b', { attributes: [{ key: 'url.path', value: { stringValue: '/api' } }] })]]]));
+  const parts = [bytes.subarray(0, 40), bytes.subarray(40)];
+  const makers = {
+    probabilistic_sampler: (next: ReturnType<typeof consumerOf>) => probabilisticSamplerProcessorFactory.createProcessor!(settings('processor', 'ps'), {
+      ...(probabilisticSamplerProcessorFactory.createDefaultConfig() as ProbabilisticSamplerConfig), mode: 'hash_seed', hash_seed: 22, sampling_percentage: 100,
+    }, 'traces', next),
+    filter: (next: ReturnType<typeof consumerOf>) => filterProcessorFactory.createProcessor!(settings('processor', 'filter'), {
+      spans: { exclude: { match: 'any', conditions: [{ attribute: 'url.path', regex: '^/(healthz|readyz)$' }, { name_regex: '^GET /health' }] } },
+    }, 'traces', next),
+  };
+  for (const [name, make] of Object.entries(makers)) {
+    const out: Telemetry[] = [];
+    const batch = Telemetry.fromProtoParts('traces', parts);
+    await make(consumerOf(async (b) => void out.push(b))).consume(batch);
+    t.equal(out[0], batch, `${name}: the same batch`);
+    const sent = out[0]!.protoParts();
+    t.ok(sent.length === 2 && sent[0] === parts[0] && sent[1] === parts[1], `${name}: still the parts it arrived in`);
+  }
+});

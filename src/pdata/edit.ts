@@ -81,7 +81,10 @@ export class WireItem {
       if (wt === WT_LEN) {
         let n = p < end ? b[p]! : 0x80;
         if (n < 0x80) p++;
-        else {
+        else if (p + 1 < end && b[p + 1]! < 0x80) {
+          n = (n & 0x7f) | (b[p + 1]! << 7);
+          p += 2;
+        } else {
           r.pos = p;
           n = r.length(end);
           p = r.pos;
@@ -146,7 +149,10 @@ export class WireItem {
         p++;
         let m = p < end ? b[p]! : 0x80;
         if (m < 0x80) p++;
-        else {
+        else if (p + 1 < end && b[p + 1]! < 0x80) {
+          m = (m & 0x7f) | (b[p + 1]! << 7);
+          p += 2;
+        } else {
           r.pos = p;
           m = r.length(end);
           p = r.pos;
@@ -194,25 +200,28 @@ export class WireItem {
     for (let j = 0; j < n; j++) if (key.charCodeAt(j) >= 0x80) return this.keys.indexOf(key);
     const a = this.attrs;
     const b = this.r.buf;
-    const read = this.kvRead;
-    next: for (let i = 0; i < this.attrLen; i += 6) {
-      let ks: number, ke: number;
-      if (read) {
-        ks = a[i + 2]!;
-        ke = a[i + 3]!;
-      } else {
-        const bs = a[i + 2]!;
-        const fe = a[i + 1]!;
-        const kn = b[bs + 1]!;
-        ks = bs + 2;
-        ke = ks + kn;
-        if (b[bs] !== 0x0a || kn >= 0x80 || bs + 1 >= fe || !(ke === fe || (b[ke] === 0x12 && b[ke + 1]! < 0x80 && ke + 2 + b[ke + 1]! === fe))) {
-          this.readKvs();
-          return this.indexOf(key);
-        }
+    if (this.kvRead) {
+      next: for (let i = 0; i < this.attrLen; i += 6) {
+        const ks = a[i + 2]!;
+        if (a[i + 3]! - ks !== n) continue;
+        for (let j = 0; j < n; j++) if (b[ks + j] !== key.charCodeAt(j)) continue next;
+        return i / 6;
       }
-      if (ke - ks !== n) continue;
-      for (let j = 0; j < n; j++) if (b[ks + j] !== key.charCodeAt(j)) continue next;
+      return -1;
+    }
+    next: for (let i = 0; i < this.attrLen; i += 6) {
+      const bs = a[i + 2]!;
+      const fe = a[i + 1]!;
+      const kn = b[bs + 1]!;
+      const ke = bs + 2 + kn;
+      // key then value, each with a one-byte length, filling the KeyValue: the key is where it lies
+      const shaped = b[bs] === 0x0a && kn < 0x80 && bs + 1 < fe && (ke === fe || (b[ke] === 0x12 && ke + 2 + b[ke + 1]! === fe && b[ke + 1]! < 0x80));
+      if (!shaped) {
+        this.readKvs();
+        return this.indexOf(key);
+      }
+      if (kn !== n) continue;
+      for (let j = 0; j < n; j++) if (b[bs + 2 + j] !== key.charCodeAt(j)) continue next;
       return i / 6;
     }
     return -1;
