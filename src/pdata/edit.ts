@@ -1,9 +1,11 @@
-// Editing the attributes of spans and log records at wire level. A processor that renames, adds
-// or drops a few attributes per item would otherwise decode and re-encode the whole request, which
-// costs ~9 µs per span (bench/pdata.ts), several times what the rest of the pipeline spends on it.
-// Here each item's attribute keys are read, values only when asked for, and the request is written
+// Editing spans and log records at wire level: dropping items, dropping and adding attributes,
+// cutting fields (span events), setting a span's tracestate. A processor that does any of it would
+// otherwise decode and re-encode the whole request, which costs ~9 µs per span (bench/pdata.ts),
+// several times what the rest of the pipeline spends on it. Here each item's fields are located,
+// attribute keys compared as bytes, values read only when asked for, and the request is written
 // again from the original bytes: untouched items and containers are copied, edited items get their
-// kept fields copied and new attributes appended. Input must already be validated (scanMessage).
+// kept fields copied and new ones appended. A request nothing changes in is not written at all: the
+// caller passes the original on (bench/sampler.ts). Input must already be validated (scanMessage).
 import { encodeMessage } from './encode.js';
 import { MESSAGES, WT_I32, WT_I64, WT_LEN, WT_VARINT, type MessageDesc } from './schema.js';
 import type { AnyValue, InstrumentationScope, Resource } from './telemetry.js';
@@ -36,7 +38,7 @@ export class WireItem {
   start = 0;
   end = 0;
   /** per attribute: [start, end) of its whole field (tag included), of its key's bytes and of its
-   *  AnyValue body (-1, -1 when it has no key or no value); entries beyond `attrEnd` are stale.
+   *  AnyValue body (-1, -1 when it has no key or no value); entries beyond `attrLen` are stale.
    *  Until kvRead, the third entry is where the KeyValue's body starts and the rest are unset. */
   private readonly attrs: number[] = [];
   private attrLen = 0;
