@@ -519,7 +519,7 @@ class ScopeContext implements EditContext {
 
   get scopeName(): string {
     if (this.s.at < 0) return '';
-    if (this.scAt !== this.s.at) this.scope;
+    if (this.scAt !== this.s.at) void this.scope; // decodes it, and its name
     return this.name ?? '';
   }
 }
