@@ -2,8 +2,6 @@
 // attributes, its scope's and resource's, its name, kind, status, severity, metric name. Regular
 // expressions come from the config (bounded in length) and run on values cut to MAX_SUBJECT
 // characters, so a client's long value cannot make a match slow.
-import type { KeyValue } from '../../src/pdata/telemetry.js';
-import { attr, has, str } from '../../src/vocab/index.js';
 
 /** Longest pattern accepted in the config. */
 export const MAX_PATTERN = 1024;
@@ -38,16 +36,19 @@ export interface MatchConfig {
   conditions: ConditionConfig[];
 }
 
-/** What a condition sees of an item. */
+/** What a condition sees of an item, read when a condition asks (views.ts: of an encoded item or a
+ *  decoded one). */
 export interface View {
-  attrs: readonly KeyValue[];
-  scope: readonly KeyValue[] | undefined;
-  resource: readonly KeyValue[] | undefined;
-  name: string;
-  kind: number;
-  status: number;
-  severity: number;
-  metricName: string;
+  /** Whether the item, its scope or its resource has attribute `key`. */
+  has(on: Where, key: string): boolean;
+  /** That attribute's value as text, when it is a scalar. */
+  text(on: Where, key: string): string | undefined;
+  /** Span, span event or log record event name; metric name for metric points. */
+  name(): string;
+  kind(): number;
+  status(): number;
+  severity(): number;
+  metricName(): string;
 }
 
 export type Predicate = (v: View) => boolean;
@@ -65,58 +66,60 @@ export function compileCondition(c: ConditionConfig): Predicate {
   if (c.attribute !== undefined) {
     const key = c.attribute;
     const on = c.on ?? 'item';
-    const list = on === 'item' ? (v: View) => v.attrs : on === 'scope' ? (v: View) => v.scope : (v: View) => v.resource;
     if (c.exists !== undefined) {
       const want = c.exists;
-      parts.push((v) => has(list(v), key) === want);
+      parts.push((v) => v.has(on, key) === want);
     }
     if (c.equals !== undefined) {
       const want = String(c.equals);
       parts.push((v) => {
-        const s = str(attr(list(v), key));
+        const s = v.text(on, key);
         return s !== undefined && s.length === want.length && s === want;
       });
     }
     if (c.regex !== undefined) {
       const re = compilePattern(c.regex);
       parts.push((v) => {
-        const s = str(attr(list(v), key));
+        const s = v.text(on, key);
         return s !== undefined && re.test(cut(s));
       });
     }
-    if (c.exists === undefined && c.equals === undefined && c.regex === undefined) parts.push((v) => has(list(v), key));
+    if (c.exists === undefined && c.equals === undefined && c.regex === undefined) parts.push((v) => v.has(on, key));
   }
   if (c.name !== undefined) {
     const want = c.name;
-    parts.push((v) => v.name === want);
+    parts.push((v) => v.name() === want);
   }
   if (c.name_regex !== undefined) {
     const re = compilePattern(c.name_regex);
-    parts.push((v) => re.test(cut(v.name)));
+    parts.push((v) => re.test(cut(v.name())));
   }
   if (c.kind !== undefined) {
     const kinds = new Set(c.kind.map((k) => KINDS[k.toLowerCase()] ?? -1));
-    parts.push((v) => kinds.has(v.kind));
+    parts.push((v) => kinds.has(v.kind()));
   }
   if (c.status !== undefined) {
     const st = new Set(c.status.map((k) => STATUSES[k.toLowerCase()] ?? -1));
-    parts.push((v) => st.has(v.status));
+    parts.push((v) => st.has(v.status()));
   }
   if (c.severity_min !== undefined) {
     const floor = SEVERITY_FLOOR[c.severity_min];
-    parts.push((v) => v.severity >= floor);
+    parts.push((v) => v.severity() >= floor);
   }
   if (c.severity_below !== undefined) {
     const ceil = SEVERITY_FLOOR[c.severity_below];
-    parts.push((v) => v.severity > 0 && v.severity < ceil);
+    parts.push((v) => {
+      const sev = v.severity();
+      return sev > 0 && sev < ceil;
+    });
   }
   if (c.metric_name !== undefined) {
     const want = c.metric_name;
-    parts.push((v) => v.metricName === want);
+    parts.push((v) => v.metricName() === want);
   }
   if (c.metric_name_regex !== undefined) {
     const re = compilePattern(c.metric_name_regex);
-    parts.push((v) => re.test(cut(v.metricName)));
+    parts.push((v) => re.test(cut(v.metricName())));
   }
   if (parts.length === 0) return () => false;
   if (parts.length === 1) return parts[0]!;

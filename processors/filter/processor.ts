@@ -1,13 +1,16 @@
 // The filter processor: drops spans, span events, log records and metric data points that an
-// `exclude` block matches, or that an `include` block does not. Works on the decoded request;
-// containers left empty are removed.
+// `exclude` block matches, or that an `include` block does not. Spans and log records are read in
+// place in the encoded request (src/pdata/edit.ts): dropped ones are left out, with the scopes and
+// resources they leave empty, and a request that keeps everything goes on as the same bytes. Metric
+// points are filtered in the decoded request (decoded.ts).
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
-import type {
-  ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, KeyValue, Metric, Signal, Telemetry,
-} from '../../src/pdata/telemetry.js';
+import { DROP, editItems, LOG_RECORD, SPAN, SPAN_EVENT, type EditContext, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
+import { Telemetry, type ExportMetricsServiceRequest, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { compileMatch, type MatchConfig, type Predicate, type View } from './conditions.js';
+import { compileMatch, type MatchConfig, type Predicate } from './conditions.js';
+import { filterPoints } from './decoded.js';
+import { WireView } from './views.js';
 
 export interface FilterBlock {
   include?: MatchConfig;
@@ -22,7 +25,7 @@ export interface FilterConfig {
 }
 
 /** include and exclude as one predicate: true keeps the item. undefined: the block keeps all. */
-function keeper(b: FilterBlock | undefined): Predicate | undefined {
+export function keeper(b: FilterBlock | undefined): Predicate | undefined {
   const inc = compileMatch(b?.include);
   const exc = compileMatch(b?.exclude);
   if (inc === undefined && exc === undefined) return undefined;
@@ -30,8 +33,6 @@ function keeper(b: FilterBlock | undefined): Predicate | undefined {
   if (inc === undefined) return (v) => !exc(v);
   return (v) => inc(v) && !exc(v);
 }
-
-const NONE: readonly KeyValue[] = [];
 
 export class FilterProcessor implements Processor {
   readonly mutatesData = true;
@@ -42,6 +43,15 @@ export class FilterProcessor implements Processor {
   private readonly droppedC: BoundCounter;
   private readonly droppedEventsC: BoundCounter;
   private readonly keptC: BoundCounter;
+  /** counts of the request being visited */
+  private kept = 0;
+  private dropped = 0;
+  private droppedEvents = 0;
+  private readonly spanView = new WireView(SPAN.name, -1);
+  private readonly eventView = new WireView(SPAN_EVENT.name, -1);
+  private readonly recordView = new WireView(LOG_RECORD.eventName, LOG_RECORD.severityNumber);
+  /** the view span events are read into, during one request */
+  private event: WireItem | undefined;
 
   constructor(set: CreateSettings, cfg: FilterConfig, private readonly signal: Signal, private readonly next: Consumer) {
     this.spans = keeper(cfg.spans);
@@ -58,113 +68,76 @@ export class FilterProcessor implements Processor {
   async shutdown(): Promise<void> {}
 
   async consume(batch: Telemetry): Promise<void> {
-    const r = this.signal === 'traces' ? this.traces(batch) : this.signal === 'logs' ? this.logRecords(batch) : this.metrics(batch);
-    if (r === undefined) return this.next.consume(batch);
-    if (r.dropped > 0) this.droppedC.inc(r.dropped);
-    if (r.kept > 0) this.keptC.inc(r.kept);
-    batch.markModified();
-    if (r.kept === 0) return;
-    return this.next.consume(batch);
+    this.kept = 0;
+    this.dropped = 0;
+    this.droppedEvents = 0;
+    let out: Telemetry;
+    if (this.signal === 'metrics') {
+      if (this.points === undefined) return this.next.consume(batch);
+      const c = filterPoints(this.points, batch.request() as ExportMetricsServiceRequest);
+      batch.markModified();
+      this.kept = c.kept;
+      this.dropped = c.dropped;
+      out = batch;
+    } else {
+      let res;
+      if (this.signal === 'traces') {
+        if (this.spans === undefined && this.events === undefined) return this.next.consume(batch);
+        res = batch.withProto((b) => editItems('traces', b, this.visitSpan));
+        this.event = undefined;
+      } else {
+        if (this.logs === undefined) return this.next.consume(batch);
+        res = batch.withProto((b) => editItems('logs', b, this.visitRecord));
+      }
+      out = res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count);
+    }
+    if (this.dropped > 0) this.droppedC.inc(this.dropped);
+    if (this.kept > 0) this.keptC.inc(this.kept);
+    if (this.droppedEvents > 0) this.droppedEventsC.inc(this.droppedEvents);
+    if (this.kept === 0) return;
+    return this.next.consume(out);
   }
 
-  private traces(batch: Telemetry): { kept: number; dropped: number } | undefined {
+  private readonly visitSpan = (item: WireItem, ctx: EditContext): ItemEdit | typeof DROP | undefined => {
     const keepSpan = this.spans;
+    if (keepSpan !== undefined) {
+      const v = this.spanView;
+      v.item = item;
+      v.span = item;
+      v.ctx = ctx;
+      if (!keepSpan(v)) {
+        this.dropped++;
+        return DROP;
+      }
+    }
+    this.kept++;
     const keepEvent = this.events;
-    if (keepSpan === undefined && keepEvent === undefined) return undefined;
-    const req = batch.request() as ExportTraceServiceRequest;
-    let kept = 0, dropped = 0, events = 0;
-    const v: View = { attrs: NONE, scope: undefined, resource: undefined, name: '', kind: 0, status: 0, severity: 0, metricName: '' };
-    for (const rs of req.resourceSpans) {
-      v.resource = rs.resource?.attributes;
-      for (const ss of rs.scopeSpans) {
-        v.scope = ss.scope?.attributes;
-        ss.spans = ss.spans.filter((s) => {
-          v.attrs = s.attributes;
-          v.name = s.name;
-          v.kind = s.kind;
-          v.status = s.status?.code ?? 0;
-          if (keepSpan !== undefined && !keepSpan(v)) {
-            dropped++;
-            return false;
-          }
-          kept++;
-          if (keepEvent !== undefined && s.events.length > 0) {
-            const before = s.events.length;
-            s.events = s.events.filter((e) => {
-              v.attrs = e.attributes;
-              v.name = e.name;
-              return keepEvent(v);
-            });
-            events += before - s.events.length;
-          }
-          return true;
-        });
-      }
-      rs.scopeSpans = rs.scopeSpans.filter((ss) => ss.spans.length > 0);
+    if (keepEvent === undefined || !item.has(SPAN.events)) return undefined;
+    const at = item.occurrences(SPAN.events);
+    const v = this.eventView;
+    v.span = item;
+    v.ctx = ctx;
+    let cut: number[] | undefined;
+    for (let i = 0; i < at.length; i += 3) {
+      if (this.event === undefined || this.event.r !== item.r) this.event = item.nested(at[i + 1]!, at[i + 2]!, SPAN_EVENT.attributes);
+      else this.event.read(at[i + 1]!, at[i + 2]!);
+      v.item = this.event;
+      if (keepEvent(v)) continue;
+      (cut ??= []).push(at[i]!, at[i + 2]!);
+      this.droppedEvents++;
     }
-    req.resourceSpans = req.resourceSpans.filter((rs) => rs.scopeSpans.length > 0);
-    if (events > 0) this.droppedEventsC.inc(events);
-    return { kept, dropped };
-  }
+    return cut === undefined ? undefined : { cut };
+  };
 
-  private logRecords(batch: Telemetry): { kept: number; dropped: number } | undefined {
-    const keep = this.logs;
-    if (keep === undefined) return undefined;
-    const req = batch.request() as ExportLogsServiceRequest;
-    let kept = 0, dropped = 0;
-    const v: View = { attrs: NONE, scope: undefined, resource: undefined, name: '', kind: 0, status: 0, severity: 0, metricName: '' };
-    for (const rl of req.resourceLogs) {
-      v.resource = rl.resource?.attributes;
-      for (const sl of rl.scopeLogs) {
-        v.scope = sl.scope?.attributes;
-        sl.logRecords = sl.logRecords.filter((l) => {
-          v.attrs = l.attributes;
-          v.name = l.eventName ?? '';
-          v.severity = l.severityNumber;
-          const k = keep(v);
-          if (k) kept++;
-          else dropped++;
-          return k;
-        });
-      }
-      rl.scopeLogs = rl.scopeLogs.filter((sl) => sl.logRecords.length > 0);
+  private readonly visitRecord = (item: WireItem, ctx: EditContext): typeof DROP | undefined => {
+    const v = this.recordView;
+    v.item = item;
+    v.ctx = ctx;
+    if (!this.logs!(v)) {
+      this.dropped++;
+      return DROP;
     }
-    req.resourceLogs = req.resourceLogs.filter((rl) => rl.scopeLogs.length > 0);
-    return { kept, dropped };
-  }
-
-  private metrics(batch: Telemetry): { kept: number; dropped: number } | undefined {
-    const keep = this.points;
-    if (keep === undefined) return undefined;
-    const req = batch.request() as ExportMetricsServiceRequest;
-    let kept = 0, dropped = 0;
-    const v: View = { attrs: NONE, scope: undefined, resource: undefined, name: '', kind: 0, status: 0, severity: 0, metricName: '' };
-    for (const rm of req.resourceMetrics) {
-      v.resource = rm.resource?.attributes;
-      for (const sm of rm.scopeMetrics) {
-        v.scope = sm.scope?.attributes;
-        sm.metrics = sm.metrics.filter((m) => {
-          v.metricName = m.name;
-          v.name = m.name;
-          const data = dataOf(m);
-          if (data === undefined) return true;
-          data.dataPoints = (data.dataPoints as Array<{ attributes: KeyValue[] }>).filter((p) => {
-            v.attrs = p.attributes;
-            const k = keep(v);
-            if (k) kept++;
-            else dropped++;
-            return k;
-          }) as never;
-          return data.dataPoints.length > 0;
-        });
-      }
-      rm.scopeMetrics = rm.scopeMetrics.filter((sm) => sm.metrics.length > 0);
-    }
-    req.resourceMetrics = req.resourceMetrics.filter((rm) => rm.scopeMetrics.length > 0);
-    return { kept, dropped };
-  }
-}
-
-function dataOf(m: Metric): { dataPoints: unknown[] } | undefined {
-  return m.gauge ?? m.sum ?? m.histogram ?? m.exponentialHistogram ?? m.summary;
+    this.kept++;
+    return undefined;
+  };
 }

@@ -4,9 +4,10 @@
 // FNV hash), proportional and equalizing (OTEP 235 consistent sampling, threshold in tracestate).
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
-import type { Telemetry, KeyValue, LogRecord, Signal, Span, ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../src/pdata/telemetry.js';
+import { DROP, editItems, LOG_RECORD, SPAN, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
+import { Telemetry, type AnyValue, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { numAttr, str, attr } from '../../src/vocab/index.js';
+import { str } from '../../src/vocab/index.js';
 import {
   atLeast, encodeThreshold, formatTraceState, hashSeedBound, hashSeedKeeps, hashedRandomness, parseHex56, parseTraceState,
   probabilityOf, thresholdOf, traceRandomness, u56, type U56,
@@ -31,7 +32,7 @@ export const SAMPLING_PRIORITY = 'sampling.priority';
 /** Longest attribute value hashed for a log record's decision (longer values: their first bytes). */
 const MAX_HASHED_BYTES = 4096;
 
-interface Decision {
+interface Verdict {
   keep: boolean;
   /** threshold to write (consistent modes) */
   threshold?: bigint;
@@ -45,13 +46,21 @@ export function resolveMode(cfg: ProbabilisticSamplerConfig, signal: Signal): Sa
 
 export class ProbabilisticSampler {
   readonly mode: SamplerMode;
+  /** After spanKeeps: the tracestate a kept span is written with, undefined when it keeps its own. */
+  traceState: string | undefined;
   private readonly ratio: number;
   private readonly bound: number;
   /** equalizing: the configured threshold */
   private readonly threshold: bigint | undefined;
   private readonly thresholdU: U56 | undefined;
+  /** the configured threshold as `th` writes it */
+  private readonly thresholdHex: string | undefined;
   /** nothing is kept (0 %) */
   private readonly never: boolean;
+  /** logs: the attribute whose number overrides the decision */
+  readonly recordPriority: string;
+  /** logs: the attribute hashed when the trace id does not decide ('' none) */
+  readonly fromAttribute: string;
 
   constructor(private readonly cfg: ProbabilisticSamplerConfig, signal: Signal) {
     this.mode = resolveMode(cfg, signal);
@@ -61,51 +70,70 @@ export class ProbabilisticSampler {
     this.never = pct <= 0 || (this.mode === 'hash_seed' && this.bound === 0);
     this.threshold = thresholdOf(this.ratio, cfg.sampling_precision);
     this.thresholdU = this.threshold === undefined ? undefined : u56(this.threshold);
+    this.thresholdHex = this.threshold === undefined ? undefined : encodeThreshold(this.threshold);
+    this.recordPriority = cfg.sampling_priority || SAMPLING_PRIORITY;
+    this.fromAttribute = cfg.from_attribute;
   }
 
-  /** A span's decision; a kept span's tracestate is updated in place (consistent modes). */
-  span(s: Span): boolean {
-    let d: Decision;
-    let st: ReturnType<typeof parseTraceState>;
-    if (this.mode === 'hash_seed') d = { keep: !this.never && hashSeedKeeps(this.cfg.hash_seed, this.bound, s.traceId) };
+  /** A span's decision from its trace id (bytes `from` to `to` of `buf`), its tracestate and its
+   *  sampling.priority (a number, or undefined when it has none). A kept span's new tracestate is
+   *  left in `traceState` (consistent modes), undefined when it is to stay as it is. */
+  spanKeeps(buf: Uint8Array, from: number, to: number, traceState: string, priority: number | undefined): boolean {
+    this.traceState = undefined;
+    if (this.mode === 'hash_seed') {
+      if (priority !== undefined) return priority > 0;
+      return !this.never && hashSeedKeeps(this.cfg.hash_seed, this.bound, buf, from, to);
+    }
+    const st = parseTraceState(traceState);
+    let d: Verdict;
+    if (st === undefined) d = this.failed();
     else {
-      st = parseTraceState(s.traceState);
-      const state = st;
-      d = state === undefined ? this.failed() : this.consistent(state.rv !== undefined ? rvOf(state.rv) : traceRandomness(s.traceId), state.th, () => {
-        state.th = undefined;
-        s.traceState = formatTraceState(state);
+      d = this.consistent(st.rv !== undefined ? rvOf(st.rv) : traceRandomness(buf, from, to), st.th, () => {
+        st.th = undefined;
+        this.traceState = formatTraceState(st);
       });
     }
-    const prio = priorityOf(s.attributes, SAMPLING_PRIORITY);
-    if (prio !== undefined) d = prio > 0 ? { keep: true, threshold: 0n } : { keep: false };
+    if (priority !== undefined) d = priority > 0 ? { keep: true, threshold: 0n } : { keep: false };
     if (d.keep && d.threshold !== undefined && st !== undefined) {
-      st.th = encodeThreshold(d.threshold);
-      s.traceState = formatTraceState(st);
+      st.th = d.threshold === this.threshold ? this.thresholdHex : encodeThreshold(d.threshold);
+      this.traceState = formatTraceState(st);
     }
+    if (this.traceState === traceState) this.traceState = undefined;
     return d.keep;
   }
 
-  record(l: LogRecord): boolean {
-    let d: Decision;
-    const byTrace = this.cfg.attribute_source === 'traceID' && l.traceId.length === 16 && traceRandomness(l.traceId) !== undefined;
-    const bytes = byTrace ? undefined : this.attributeBytes(l.attributes);
+  /** Whether a log record's decision reads from_attribute (it has no trace id, or attribute_source
+   *  is record). */
+  recordUsesAttribute(traceId: Uint8Array): boolean {
+    return !this.byTrace(traceId) && this.fromAttribute !== '';
+  }
+
+  /** A log record's decision from its trace id, the value of from_attribute (when
+   *  recordUsesAttribute) and its priority attribute's number. */
+  recordKeeps(traceId: Uint8Array, attribute: AnyValue | undefined, priority: number | undefined): boolean {
+    let d: Verdict;
+    const byTrace = this.byTrace(traceId);
+    const bytes = byTrace ? undefined : hashInput(attribute);
     if (this.mode === 'hash_seed') {
-      const data = byTrace ? l.traceId : bytes;
+      const data = byTrace ? traceId : bytes;
       d = data === undefined ? this.failed() : { keep: !this.never && hashSeedKeeps(this.cfg.hash_seed, this.bound, data) };
     } else {
-      const r = byTrace ? traceRandomness(l.traceId) : bytes === undefined ? undefined : hashedRandomness(this.cfg.hash_seed, bytes);
+      const r = byTrace ? traceRandomness(traceId) : bytes === undefined ? undefined : hashedRandomness(this.cfg.hash_seed, bytes);
       d = this.consistent(r, undefined, () => {});
     }
-    const prio = priorityOf(l.attributes, this.cfg.sampling_priority || SAMPLING_PRIORITY);
-    if (prio !== undefined) d = { keep: prio > 0 };
+    if (priority !== undefined) d = { keep: priority > 0 };
     return d.keep;
   }
 
-  private failed(): Decision {
+  private byTrace(traceId: Uint8Array): boolean {
+    return this.cfg.attribute_source === 'traceID' && traceId.length === 16 && traceRandomness(traceId) !== undefined;
+  }
+
+  private failed(): Verdict {
     return { keep: !this.cfg.fail_closed };
   }
 
-  private consistent(r: U56 | undefined, th: string | undefined, clear: () => void): Decision {
+  private consistent(r: U56 | undefined, th: string | undefined, clear: () => void): Verdict {
     if (r === undefined) return this.failed();
     let incoming: bigint | undefined;
     if (th !== undefined) {
@@ -119,7 +147,8 @@ export class ProbabilisticSampler {
     }
     if (this.never) return { keep: false };
     let t: bigint | undefined;
-    if (this.mode === 'proportional') t = thresholdOf((incoming === undefined ? 1 : probabilityOf(incoming)) * this.ratio, this.cfg.sampling_precision);
+    // proportional: the configured probability times the one the item arrived with, if any
+    if (this.mode === 'proportional') t = incoming === undefined ? this.threshold : thresholdOf(probabilityOf(incoming) * this.ratio, this.cfg.sampling_precision);
     else {
       t = this.threshold;
       if (t !== undefined && incoming !== undefined && incoming > t) t = incoming; // cannot raise a probability
@@ -128,17 +157,16 @@ export class ProbabilisticSampler {
     const tu = t === this.threshold ? this.thresholdU! : u56(t);
     return atLeast(r, tu) ? { keep: true, threshold: t } : { keep: false };
   }
+}
 
-  private attributeBytes(kvs: readonly KeyValue[]): Uint8Array | undefined {
-    const key = this.cfg.from_attribute;
-    if (key === '') return undefined;
-    const v = attr(kvs as KeyValue[], key);
-    if (v === undefined) return undefined;
-    if (v.bytesValue !== undefined) return v.bytesValue.subarray(0, MAX_HASHED_BYTES);
-    const s = str(v);
-    if (s === undefined) return undefined;
-    return Buffer.from(s.length > MAX_HASHED_BYTES ? s.slice(0, MAX_HASHED_BYTES) : s, 'utf8');
-  }
+/** The bytes of a from_attribute value that are hashed: bytes as they are, a scalar as its text,
+ *  the first MAX_HASHED_BYTES of either. */
+function hashInput(v: AnyValue | undefined): Uint8Array | undefined {
+  if (v === undefined) return undefined;
+  if (v.bytesValue !== undefined) return v.bytesValue.subarray(0, MAX_HASHED_BYTES);
+  const s = str(v);
+  if (s === undefined) return undefined;
+  return Buffer.from(s.length > MAX_HASHED_BYTES ? s.slice(0, MAX_HASHED_BYTES) : s, 'utf8');
 }
 
 function rvOf(rv: string): U56 | undefined {
@@ -146,8 +174,8 @@ function rvOf(rv: string): U56 | undefined {
   return v === undefined ? undefined : u56(v);
 }
 
-function priorityOf(kvs: KeyValue[], key: string): number | undefined {
-  const n = numAttr(kvs, key);
+/** A priority as the decision reads it: NaN is none. */
+export function priorityOf(n: number | undefined): number | undefined {
   return n === undefined || Number.isNaN(n) ? undefined : n;
 }
 
@@ -156,6 +184,9 @@ export class ProbabilisticSamplerProcessor implements Processor {
   private readonly sampler: ProbabilisticSampler;
   private readonly keptC: BoundCounter;
   private readonly droppedC: BoundCounter;
+  /** counts of the request being visited */
+  private kept = 0;
+  private dropped = 0;
 
   constructor(set: CreateSettings, cfg: ProbabilisticSamplerConfig, private readonly signal: Signal, private readonly next: Consumer) {
     this.sampler = new ProbabilisticSampler(cfg, signal);
@@ -167,38 +198,47 @@ export class ProbabilisticSamplerProcessor implements Processor {
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
 
+  /** Works on the encoded request (src/pdata/edit.ts): each item's trace id, tracestate and
+   *  priority are read in place, dropped items left out, tracestates rewritten; a request that
+   *  keeps every item as it is goes on as the same bytes. */
   async consume(batch: Telemetry): Promise<void> {
     if (this.signal === 'metrics') return this.next.consume(batch);
-    let kept = 0, dropped = 0;
-    if (this.signal === 'traces') {
-      const req = batch.request() as ExportTraceServiceRequest;
-      for (const rs of req.resourceSpans) {
-        for (const ss of rs.scopeSpans) {
-          const before = ss.spans.length;
-          ss.spans = ss.spans.filter((s) => this.sampler.span(s));
-          kept += ss.spans.length;
-          dropped += before - ss.spans.length;
-        }
-        rs.scopeSpans = rs.scopeSpans.filter((ss) => ss.spans.length > 0);
-      }
-      req.resourceSpans = req.resourceSpans.filter((rs) => rs.scopeSpans.length > 0);
-    } else {
-      const req = batch.request() as ExportLogsServiceRequest;
-      for (const rl of req.resourceLogs) {
-        for (const sl of rl.scopeLogs) {
-          const before = sl.logRecords.length;
-          sl.logRecords = sl.logRecords.filter((l) => this.sampler.record(l));
-          kept += sl.logRecords.length;
-          dropped += before - sl.logRecords.length;
-        }
-        rl.scopeLogs = rl.scopeLogs.filter((sl) => sl.logRecords.length > 0);
-      }
-      req.resourceLogs = req.resourceLogs.filter((rl) => rl.scopeLogs.length > 0);
-    }
-    batch.markModified();
-    if (kept > 0) this.keptC.inc(kept);
-    if (dropped > 0) this.droppedC.inc(dropped);
-    if (kept === 0) return;
-    return this.next.consume(batch);
+    this.kept = 0;
+    this.dropped = 0;
+    const res = batch.withProto((b) => (this.signal === 'traces' ? editItems('traces', b, this.visitSpan) : editItems('logs', b, this.visitRecord)));
+    if (this.kept > 0) this.keptC.inc(this.kept);
+    if (this.dropped > 0) this.droppedC.inc(this.dropped);
+    if (res.count === 0) return;
+    return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count));
   }
+
+  private readonly visitSpan = (item: WireItem): ItemEdit | typeof DROP | undefined => {
+    const s = this.sampler;
+    const p = item.indexOf(SAMPLING_PRIORITY);
+    const traceState = s.mode === 'hash_seed' ? '' : item.string(SPAN.traceState);
+    const id = SPAN.traceId;
+    if (!s.spanKeeps(item.r.buf, item.from(id), item.to(id), traceState, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
+      this.dropped++;
+      return DROP;
+    }
+    this.kept++;
+    return s.traceState === undefined ? undefined : { traceState: s.traceState };
+  };
+
+  private readonly visitRecord = (item: WireItem): typeof DROP | undefined => {
+    const s = this.sampler;
+    const traceId = item.bytes(LOG_RECORD.traceId);
+    let attribute: AnyValue | undefined;
+    if (s.recordUsesAttribute(traceId)) {
+      const i = item.indexOf(s.fromAttribute);
+      if (i >= 0) attribute = item.value(i);
+    }
+    const p = item.indexOf(s.recordPriority);
+    if (!s.recordKeeps(traceId, attribute, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
+      this.dropped++;
+      return DROP;
+    }
+    this.kept++;
+    return undefined;
+  };
 }

@@ -11,14 +11,14 @@ export const HASH_BUCKETS = 0x4000;
 /** Longest tracestate read (W3C allows 512 characters; some senders write more). */
 export const MAX_TRACESTATE = 1024;
 
-/** FNV-1a, 32 bits, over the seed's 4 little-endian bytes and then `data`. */
-export function fnv1aSeeded(seed: number, data: Uint8Array): number {
+/** FNV-1a, 32 bits, over the seed's 4 little-endian bytes and then `data` (from `start` to `end`). */
+export function fnv1aSeeded(seed: number, data: Uint8Array, start = 0, end = data.length): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < 4; i++) {
     h ^= (seed >>> (8 * i)) & 0xff;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  for (let i = 0; i < data.length; i++) {
+  for (let i = start; i < end; i++) {
     h ^= data[i]!;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
@@ -32,8 +32,8 @@ export function hashSeedBound(percentage: number): number {
   return Math.trunc(Math.fround(pct * Math.fround(HASH_BUCKETS / 100)));
 }
 
-export function hashSeedKeeps(seed: number, bound: number, data: Uint8Array): boolean {
-  return (fnv1aSeeded(seed, data) & (HASH_BUCKETS - 1)) < bound;
+export function hashSeedKeeps(seed: number, bound: number, data: Uint8Array, start = 0, end = data.length): boolean {
+  return (fnv1aSeeded(seed, data, start, end) & (HASH_BUCKETS - 1)) < bound;
 }
 
 /** A 56-bit value as [high 28 bits, low 28 bits]. */
@@ -47,14 +47,15 @@ export function atLeast(r: U56, t: U56): boolean {
   return r[0] > t[0] || (r[0] === t[0] && r[1] >= t[1]);
 }
 
-/** Randomness of a trace id: its low 56 bits (bytes 9..15); undefined for an all-zero or short id. */
-export function traceRandomness(id: Uint8Array): U56 | undefined {
-  if (id.length !== 16) return undefined;
+/** Randomness of a trace id (the 16 bytes from `at`): its low 56 bits (bytes 9..15); undefined for
+ *  an all-zero or short id. */
+export function traceRandomness(buf: Uint8Array, at = 0, end = buf.length): U56 | undefined {
+  if (end - at !== 16) return undefined;
   let zero = true;
-  for (let i = 0; i < 16; i++) if (id[i] !== 0) { zero = false; break; }
+  for (let i = at; i < end; i++) if (buf[i] !== 0) { zero = false; break; }
   if (zero) return undefined;
-  const hi = ((id[9]! << 20) | (id[10]! << 12) | (id[11]! << 4) | (id[12]! >>> 4)) >>> 0;
-  const lo = (((id[12]! & 0x0f) << 24) | (id[13]! << 16) | (id[14]! << 8) | id[15]!) >>> 0;
+  const hi = ((buf[at + 9]! << 20) | (buf[at + 10]! << 12) | (buf[at + 11]! << 4) | (buf[at + 12]! >>> 4)) >>> 0;
+  const lo = (((buf[at + 12]! & 0x0f) << 24) | (buf[at + 13]! << 16) | (buf[at + 14]! << 8) | buf[at + 15]!) >>> 0;
   return [hi, lo];
 }
 

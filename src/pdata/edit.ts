@@ -1,108 +1,256 @@
-// Editing the attributes of spans and log records at wire level. A processor that renames, adds
-// or drops a few attributes per item would otherwise decode and re-encode the whole request, which
-// costs ~9 µs per span (bench/pdata.ts), several times what the rest of the pipeline spends on it.
-// Here each item's attribute keys are read, values only when asked for, and the request is written
+// Editing spans and log records at wire level: dropping items, dropping and adding attributes,
+// cutting fields (span events), setting a span's tracestate. A processor that does any of it would
+// otherwise decode and re-encode the whole request, which costs ~9 µs per span (bench/pdata.ts),
+// several times what the rest of the pipeline spends on it. Here each item's fields are located,
+// attribute keys compared as bytes, values read only when asked for, and the request is written
 // again from the original bytes: untouched items and containers are copied, edited items get their
-// kept fields copied and new attributes appended. Input must already be validated (scanMessage).
+// kept fields copied and new ones appended. A request nothing changes in is not written at all: the
+// caller passes the original on (bench/sampler.ts). Input must already be validated (scanMessage).
 import { encodeMessage } from './encode.js';
-import { MESSAGES, WT_LEN, type MessageDesc } from './schema.js';
-import type { AnyValue, Resource } from './telemetry.js';
+import { MESSAGES, WT_I32, WT_I64, WT_LEN, WT_VARINT, type MessageDesc } from './schema.js';
+import type { AnyValue, InstrumentationScope, Resource } from './telemetry.js';
 import { decodeMessage } from './decode.js';
-import { Reader, Writer } from './wire.js';
+import { DecodeError } from './errors.js';
+import { Reader, truncated, Writer } from './wire.js';
 
 export type EditableSignal = 'traces' | 'logs';
 
 /** Field numbers of an item message that the view reads. */
 const ATTRIBUTES: Record<EditableSignal, number> = { traces: 9, logs: 6 };
+
+/** Field numbers of Span, LogRecord and Span.Event that visitors read (WireItem.bytes, string...). */
+export const SPAN = { traceId: 1, spanId: 2, traceState: 3, parentSpanId: 4, name: 5, kind: 6, attributes: 9, events: 11, status: 15 } as const;
+export const LOG_RECORD = { severityNumber: 2, attributes: 6, traceId: 9, spanId: 10, eventName: 12 } as const;
+export const SPAN_EVENT = { name: 2, attributes: 3 } as const;
+/** Where an item's trace id is. */
+export const TRACE_ID: Readonly<Record<EditableSignal, number>> = { traces: SPAN.traceId, logs: LOG_RECORD.traceId };
 const MAX_FIELD = 16;
 
 const ANY_VALUE = MESSAGES.AnyValue!;
 const RESOURCE = MESSAGES.Resource!;
+const SCOPE = MESSAGES.InstrumentationScope!;
 
-/** One span or log record: its attributes (keys read, values on demand) and its other fields. */
+/** One span or log record: its attributes (keys read, values on demand) and its other fields.
+ *  editItems reads the items of a request into one view after another: a view the visitor keeps
+ *  (an edit, a hold or a defer) is left to it, any other is valid during its visit only. */
 export class WireItem {
-  readonly keys: string[] = [];
-  /** [start, end) of each attribute's whole field (tag included) */
-  readonly fields: number[] = [];
-  /** [start, end) of each attribute's AnyValue body; -1, -1 when it has none */
-  readonly values: number[] = [];
-  /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only;
-   *  a plain array (unset: undefined): a typed array per item cost more than the rest of it */
-  private readonly at: number[] = [];
+  /** the item's body, without its tag and length */
+  start = 0;
+  end = 0;
+  /** per attribute: [start, end) of its whole field (tag included), of its key's bytes and of its
+   *  AnyValue body (-1, -1 when it has no key or no value); entries beyond `attrLen` are stale.
+   *  Until kvRead, the third entry is where the KeyValue's body starts and the rest are unset. */
+  private readonly attrs: number[] = [];
+  private attrLen = 0;
+  private kvRead = false;
+  /** the keys as strings, made on first use (a visitor that looks up a few keys compares bytes) */
+  private keyList: string[] | undefined;
+  /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only, when
+   *  its bit is set in `present`; a plain array: a typed array per item cost more than the rest */
+  private readonly at: number[] = new Array<number>(2 * MAX_FIELD + 2).fill(0);
+  private present = 0;
 
-  constructor(
-    readonly r: Reader,
-    /** the item's body, without its tag and length */
-    readonly start: number,
-    readonly end: number,
-    attrNo: number,
-  ) {
-    r.pos = start;
-    while (r.pos < end) {
-      const fieldStart = r.pos;
-      const tag = r.uint32(end);
+  constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number) {
+    this.read(start, end);
+  }
+
+  /** Makes this the view of the item at [start, end) of the same buffer. Every span of a request
+   *  goes through here, so tags and lengths of one byte (nearly all) are read inline; longer ones
+   *  and anything out of bounds go to the Reader, which throws. */
+  read(start: number, end: number): void {
+    const r = this.r;
+    const b = r.buf;
+    const attrNo = this.attrNo;
+    const a = this.attrs;
+    const at = this.at;
+    this.start = start;
+    this.end = end;
+    this.keyList = undefined;
+    let present = 0;
+    let k = 0;
+    let p = start;
+    while (p < end) {
+      const fieldStart = p;
+      let tag = b[p]!;
+      if (tag < 0x80) p++;
+      else {
+        r.pos = p;
+        tag = r.uint32(end);
+        p = r.pos;
+      }
       const no = tag >>> 3;
       const wt = tag & 7;
-      if (no === attrNo && wt === WT_LEN) {
-        const n = r.length(end);
-        const kvEnd = r.pos + n;
-        let key = '';
-        let vs = -1, ve = -1;
-        while (r.pos < kvEnd) {
-          const t = r.uint32(kvEnd);
-          if (t === 0x0a) {
-            const kn = r.length(kvEnd);
-            key = r.string(r.pos, r.pos + kn);
-            r.pos += kn;
-          } else if (t === 0x12) {
-            const vn = r.length(kvEnd);
-            vs = r.pos;
-            ve = vs + vn;
-            r.pos = ve;
-          } else r.skip(t & 7, kvEnd);
+      if (wt === WT_LEN) {
+        let n = p < end ? b[p]! : 0x80;
+        if (n < 0x80) p++;
+        else if (p + 1 < end && b[p + 1]! < 0x80) {
+          n = (n & 0x7f) | (b[p + 1]! << 7);
+          p += 2;
+        } else {
+          r.pos = p;
+          n = r.length(end);
+          p = r.pos;
         }
-        this.keys.push(key);
-        this.fields.push(fieldStart, kvEnd);
-        this.values.push(vs, ve);
-        continue;
-      }
-      if (no <= MAX_FIELD) {
-        if (wt === WT_LEN) {
-          const n = r.length(end);
-          this.at[2 * no] = r.pos;
-          this.at[2 * no + 1] = r.pos + n;
-          r.pos += n;
+        const vEnd = p + n;
+        if (vEnd > end) lengthPastEnd(fieldStart);
+        if (no === attrNo) {
+          a[k] = fieldStart;
+          a[k + 1] = vEnd;
+          a[k + 2] = p;
+          k += 6;
+          p = vEnd;
           continue;
         }
-        const vs = r.pos;
-        r.skip(wt, end);
-        this.at[2 * no] = vs;
-        this.at[2 * no + 1] = r.pos;
+        if (no <= MAX_FIELD) {
+          at[2 * no] = p;
+          at[2 * no + 1] = vEnd;
+          present |= 1 << no;
+        }
+        p = vEnd;
         continue;
       }
-      r.skip(wt, end);
+      const vs = p;
+      if (wt === WT_I64) p += 8;
+      else if (wt === WT_I32) p += 4;
+      else if (wt === WT_VARINT && p < end && b[p]! < 0x80) p++;
+      else {
+        r.pos = p;
+        r.skip(wt, end);
+        p = r.pos;
+      }
+      if (p > end) throw truncated(vs);
+      if (no <= MAX_FIELD) {
+        at[2 * no] = vs;
+        at[2 * no + 1] = p;
+        present |= 1 << no;
+      }
     }
+    this.attrLen = k;
+    this.present = present;
+    this.kvRead = false;
+  }
+
+  /** Reads where each attribute's key and value are (read() notes only where the attribute is). */
+  private readKvs(): void {
+    const r = this.r;
+    const b = r.buf;
+    const a = this.attrs;
+    for (let i = 0; i < this.attrLen; i += 6) {
+      let p = a[i + 2]!;
+      const end = a[i + 1]!;
+      let ks = -1, ke = -1, vs = -1, ve = -1;
+      while (p < end) {
+        const t = b[p]!;
+        if (t >= 0x80 || (t & 7) !== WT_LEN) {
+          // not a key or a value: skipped by the Reader
+          r.pos = p;
+          r.skip(r.uint32(end) & 7, end);
+          p = r.pos;
+          continue;
+        }
+        p++;
+        let m = p < end ? b[p]! : 0x80;
+        if (m < 0x80) p++;
+        else if (p + 1 < end && b[p + 1]! < 0x80) {
+          m = (m & 0x7f) | (b[p + 1]! << 7);
+          p += 2;
+        } else {
+          r.pos = p;
+          m = r.length(end);
+          p = r.pos;
+        }
+        if (p + m > end) lengthPastEnd(p);
+        if (t === 0x0a) {
+          ks = p;
+          ke = p + m;
+        } else if (t === 0x12) {
+          vs = p;
+          ve = p + m;
+        }
+        p += m;
+      }
+      a[i + 2] = ks;
+      a[i + 3] = ke;
+      a[i + 4] = vs;
+      a[i + 5] = ve;
+    }
+    this.kvRead = true;
   }
 
   get count(): number {
-    return this.keys.length;
+    return this.attrLen / 6;
   }
 
+  /** The attribute keys, in order ('' for a key-less attribute). */
+  get keys(): readonly string[] {
+    if (this.keyList === undefined) {
+      if (!this.kvRead) this.readKvs();
+      const a = this.attrs;
+      const list: string[] = [];
+      for (let i = 0; i < this.attrLen; i += 6) list.push(a[i + 2]! < 0 ? '' : this.r.string(a[i + 2]!, a[i + 3]!));
+      this.keyList = list;
+    }
+    return this.keyList;
+  }
+
+  /** The first attribute named `key`, or -1; compared as bytes while the keys are not decoded.
+   *  Before the attributes are read through, a KeyValue that is its key then its value (what every
+   *  encoder writes) is matched where it lies; any other shape reads them all. */
   indexOf(key: string): number {
-    return this.keys.indexOf(key);
+    if (this.keyList !== undefined) return this.keyList.indexOf(key);
+    const n = key.length;
+    for (let j = 0; j < n; j++) if (key.charCodeAt(j) >= 0x80) return this.keys.indexOf(key);
+    const a = this.attrs;
+    const b = this.r.buf;
+    if (this.kvRead) {
+      next: for (let i = 0; i < this.attrLen; i += 6) {
+        const ks = a[i + 2]!;
+        if (a[i + 3]! - ks !== n) continue;
+        for (let j = 0; j < n; j++) if (b[ks + j] !== key.charCodeAt(j)) continue next;
+        return i / 6;
+      }
+      return -1;
+    }
+    next: for (let i = 0; i < this.attrLen; i += 6) {
+      const bs = a[i + 2]!;
+      const fe = a[i + 1]!;
+      const kn = b[bs + 1]!;
+      const ke = bs + 2 + kn;
+      // key then value, each with a one-byte length, filling the KeyValue: the key is where it lies
+      const shaped = b[bs] === 0x0a && kn < 0x80 && bs + 1 < fe && (ke === fe || (b[ke] === 0x12 && ke + 2 + b[ke + 1]! === fe && b[ke + 1]! < 0x80));
+      if (!shaped) {
+        this.readKvs();
+        return this.indexOf(key);
+      }
+      if (kn !== n) continue;
+      for (let j = 0; j < n; j++) if (b[bs + 2 + j] !== key.charCodeAt(j)) continue next;
+      return i / 6;
+    }
+    return -1;
+  }
+
+  /** [start, end) of attribute i's whole field (tag included). */
+  attrStart(i: number): number {
+    return this.attrs[6 * i]!;
+  }
+
+  attrEnd(i: number): number {
+    return this.attrs[6 * i + 1]!;
   }
 
   /** The value of attribute i, decoded. */
   value(i: number): AnyValue | undefined {
-    const s = this.values[2 * i]!;
+    if (!this.kvRead) this.readKvs();
+    const s = this.attrs[6 * i + 4]!;
     if (s < 0) return undefined;
-    return decodeMessage<AnyValue>(ANY_VALUE, this.r.buf.subarray(s, this.values[2 * i + 1]!));
+    return decodeMessage<AnyValue>(ANY_VALUE, this.r.buf.subarray(s, this.attrs[6 * i + 5]!));
   }
 
   /** The value of attribute i as a string, when it is a string (cheaper than value()). */
   stringValue(i: number): string | undefined {
-    const s = this.values[2 * i]!;
-    const e = this.values[2 * i + 1]!;
+    if (!this.kvRead) this.readKvs();
+    const s = this.attrs[6 * i + 4]!;
+    const e = this.attrs[6 * i + 5]!;
     if (s < 0 || e - s < 1 || this.r.buf[s] !== 0x0a) return this.scalarString(i);
     const r = this.r;
     r.pos = s + 1;
@@ -123,21 +271,24 @@ export class WireItem {
 
   /** The AnyValue bytes of attribute i, to carry it under another key without decoding. */
   rawValue(i: number): Uint8Array | undefined {
-    const s = this.values[2 * i]!;
-    return s < 0 ? undefined : this.r.buf.subarray(s, this.values[2 * i + 1]!);
+    if (!this.kvRead) this.readKvs();
+    const s = this.attrs[6 * i + 4]!;
+    return s < 0 ? undefined : this.r.buf.subarray(s, this.attrs[6 * i + 5]!);
   }
 
   /** Byte length of attribute i's value encoding (a bound on the content it carries). */
   valueSize(i: number): number {
-    const s = this.values[2 * i]!;
-    return s < 0 ? 0 : this.values[2 * i + 1]! - s;
+    if (!this.kvRead) this.readKvs();
+    const s = this.attrs[6 * i + 4]!;
+    return s < 0 ? 0 : this.attrs[6 * i + 5]! - s;
   }
 
   /** The value of attribute i as a number, when it is an int, a double or a numeric string; read
    *  in place (decoding an AnyValue builds a reader and objects). */
   numberValue(i: number): number | undefined {
-    const s = this.values[2 * i]!;
-    const e = this.values[2 * i + 1]!;
+    if (!this.kvRead) this.readKvs();
+    const s = this.attrs[6 * i + 4]!;
+    const e = this.attrs[6 * i + 5]!;
     if (s < 0 || e <= s) return undefined;
     const r = this.r;
     r.pos = s;
@@ -158,57 +309,96 @@ export class WireItem {
   }
 
   has(no: number): boolean {
-    return this.at[2 * no] !== undefined;
+    return no <= MAX_FIELD && (this.present & (1 << no)) !== 0;
+  }
+
+  /** [from(no), to(no)) are field `no`'s value bytes in r.buf: bytes() without a view (0, 0 when
+   *  absent). */
+  from(no: number): number {
+    return this.has(no) ? this.at[2 * no]! : 0;
+  }
+
+  to(no: number): number {
+    return this.has(no) ? this.at[2 * no + 1]! : 0;
   }
 
   bytes(no: number): Uint8Array {
-    const s = this.at[2 * no];
-    return s === undefined ? EMPTY : this.r.buf.subarray(s, this.at[2 * no + 1]!);
+    return this.has(no) ? this.r.buf.subarray(this.at[2 * no]!, this.at[2 * no + 1]!) : EMPTY;
   }
 
   /** Field `no`'s bytes as a latin1 string: a cheap map key for ids. */
   key(no: number): string {
-    const s = this.at[2 * no];
-    return s === undefined ? '' : this.r.nb.toString('latin1', s, this.at[2 * no + 1]!);
+    return this.has(no) ? this.r.nb.toString('latin1', this.at[2 * no]!, this.at[2 * no + 1]!) : '';
   }
 
   string(no: number): string {
-    const s = this.at[2 * no];
-    return s === undefined ? '' : this.r.string(s, this.at[2 * no + 1]!);
+    return this.has(no) ? this.r.string(this.at[2 * no]!, this.at[2 * no + 1]!) : '';
   }
 
   /** A varint field's low 32 bits (kind, severity number). */
   varint(no: number): number {
-    const s = this.at[2 * no];
-    if (s === undefined) return 0;
-    this.r.pos = s;
+    if (!this.has(no)) return 0;
+    this.r.pos = this.at[2 * no]!;
     return this.r.uint32(this.at[2 * no + 1]!);
   }
 
-  fixed64(no: number): bigint {
-    const s = this.at[2 * no];
-    if (s === undefined) return 0n;
-    return this.r.view.getBigUint64(s, true);
+  /** An int32 or enum field, signed as the decoder reads it (a negative enum stays negative). */
+  int32(no: number): number {
+    return this.varint(no) | 0;
   }
 
-  /** A span's status code (Status.code, field 3 of field 15). */
+  fixed64(no: number): bigint {
+    if (!this.has(no)) return 0n;
+    return this.r.view.getBigUint64(this.at[2 * no]!, true);
+  }
+
+  /** A span's status code (Status.code, field 3 of field 15), signed as the decoder reads it. */
   statusCode(): number {
-    const s = this.at[30];
-    if (s === undefined) return 0;
+    if (!this.has(15)) return 0;
+    const s = this.at[30]!;
     const e = this.at[31]!;
     const r = this.r;
     r.pos = s;
     let code = 0;
     while (r.pos < e) {
       const t = r.uint32(e);
-      if (t === 0x18) code = r.uint32(e);
+      if (t === 0x18) code = r.uint32(e) | 0;
       else r.skip(t & 7, e);
     }
     return code;
   }
+
+  /** Every occurrence of length-delimited field `no` (span events, links; a string sent twice):
+   *  [field start (tag included), value start, value end] each. Walks the item again. */
+  occurrences(no: number): number[] {
+    const out: number[] = [];
+    const r = this.r;
+    const end = this.end;
+    r.pos = this.start;
+    while (r.pos < end) {
+      const fs = r.pos;
+      const tag = r.uint32(end);
+      if (tag >>> 3 === no && (tag & 7) === WT_LEN) {
+        const n = r.length(end);
+        out.push(fs, r.pos, r.pos + n);
+        r.pos += n;
+      } else r.skip(tag & 7, end);
+    }
+    return out;
+  }
+
+  /** A view of a message nested in this item (from occurrences()), e.g. a span event, whose
+   *  attributes are field `attrNo`. */
+  nested(start: number, end: number, attrNo: number): WireItem {
+    return new WireItem(this.r, start, end, attrNo);
+  }
 }
 
 const EMPTY = new Uint8Array(0);
+
+function lengthPastEnd(at: number): never {
+  throw new DecodeError(`a length at byte ${at} runs past the end of its message`);
+}
 
 /** A new attribute: its value either decoded or as the AnyValue bytes of another attribute. */
 export interface NewAttr {
@@ -217,11 +407,22 @@ export interface NewAttr {
   raw?: Uint8Array;
 }
 
-/** What to do with an item: drop some of its attributes (by index), append others. */
+/** What to do with an item: drop some of its attributes (by index), append others, leave out
+ *  other fields, set a span's tracestate. */
 export interface ItemEdit {
   drop?: readonly number[];
   add?: readonly NewAttr[];
+  /** whole fields to leave out, as [start, end) pairs of positions in the item's buffer (from
+   *  WireItem.occurrences: field start and value end), e.g. span events */
+  cut?: readonly number[];
+  /** spans only: the tracestate (field 3) the span is written with, replacing the one it has; ''
+   *  leaves it without */
+  traceState?: string;
 }
+
+/** The decision that leaves an item out of the request. A resource or scope left without items is
+ *  left out too. */
+export const DROP: Readonly<{ dropItem: true }> = Object.freeze({ dropItem: true });
 
 /** An item taken out of the request to be sent later (see EditResult.held). */
 export interface HeldItem {
@@ -239,20 +440,23 @@ export interface Container {
   scope: Uint8Array;
 }
 
-/** What the visitor decides: undefined keeps the item as it is, an edit changes it, `hold` takes it
- *  out with the edit applied (tagged for the caller), `defer` asks again once the whole request has
- *  been visited. */
-export type Decision = undefined | ItemEdit | { hold: true; edit?: ItemEdit; tag?: unknown } | { defer: true; edit?: ItemEdit };
+/** What the visitor decides: undefined keeps the item as it is, an edit changes it, DROP leaves it
+ *  out, `hold` takes it out with the edit applied (tagged for the caller), `defer` asks again once
+ *  the whole request has been visited. */
+export type Decision = undefined | ItemEdit | typeof DROP | { hold: true; edit?: ItemEdit; tag?: unknown } | { defer: true; edit?: ItemEdit };
 
+/** Where an item is: its resource and instrumentation scope, each decoded on first use (once per
+ *  resource or scope), as the request has shown them so far. */
 export interface EditContext {
-  /** The item's resource, decoded (once per resource). */
-  resource: Resource | undefined;
+  readonly resource: Resource | undefined;
+  readonly scope: InstrumentationScope | undefined;
   /** The instrumentation scope's name. */
-  scopeName: string;
+  readonly scopeName: string;
 }
 
 export interface EditResult {
-  /** The request with the edits made and the held items taken out; undefined when nothing changed. */
+  /** The request with the edits made and the dropped and held items taken out; undefined when
+   *  nothing changed (the caller keeps the original bytes). */
   bytes: Uint8Array | undefined;
   /** Items left in `bytes`. */
   count: number;
@@ -262,14 +466,62 @@ export interface EditResult {
 interface Scope {
   pre: number[];
   post: number[];
-  items: Slot[];
+  /** per item: its start, its end and its slot (an index into the call's slots, -1 when the
+   *  visitor kept it as it is: no object per item) */
+  items: number[];
+  /** items left once every item is decided */
+  live: number;
   size: number;
+  /** [start, end) of the InstrumentationScope's body, -1 until seen */
+  at: number;
+  atEnd: number;
 }
 interface ResourceNode {
   pre: number[];
   post: number[];
   scopes: Scope[];
   size: number;
+  /** [start, end) of the Resource's body, -1 until seen */
+  at: number;
+  atEnd: number;
+}
+
+/** The EditContext of the items of one scope. */
+class ScopeContext implements EditContext {
+  private res: Resource | undefined;
+  private resAt = -1;
+  private sc: InstrumentationScope | undefined;
+  private scAt = -1;
+  private name: string | undefined;
+
+  constructor(private readonly buf: Uint8Array, private readonly node: ResourceNode, private readonly s: Scope) {}
+
+  get resource(): Resource | undefined {
+    const n = this.node;
+    if (n.at < 0) return undefined;
+    if (this.resAt !== n.at) {
+      this.res = decodeMessage<Resource>(RESOURCE, this.buf.subarray(n.at, n.atEnd));
+      this.resAt = n.at;
+    }
+    return this.res;
+  }
+
+  get scope(): InstrumentationScope | undefined {
+    const s = this.s;
+    if (s.at < 0) return undefined;
+    if (this.scAt !== s.at) {
+      this.sc = decodeMessage<InstrumentationScope>(SCOPE, this.buf.subarray(s.at, s.atEnd));
+      this.scAt = s.at;
+      this.name = this.sc.name;
+    }
+    return this.sc;
+  }
+
+  get scopeName(): string {
+    if (this.s.at < 0) return '';
+    if (this.scAt !== this.s.at) void this.scope; // decodes it, and its name
+    return this.name ?? '';
+  }
 }
 
 function addRange(list: number[], start: number, end: number): void {
@@ -374,30 +626,61 @@ function writeAttr(w: Writer, a: NewAttr, attrTag: number): void {
   }
 }
 
-function editedSize(item: WireItem, edit: ItemEdit): number {
-  let size = item.end - item.start;
-  if (edit.drop) for (const i of dropped(edit.drop)) size -= item.fields[2 * i + 1]! - item.fields[2 * i]!;
+const TRACE_STATE_TAG = (SPAN.traceState << 3) | WT_LEN;
+
+/** Whether an edit changes anything. */
+function changes(e: ItemEdit): boolean {
+  return (e.drop !== undefined && e.drop.length > 0) || (e.add !== undefined && e.add.length > 0) || (e.cut !== undefined && e.cut.length > 0) || e.traceState !== undefined;
+}
+
+/** The ranges of an item an edit leaves out: [start, end) pairs, in order and disjoint. */
+function cutsOf(item: WireItem, edit: ItemEdit): number[] {
+  const out: number[] = [];
+  if (edit.drop) for (const i of edit.drop) out.push(item.attrStart(i), item.attrEnd(i));
+  if (edit.cut) for (const x of edit.cut) out.push(x);
+  if (edit.traceState !== undefined) {
+    const ts = item.occurrences(SPAN.traceState);
+    for (let i = 0; i < ts.length; i += 3) out.push(ts[i]!, ts[i + 2]!);
+  }
+  let sorted = true;
+  for (let i = 2; i < out.length; i += 2) if (out[i]! < out[i - 1]!) { sorted = false; break; }
+  if (sorted) return out;
+  // Several sources, or several rules dropping one attribute: sorted and merged.
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < out.length; i += 2) pairs.push([out[i]!, out[i + 1]!]);
+  pairs.sort((a, b) => a[0] - b[0]);
+  const merged: number[] = [];
+  for (const [s, e] of pairs) {
+    const n = merged.length;
+    if (n > 0 && s <= merged[n - 1]!) merged[n - 1] = Math.max(merged[n - 1]!, e);
+    else merged.push(s, e);
+  }
+  return merged;
+}
+
+function editedSize(item: WireItem, edit: ItemEdit, cuts: readonly number[]): number {
+  let size = item.end - item.start - rangesSize(cuts);
   if (edit.add) for (const a of edit.add) size += attrFieldSize(a);
+  if (edit.traceState) {
+    const n = utf8Length(edit.traceState);
+    size += 1 + varintLen(n) + n;
+  }
   return size;
 }
 
-/** Indexes to drop, each once (several rules may drop the same attribute). */
-function dropped(drop: readonly number[]): number[] {
-  return drop.length <= 1 ? (drop as number[]) : [...new Set(drop)].sort((a, b) => a - b);
-}
-
-function writeEdited(w: Writer, item: WireItem, edit: ItemEdit, attrTag: number): void {
-  const buf = item.r.buf;
-  if (edit.drop && edit.drop.length > 0) {
-    let from = item.start;
-    for (const i of dropped(edit.drop)) {
-      const s = item.fields[2 * i]!;
-      if (s > from) w.raw(buf, from, s);
-      from = Math.max(from, item.fields[2 * i + 1]!);
-    }
-    if (item.end > from) w.raw(buf, from, item.end);
-  } else w.raw(buf, item.start, item.end);
+/** Writes the item at [start, end) of `buf` with its edit. */
+function writeEdited(w: Writer, buf: Uint8Array, start: number, end: number, edit: ItemEdit, cuts: readonly number[], attrTag: number): void {
+  let from = start;
+  for (let i = 0; i < cuts.length; i += 2) {
+    if (cuts[i]! > from) w.raw(buf, from, cuts[i]!);
+    from = cuts[i + 1]!;
+  }
+  if (end > from) w.raw(buf, from, end);
   if (edit.add) for (const a of edit.add) writeAttr(w, a, attrTag);
+  if (edit.traceState) {
+    w.uvarint(TRACE_STATE_TAG);
+    w.string(edit.traceState);
+  }
 }
 
 interface PendingHold {
@@ -411,12 +694,18 @@ interface PendingHold {
  *  request rather than one per item. */
 function heldOut(pending: readonly PendingHold[], attrTag: number, out: HeldItem[]): void {
   let total = 0;
-  for (const p of pending) total += p.edit ? editedSize(p.item, p.edit) : p.item.end - p.item.start;
+  const cuts: Array<number[] | undefined> = [];
+  for (const p of pending) {
+    const c = p.edit ? cutsOf(p.item, p.edit) : undefined;
+    cuts.push(c);
+    total += p.edit ? editedSize(p.item, p.edit, c!) : p.item.end - p.item.start;
+  }
   const w = new Writer(total);
   const starts: number[] = [];
-  for (const p of pending) {
+  for (let i = 0; i < pending.length; i++) {
+    const p = pending[i]!;
     starts.push(w.pos);
-    if (p.edit) writeEdited(w, p.item, p.edit, attrTag);
+    if (p.edit) writeEdited(w, p.item.r.buf, p.item.start, p.item.end, p.edit, cuts[i]!, attrTag);
     else w.raw(p.item.r.buf, p.item.start, p.item.end);
   }
   const b = w.buf;
@@ -426,23 +715,34 @@ function heldOut(pending: readonly PendingHold[], attrTag: number, out: HeldItem
   }
 }
 
+/** An item the visitor edited or deferred. */
 interface Slot {
-  start: number;
-  end: number;
-  item: WireItem;
+  /** a deferred item's view, for settle */
+  item: WireItem | undefined;
+  /** undefined: written as it came */
   edit: ItemEdit | undefined;
-  /** decided after the pass (settle) */
-  deferred: boolean;
-  held: boolean;
+  /** the ranges the edit leaves out (cutsOf) */
+  cuts: number[] | undefined;
+  /** held or dropped by settle: not written */
+  gone: boolean;
+  /** its size as written */
   size: number;
 }
 
+/** A slot for an item edited by `e`, sized now. */
+function editedSlot(signal: EditableSignal, item: WireItem, e: ItemEdit): Slot {
+  if (signal !== 'traces' && e.traceState !== undefined) throw new TypeError('editItems: traceState is a span field');
+  const cuts = cutsOf(item, e);
+  return { item: undefined, edit: e, cuts, gone: false, size: editedSize(item, e, cuts) };
+}
+
 /**
- * Visits every span (traces) or log record (logs) of a validated request with its resource; writes
- * the request again with the visitor's edits, without the items it holds. The visitor may defer an
- * item: `settle` then decides it once every item of the request has been seen (a span whose parent
- * comes later in the same request). New sizes are summed after that, and the request written with
- * exact length prefixes.
+ * Visits every span (traces) or log record (logs) of a validated request with its resource and
+ * scope; writes the request again with the visitor's edits, without the items it drops or holds.
+ * The visitor may defer an item: `settle` then decides it once every item of the request has been
+ * seen (a span whose parent comes later in the same request). New sizes are summed after that, and
+ * the request written with exact length prefixes. When nothing is edited, dropped or held the
+ * result has no bytes: the original stands, not copied.
  */
 export function editItems(
   signal: EditableSignal,
@@ -456,37 +756,40 @@ export function editItems(
   const attrTag = attrNo * 8 + WT_LEN;
   const resources: ResourceNode[] = [];
   const held: HeldItem[] = [];
+  const slots: Slot[] = [];
   const deferred: Array<{ slot: Slot; node: ResourceNode; scope: Scope }> = [];
   const pending: PendingHold[] = [];
   let changed = false;
+  /** the view the next item is read into, while no decision refers to it */
+  let view: WireItem | undefined;
   const end = buf.length;
   while (r.pos < end) {
     const start = r.pos;
     const tag = r.uint32(end);
     if (tag !== 0x0a) {
       r.skip(tag & 7, end);
-      resources.push({ pre: [start, r.pos], post: [], scopes: [], size: -1 });
+      resources.push({ pre: [start, r.pos], post: [], scopes: [], size: -1, at: -1, atEnd: -1 });
       continue;
     }
     const rn = r.length(end);
     const rEnd = r.pos + rn;
-    const node: ResourceNode = { pre: [], post: [], scopes: [], size: 0 };
-    let resource: Resource | undefined;
+    const node: ResourceNode = { pre: [], post: [], scopes: [], size: 0, at: -1, atEnd: -1 };
     let seenScope = false;
     while (r.pos < rEnd) {
       const fs = r.pos;
       const t = r.uint32(rEnd);
       if (t === 0x0a) {
         const n = r.length(rEnd);
-        resource = decodeMessage<Resource>(RESOURCE, buf.subarray(r.pos, r.pos + n));
+        node.at = r.pos;
+        node.atEnd = r.pos + n;
         r.pos += n;
         addRange(seenScope ? node.post : node.pre, fs, r.pos);
       } else if (t === 0x12) {
         seenScope = true;
         const sn = r.length(rEnd);
         const sEnd = r.pos + sn;
-        const scope: Scope = { pre: [], post: [], items: [], size: 0 };
-        let scopeName = '';
+        const scope: Scope = { pre: [], post: [], items: [], live: 0, size: 0, at: -1, atEnd: -1 };
+        const ctx = new ScopeContext(buf, node, scope);
         let seenItem = false;
         while (r.pos < sEnd) {
           const ss = r.pos;
@@ -496,25 +799,47 @@ export function editItems(
             const n = r.length(sEnd);
             const itemStart = r.pos;
             const itemEnd = itemStart + n;
-            const item = new WireItem(r, itemStart, itemEnd, attrNo);
-            const d = visit(item, { resource, scopeName });
+            if (view === undefined) view = new WireItem(r, itemStart, itemEnd, attrNo);
+            else view.read(itemStart, itemEnd);
+            const item = view;
+            const d = visit(item, ctx);
             r.pos = itemEnd; // the visitor's reads move the reader
-            if (d !== undefined && 'hold' in d) {
+            if (d === DROP) {
+              changed = true;
+              continue;
+            }
+            if (d === undefined) {
+              scope.items.push(itemStart, itemEnd, -1);
+              continue;
+            }
+            if ('hold' in d) {
+              view = undefined; // the decision refers to it: the next item gets a view of its own
               changed = true;
               pending.push({ item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
               continue;
             }
-            const slot: Slot = { start: itemStart, end: itemEnd, item, edit: undefined, deferred: false, held: false, size: n };
-            if (d !== undefined && 'defer' in d) {
-              slot.deferred = true;
-              slot.edit = d.edit;
+            if ('defer' in d) {
+              view = undefined;
+              const slot: Slot = { item, edit: d.edit, cuts: undefined, gone: false, size: n };
               deferred.push({ slot, node, scope });
-            } else slot.edit = d;
-            scope.items.push(slot);
+              scope.items.push(itemStart, itemEnd, slots.length);
+              slots.push(slot);
+              continue;
+            }
+            // An edit is sized now: the view goes on to the next item.
+            const e = d as ItemEdit;
+            if (!changes(e)) {
+              scope.items.push(itemStart, itemEnd, -1);
+              continue;
+            }
+            changed = true;
+            scope.items.push(itemStart, itemEnd, slots.length);
+            slots.push(editedSlot(signal, item, e));
           } else {
             if (st === 0x0a) {
               const n = r.length(sEnd);
-              scopeName = scopeNameOf(r, r.pos, r.pos + n);
+              scope.at = r.pos;
+              scope.atEnd = r.pos + n;
               r.pos += n;
             } else r.skip(st & 7, sEnd);
             addRange(seenItem ? scope.post : scope.pre, ss, r.pos);
@@ -531,12 +856,22 @@ export function editItems(
     resources.push(node);
   }
   for (const { slot, node, scope } of deferred) {
-    const d = settle ? settle(slot.item, slot.edit) : slot.edit;
-    if (d !== undefined && 'hold' in d) {
-      slot.held = true;
+    const item = slot.item!;
+    const d = settle ? settle(item, slot.edit) : slot.edit;
+    if (d === DROP) {
+      slot.gone = true;
       changed = true;
-      pending.push({ item: slot.item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
-    } else slot.edit = d !== undefined && 'defer' in d ? d.edit : d;
+    } else if (d !== undefined && 'hold' in d) {
+      slot.gone = true;
+      changed = true;
+      pending.push({ item, edit: d.edit, container: containerOf(node, scope, buf), tag: d.tag });
+    } else {
+      const e = d !== undefined && 'defer' in d ? d.edit : (d as ItemEdit | undefined);
+      if (e !== undefined && changes(e)) {
+        changed = true;
+        Object.assign(slot, editedSlot(signal, item, e));
+      } else slot.edit = undefined;
+    }
   }
   containers.clear();
   if (pending.length > 0) heldOut(pending, attrTag, held);
@@ -545,33 +880,55 @@ export function editItems(
   let count = 0;
   for (const node of resources) {
     if (node.size < 0) continue;
-    node.size = rangesSize(node.pre) + rangesSize(node.post);
     for (const scope of node.scopes) {
-      if (deferred.length > 0) scope.items = scope.items.filter((x) => !x.held);
-      scope.size = rangesSize(scope.pre) + rangesSize(scope.post);
-      for (const slot of scope.items) {
-        const e = slot.edit;
-        if (e !== undefined && ((e.drop?.length ?? 0) > 0 || (e.add?.length ?? 0) > 0)) {
-          changed = true;
-          slot.size = editedSize(slot.item, e);
-        } else slot.edit = undefined;
-        scope.size += 1 + varintLen(slot.size) + slot.size;
-        count++;
+      const items = scope.items;
+      let live = 0;
+      for (let i = 0; i < items.length; i += 3) {
+        const si = items[i + 2]!;
+        if (si < 0) {
+          live++;
+          continue;
+        }
+        if (!slots[si]!.gone) live++;
       }
-      node.size += 1 + varintLen(scope.size) + scope.size;
+      scope.live = live;
+      count += live;
     }
   }
   if (!changed) return { bytes: undefined, count, held };
 
+  // What is written: a scope without items and a resource without scopes are left out, as the
+  // processors that work on the decoded request leave them.
+  const sizeOf = (items: readonly number[], i: number): number => (items[i + 2]! < 0 ? items[i + 1]! - items[i]! : slots[items[i + 2]!]!.size);
+  const goneAt = (items: readonly number[], i: number): boolean => items[i + 2]! >= 0 && slots[items[i + 2]!]!.gone;
   let total = 0;
-  for (const node of resources) total += node.size < 0 ? rangesSize(node.pre) : 1 + varintLen(node.size) + node.size;
+  for (const node of resources) {
+    if (node.size < 0) {
+      total += rangesSize(node.pre);
+      continue;
+    }
+    node.scopes = node.scopes.filter((s) => s.live > 0);
+    if (node.scopes.length === 0) continue;
+    node.size = rangesSize(node.pre) + rangesSize(node.post);
+    for (const scope of node.scopes) {
+      scope.size = rangesSize(scope.pre) + rangesSize(scope.post);
+      const items = scope.items;
+      for (let i = 0; i < items.length; i += 3) {
+        if (goneAt(items, i)) continue;
+        const n = sizeOf(items, i);
+        scope.size += 1 + varintLen(n) + n;
+      }
+      node.size += 1 + varintLen(scope.size) + scope.size;
+    }
+    total += 1 + varintLen(node.size) + node.size;
+  }
   const w = new Writer(total + 16);
   for (const node of resources) {
     if (node.size < 0) {
       w.raw(buf, node.pre[0]!, node.pre[1]!);
       continue;
     }
-    if (node.scopes.length > 0 && node.scopes.every((s) => s.items.length === 0)) continue; // all held
+    if (node.scopes.length === 0) continue;
     w.uvarint(0x0a);
     w.uvarint(node.size);
     for (let i = 0; i < node.pre.length; i += 2) w.raw(buf, node.pre[i]!, node.pre[i + 1]!);
@@ -579,11 +936,14 @@ export function editItems(
       w.uvarint(0x12);
       w.uvarint(scope.size);
       for (let i = 0; i < scope.pre.length; i += 2) w.raw(buf, scope.pre[i]!, scope.pre[i + 1]!);
-      for (const slot of scope.items) {
+      const items = scope.items;
+      for (let i = 0; i < items.length; i += 3) {
+        if (goneAt(items, i)) continue;
         w.uvarint(0x12);
-        w.uvarint(slot.size);
-        if (slot.edit === undefined) w.raw(buf, slot.start, slot.end);
-        else writeEdited(w, slot.item, slot.edit, attrTag);
+        w.uvarint(sizeOf(items, i));
+        const slot = items[i + 2]! < 0 ? undefined : slots[items[i + 2]!]!;
+        if (slot === undefined || slot.edit === undefined) w.raw(buf, items[i]!, items[i + 1]!);
+        else writeEdited(w, buf, items[i]!, items[i + 1]!, slot.edit, slot.cuts!, attrTag);
       }
       for (let i = 0; i < scope.post.length; i += 2) w.raw(buf, scope.post[i]!, scope.post[i + 1]!);
     }
@@ -616,22 +976,6 @@ function copyRanges(buf: Uint8Array, ranges: readonly number[]): Uint8Array {
     at += ranges[i + 1]! - ranges[i]!;
   }
   return out;
-}
-
-function scopeNameOf(r: Reader, start: number, end: number): string {
-  const save = r.pos;
-  r.pos = start;
-  let name = '';
-  while (r.pos < end) {
-    const t = r.uint32(end);
-    if (t === 0x0a) {
-      const n = r.length(end);
-      name = r.string(r.pos, r.pos + n);
-      r.pos += n;
-    } else r.skip(t & 7, end);
-  }
-  r.pos = save;
-  return name;
 }
 
 /** A request holding `items` (held earlier, perhaps from several requests), grouped under their

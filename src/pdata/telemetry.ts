@@ -28,6 +28,12 @@ function descOf(signal: Signal) {
   return d;
 }
 
+/** withProto's scratch memory: kept up to this size, a longer batch gets a buffer for the call. */
+const JOIN_SCRATCH_KEEP = 4 << 20;
+let joinScratch = new Uint8Array(0);
+/** a withProto call is running (one inside it gets a buffer of its own) */
+let joining = false;
+
 export class Telemetry {
   readonly signal: Signal;
   /** protobuf encoding; undefined once the tree was modified (re-encoded lazily) */
@@ -157,6 +163,31 @@ export class Telemetry {
       this.#sizeHint = this.#bytes.length + 64;
     }
     return this.#bytes;
+  }
+
+  /** Runs `fn` on the encoding as one buffer without joining a merged batch's parts for good: they
+   *  are copied into scratch memory reused from call to call (as the receiver's scan does) and stay
+   *  the batch's encoding. A processor that reads every batch and passes most on unchanged (see
+   *  src/pdata/edit.ts) then adds no buffer per batch; a joined copy per batch (toProto) cost it as
+   *  much CPU as the reading, mostly in the GC (bench/sampler.ts). `fn` must be synchronous and keep
+   *  neither the buffer nor views of it. */
+  withProto<T>(fn: (bytes: Uint8Array) => T): T {
+    const parts = this.#parts;
+    if (parts === undefined || joining) return fn(this.toProto());
+    const n = this.#partsSize;
+    let buf = joinScratch;
+    if (n > buf.length) {
+      buf = new Uint8Array(Math.max(n, Math.min(JOIN_SCRATCH_KEEP, buf.length * 2)));
+      if (buf.length <= JOIN_SCRATCH_KEEP) joinScratch = buf;
+    }
+    let at = 0;
+    for (const b of parts) { buf.set(b, at); at += b.length; }
+    joining = true;
+    try {
+      return fn(buf.subarray(0, n));
+    } finally {
+      joining = false;
+    }
   }
 
   toJSON(): string {
