@@ -158,7 +158,8 @@ export class GenAIMetricsConnector implements Connector {
   async consume(batch: Telemetry): Promise<void> {
     if (batch.signal !== 'traces') return;
     const now = Date.now();
-    readItems('traces', batch.toProto(), this.view, (item, res) => this.span(item, this.factsOf(res), now));
+    // Read in place: a merged batch's parts are not joined into a new buffer (Telemetry.withProto).
+    batch.withProto((bytes) => readItems('traces', bytes, this.view, (item, res) => this.span(item, this.factsOf(res), now)));
   }
 
   /** The facts of a resource: the last one's are kept (a request's spans come grouped by resource). */
