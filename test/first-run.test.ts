@@ -163,3 +163,31 @@ t.test('fleetcol demo: a bad option is exit 2 with the usage, no fleetcol is exi
   t.equal(await none.exited, 1);
   t.match(none.stderr(), /does not answer .* Start fleetcol first \(npm start\)/);
 });
+
+const CHROMIUM = '/usr/bin/chromium';
+t.test('the dashboard in Chromium shows the demo\'s fleet: its agents within 5 s, then the A2A agent', async (t) => {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === 'true') t.fail(`${CHROMIUM} is missing under CI=true (.ci/run installs chromium)`);
+    else t.comment(`SKIP: ${CHROMIUM} is missing, so the page cannot be opened (apt-get install -y chromium)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const { ports, base } = await startDefault(t);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'], timeout: 60_000 });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  await page.goto(`${base}/`);
+  const started = Date.now();
+  const d = demo(ports, ['--duration', '10s', ...(a2aSdk ? [] : ['--no-a2a'])]);
+  t.teardown(() => d.stop('SIGKILL'));
+  const rows = () => page.locator('tr[data-agent]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-agent')));
+  await waitFor(async () => (await rows()).filter((id) => OTLP_AGENTS.includes(id ?? '')).length === OTLP_AGENTS.length, 5000, 'the demo\'s agents on the page')
+    .catch((err: Error) => t.fail(`${err.message}\ndemo output:\n${d.output()}`));
+  t.ok(Date.now() - started <= 5500, `the page showed the demo's ${OTLP_AGENTS.length} agents after ${Date.now() - started} ms`);
+  if (a2aSdk) {
+    await waitFor(async () => (await rows()).includes(A2A_AGENT), 10_000, 'the A2A agent on the page').catch((err: Error) => t.fail(err.message));
+    t.ok((await rows()).includes(A2A_AGENT), 'the A2A agent, through the webhook, on the page');
+  }
+  t.equal(await d.exited, 0, 'the demo stopped by itself');
+});

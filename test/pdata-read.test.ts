@@ -36,7 +36,7 @@ t.test('spans: wanted values, fixed fields and resources as a decode gives them'
   const seen: unknown[] = [];
   readItems('traces', both, new ItemView(ks), (it, res) => {
     seen.push({
-      service: res?.attributes.find((kv) => kv.key === 'service.name')?.value?.stringValue,
+      service: res.resource?.attributes.find((kv) => kv.key === 'service.name')?.value?.stringValue,
       name: it.fieldString(5), kind: it.varint(6), status: it.statusCode(), seconds: it.seconds(7, 8),
       model: it.string(0), tokens: it.number(1), cost: it.number(2), flag: it.string(3), numeric: it.number(4), absent: it.has(5),
       spanId: Buffer.from(it.fieldBytes(2)).toString('hex'),

@@ -6,9 +6,9 @@
 // are looked at), never decoded.
 import type { Connector, CreateSettings } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
-import { ItemView, KeySet, readItems } from '../../src/pdata/read.js';
+import { ItemView, KeySet, readItems, type ResourceRef } from '../../src/pdata/read.js';
 import { AggregationTemporality } from '../../src/pdata/model.js';
-import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric, type Resource } from '../../src/pdata/telemetry.js';
+import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { GENAI_CONVENTIONS, GenAI, MODEL_OPERATIONS, Operation, pick } from '../../src/vocab/index.js';
 
@@ -100,8 +100,16 @@ interface Prepared {
   errors: Map<string, Labels>;
   tools: Map<string, Labels>;
 }
-/** Prepared label sets kept at most (cleared past it). */
+/** Nodes of the prepared-label trees kept at most (every resource's facts forgotten past it). */
 const MAX_PREPARED = 10_000;
+
+/** A node of the tree of prepared label sets: one level per dimension, a child per value. */
+interface PrepNode {
+  next?: Map<string, PrepNode>;
+  /** the child for a dimension the span does not have (distinct from an empty value) */
+  absent?: PrepNode;
+  prep?: Prepared;
+}
 
 const clip = (s: string) => (s.length > MAX_VALUE_LENGTH ? s.slice(0, MAX_VALUE_LENGTH) : s);
 
@@ -109,9 +117,8 @@ const clip = (s: string) => (s.length > MAX_VALUE_LENGTH ? s.slice(0, MAX_VALUE_
 const K = { op: 0, provider: 1, model: 2, agentId: 3, agentName: 4, tool: 5, errorType: 6, input: 7, output: 8, cost: 9 } as const;
 const KEYS = [GenAI.operationName, GenAI.providerName, GenAI.requestModel, GenAI.agentId, GenAI.agentName, GenAI.toolName, GenAI.errorType, GenAI.inputTokens, GenAI.outputTokens, GenAI.cost];
 
-/** What a resource gives every span of it, worked out once per resource. */
+/** What a resource gives every span of it, worked out once per distinct resource. */
 interface ResourceFacts {
-  resource: Resource | undefined;
   service: string;
   agentId: string | undefined;
   agentName: string | undefined;
@@ -119,14 +126,19 @@ interface ResourceFacts {
   extra: (string | undefined)[];
   /** span-metrics label sets by span name, then kind × 3 + status */
   spanLabels: Map<string, Labels[]>;
+  /** GenAI label sets by operation, provider, model, agent id, agent name, then dimensions */
+  prepared: PrepNode;
 }
 /** Span names with prepared span-metrics labels, per resource, at most. */
 const MAX_SPAN_NAMES = 1000;
+/** Distinct resources whose facts are kept at most (cleared past it). */
+const MAX_RESOURCES = 1000;
 
 export class GenAIMetricsConnector implements Connector {
   readonly mutatesData = false;
   private readonly instruments = new Map<string, Instrument>();
-  private readonly prepared = new Map<string, Prepared>();
+  /** tree nodes made under every resource's `prepared` (all forgotten past MAX_PREPARED) */
+  private prepNodes = 0;
   private seriesCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -135,7 +147,8 @@ export class GenAIMetricsConnector implements Connector {
   private readonly delta: boolean;
   private readonly startedAt = BigInt(Date.now()) * 1_000_000n;
   private readonly view: ItemView;
-  private facts: ResourceFacts | undefined;
+  /** by the resource's encoding: the same agent's requests share label sets and their series */
+  private readonly facts = new Map<string, ResourceFacts>();
 
   constructor(
     private readonly set: CreateSettings,
@@ -159,29 +172,55 @@ export class GenAIMetricsConnector implements Connector {
     if (batch.signal !== 'traces') return;
     const now = Date.now();
     // Read in place: a merged batch's parts are not joined into a new buffer (Telemetry.withProto).
-    batch.withProto((bytes) => readItems('traces', bytes, this.view, (item, res) => this.span(item, this.factsOf(res), now)));
+    let ref: ResourceRef | undefined, facts: ResourceFacts | undefined;
+    batch.withProto((bytes) => readItems('traces', bytes, this.view, (item, res) => {
+      if (res !== ref) {
+        ref = res;
+        facts = this.factsOf(res);
+      }
+      this.span(item, facts!, now);
+    }));
   }
 
-  /** The facts of a resource: the last one's are kept (a request's spans come grouped by resource). */
-  private factsOf(resource: Resource | undefined): ResourceFacts {
-    const last = this.facts;
-    if (last !== undefined && last.resource === resource) return last;
-    const res = resource?.attributes;
+  /** The facts of a resource, kept by its encoding (equal resources in different requests share
+   *  them, and so their label sets and the series cached on those). */
+  private factsOf(ref: ResourceRef): ResourceFacts {
+    const key = ref.key;
+    const known = this.facts.get(key);
+    if (known !== undefined) return known;
+    const res = ref.resource?.attributes;
     let agentId: string | undefined, agentName: string | undefined;
     if (pick(GenAI.agentId, undefined, res) !== undefined || pick(GenAI.agentName, undefined, res) !== undefined) {
       agentId = pick(GenAI.agentId, undefined, res);
       agentName = pick(GenAI.agentName, undefined, res);
     }
     const f: ResourceFacts = {
-      resource,
       service: clip(pick('service.name', undefined, res) ?? 'unknown_service'),
       agentId,
       agentName,
       extra: this.cfg.dimensions.map((k) => pick(k, undefined, res)),
       spanLabels: new Map(),
+      prepared: {},
     };
-    this.facts = f;
+    if (this.facts.size >= MAX_RESOURCES) this.facts.clear();
+    this.facts.set(key, f);
     return f;
+  }
+
+  private step(node: PrepNode, v: string | undefined): PrepNode {
+    if (v === undefined) return (node.absent ??= {});
+    const m = (node.next ??= new Map());
+    let child = m.get(v);
+    if (child === undefined) {
+      m.set(v, (child = {}));
+      // Many distinct values (a high-cardinality dimension): start over; the spans being read keep
+      // the facts they hold, later requests make new ones.
+      if (++this.prepNodes >= MAX_PREPARED) {
+        this.facts.clear();
+        this.prepNodes = 0;
+      }
+    }
+    return child;
   }
 
   private span(item: ItemView, facts: ResourceFacts, now: number): void {
@@ -220,22 +259,25 @@ export class GenAIMetricsConnector implements Connector {
       agentName = facts.agentName;
     }
     const extra = this.cfg.dimensions;
-    let sig = service;
-    const dims = [op, provider, model, agentId, agentName];
-    for (let d = 0; d < dims.length; d++) sig += `\u0000${dims[d] ?? ''}`;
-    let extraVals: (string | undefined)[] | undefined;
-    if (extra.length > 0) {
-      extraVals = extra.map((_, d) => item.string(KEYS.length + d) ?? facts.extra[d]);
-      for (const x of extraVals) sig += `\u0000${x ?? ''}`;
-    }
-    let prep = this.prepared.get(sig);
+    // The prepared label sets of this combination of values, found by walking a tree keyed by
+    // each value in turn (the strings come from the reader's cache, their hashes already known):
+    // no key string is built per span.
+    let node = this.step(facts.prepared, op);
+    node = this.step(node, provider);
+    node = this.step(node, model);
+    node = this.step(node, agentId);
+    node = this.step(node, agentName);
+    for (let d = 0; d < extra.length; d++) node = this.step(node, item.string(KEYS.length + d) ?? facts.extra[d]);
+    let prep = node.prep;
     if (prep === undefined) {
+      const dims = [op, provider, model, agentId, agentName];
       const base: Labels = [];
       for (let d = 0; d < BASE_DIMENSIONS.length; d++) if (dims[d] !== undefined) base.push([BASE_DIMENSIONS[d]!, clip(dims[d]!)]);
-      if (extraVals) for (let d = 0; d < extra.length; d++) if (extraVals[d] !== undefined) base.push([extra[d]!, clip(extraVals[d]!)]);
-      prep = { labels: base, input: [...base, [GenAI.tokenType, 'input']], output: [...base, [GenAI.tokenType, 'output']], errors: new Map(), tools: new Map() };
-      if (this.prepared.size >= MAX_PREPARED) this.prepared.clear();
-      this.prepared.set(sig, prep);
+      for (let d = 0; d < extra.length; d++) {
+        const v = item.string(KEYS.length + d) ?? facts.extra[d];
+        if (v !== undefined) base.push([extra[d]!, clip(v)]);
+      }
+      prep = node.prep = { labels: base, input: [...base, [GenAI.tokenType, 'input']], output: [...base, [GenAI.tokenType, 'output']], errors: new Map(), tools: new Map() };
     }
     const labels = prep.labels;
     let errLabels = labels;

@@ -232,12 +232,32 @@ export class ItemView {
   }
 }
 
+/** The resource of the items being visited: its encoding as a string (a cache key: equal
+ *  resources in different requests give equal keys) and the decoded message on first use. */
+export class ResourceRef {
+  private decoded: Resource | undefined | null = null;
+  constructor(
+    private readonly r: Reader,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  /** The resource's bytes as a latin1 string ('' when the items have no resource). */
+  get key(): string {
+    return this.start < 0 ? '' : this.r.nb.toString('latin1', this.start, this.end);
+  }
+
+  get resource(): Resource | undefined {
+    if (this.decoded === null) this.decoded = this.start < 0 ? undefined : decodeMessage<Resource>(RESOURCE, this.r.buf.subarray(this.start, this.end));
+    return this.decoded;
+  }
+}
+
 /**
- * Visits every span (traces) or log record (logs) of a validated request with its resource
- * (decoded once per resource; the same object for all of its items). The view is valid only
- * during the call.
+ * Visits every span (traces) or log record (logs) of a validated request with its resource (one
+ * ResourceRef per resource). The view is valid only during the call.
  */
-export function readItems(signal: ReadableSignal, bytes: Uint8Array, view: ItemView, visit: (item: ItemView, resource: Resource | undefined) => void): void {
+export function readItems(signal: ReadableSignal, bytes: Uint8Array, view: ItemView, visit: (item: ItemView, resource: ResourceRef) => void): void {
   const r = new Reader(bytes);
   const attrNo = ATTRIBUTES[signal];
   const end = r.buf.length;
@@ -246,23 +266,26 @@ export function readItems(signal: ReadableSignal, bytes: Uint8Array, view: ItemV
     if (tag !== 0x0a) { r.skip(tag & 7, end); continue; }
     const n = r.length(end);
     const rEnd = r.pos + n;
-    // Resource first (senders write field 1 first; a resource after its scopes is read then).
-    let resource: Resource | undefined;
-    const scopes: Array<[number, number]> = [];
+    // Resource first (senders write field 1 first; a resource after its scopes is found first).
+    let rs = -1, re = -1;
+    const scopes: number[] = [];
     while (r.pos < rEnd) {
       const t = r.uint32(rEnd);
       if (t === 0x0a) {
         const rn = r.length(rEnd);
-        resource = decodeMessage<Resource>(RESOURCE, r.buf.subarray(r.pos, r.pos + rn));
-        r.pos += rn;
+        rs = r.pos;
+        re = r.pos + rn;
+        r.pos = re;
       } else if (t === 0x12) {
         const sn = r.length(rEnd);
-        scopes.push([r.pos, r.pos + sn]);
+        scopes.push(r.pos, r.pos + sn);
         r.pos += sn;
       } else r.skip(t & 7, rEnd);
     }
-    for (const [ss, se] of scopes) {
-      r.pos = ss;
+    const resource = new ResourceRef(r, rs, re);
+    for (let i = 0; i < scopes.length; i += 2) {
+      const se = scopes[i + 1]!;
+      r.pos = scopes[i]!;
       while (r.pos < se) {
         const t = r.uint32(se);
         if (t !== 0x12) { r.skip(t & 7, se); continue; }
