@@ -1,6 +1,7 @@
 // The prometheus exporter's store, in process: how long one OTLP metrics request of --points points
 // takes to decode and to take into the series store (the synchronous work a scrape waits behind),
-// with the store already holding every series (steady state). Medians of --runs.
+// with the store already holding every series (steady state); then the exporter's path, each metric
+// decoded and stored in its own step (the whole, and the longest step). Medians of --runs.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/prometheus-store.js [--points 5000] [--series 100000] [--runs 30]
 import { parseArgs } from 'node:util';
@@ -30,6 +31,23 @@ for (let r = 0; r < RUNS; r++) {
   decodeMs.push(t1 - t0);
   storeMs.push(t2 - t1);
 }
+// From the encoding, a metric decoded per step (the exporter's path): the whole and the longest step.
+const wholeMs: number[] = [];
+const longestMs: number[] = [];
+for (let r = 0; r < RUNS; r++) {
+  const body = bodies[r % bodies.length]!;
+  let longest = 0;
+  const t0 = performance.now();
+  let t = t0;
+  for (const _ of store.stepsFromProto(body)) {
+    const now = performance.now();
+    longest = Math.max(longest, now - t);
+    t = now;
+  }
+  wholeMs.push(performance.now() - t0);
+  longestMs.push(longest);
+}
 const d = median(decodeMs), s = median(storeMs);
 console.log(`request of ${POINTS} points, store of ${store.size} series, median of ${RUNS}:`);
 console.log(`  decode ${d.toFixed(2)} ms (${((d * 1000) / POINTS).toFixed(2)} µs/point), store ${s.toFixed(2)} ms (${((s * 1000) / POINTS).toFixed(2)} µs/point)`);
+console.log(`  from the encoding, a metric per step: ${median(wholeMs).toFixed(2)} ms in all, longest step ${median(longestMs).toFixed(2)} ms`);

@@ -159,6 +159,28 @@ t.test('series found by raw attributes: any order is one series; a series remove
   t.equal(store.size, 2, 'c and target_info');
 });
 
+t.test('from the encoding, a metric decoded per step: the same series and values as from the decoded request', async (t) => {
+  const rpc = { name: 'rpc', description: 'rpc', unit: 's', summary: { dataPoints: [{ attributes: [kv('m', 'get')], startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 4n, sum: 2, quantileValues: [{ quantile: 0.5, value: 0.4 }, { quantile: 0.99, value: 0.9 }], flags: 0 }] } } as Metric;
+  const latency = { name: 'latency', description: 'latency', unit: 's', histogram: { aggregationTemporality: CUMULATIVE, dataPoints: [{ attributes: [kv('route', '/a')], startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 3n, sum: 2.5, bucketCounts: [1n, 2n, 0n], explicitBounds: [0.1, 1], exemplars: [], flags: 0 }] } } as Metric;
+  const a = request([sum('calls', CUMULATIVE, [pt(T0, T0 + S, 5, [kv('x', '1')]), pt(T0, T0 + S, 7, [kv('x', '2')])]), latency], [kv('service.name', 'a'), kv('host.name', 'h1')]);
+  const b = request([sum('delta', DELTA, [pt(T0, T0 + S, 2)]), rpc], [kv('service.name', 'b'), kv('service.instance.id', 'i-1')]);
+  const both: ExportMetricsServiceRequest = { resourceMetrics: [...a.resourceMetrics, ...b.resourceMetrics] };
+  // Two scopes in one resource too.
+  both.resourceMetrics[1]!.scopeMetrics.push({ schemaUrl: '', metrics: [sum('second_scope', CUMULATIVE, [pt(T0, T0 + S, 1)])] } as never);
+  const decoded = await exporter(t);
+  const encoded = await exporter(t);
+  await decoded.send(both);
+  const bytes = Telemetry.fromRequest('metrics', both).toProto();
+  const batch = Telemetry.fromProto('metrics', bytes);
+  t.notOk(batch.isDecoded, 'the batch is still only bytes');
+  await encoded.exp.consume(batch);
+  const text = (await encoded.scrape()).text;
+  t.equal(text, (await decoded.scrape()).text, 'the same scrape');
+  t.match(text, /^calls_total\{job="a",x="2"\} 7/m);
+  t.match(text, /^second_scope_total\{instance="i-1",job="b"\} 1/m);
+  t.match(text, /^target_info\{host_name="h1",job="a"\} 1/m);
+});
+
 t.test('max_series: new series past it are refused and counted; held ones still update', async (t) => {
   const logs: string[] = [];
   const e = await exporter(t, { max_series: 3 }, logs);

@@ -14,7 +14,10 @@ import type {
   NumberDataPoint,
   SummaryDataPoint,
 } from '../../src/pdata/model.js';
-import { AggregationTemporality } from '../../src/pdata/model.js';
+import { AggregationTemporality, type Resource } from '../../src/pdata/model.js';
+import { decodeMessage } from '../../src/pdata/decode.js';
+import { MESSAGES } from '../../src/pdata/schema.js';
+import { Reader } from '../../src/pdata/wire.js';
 import {
   familyName,
   labelValue,
@@ -106,6 +109,8 @@ export class Family {
 }
 
 const MAX_EXEMPLARS = 16;
+const RESOURCE = MESSAGES.Resource!;
+const METRIC = MESSAGES.Metric!;
 const FLAG_NO_RECORDED_VALUE = 1;
 // OTLP scales go from -10 to 20; below this, bucket bounds overflow doubles.
 const MIN_SCALE = -10;
@@ -283,30 +288,71 @@ export class SeriesStore {
   /** The same, one metric per step: the exporter runs steps in time slices so that a large
    *  request does not hold the event loop (scrapes and other requests run between slices). */
   *steps(req: ExportMetricsServiceRequest, now = Date.now()): Generator<void, void, void> {
-    const opts = this.opts;
     for (const rm of req.resourceMetrics) {
-      const rattrs = rm.resource?.attributes ?? [];
-      const resource = resourceLabels(rattrs, opts.resourceToTelemetry);
-      const rk: ResourceKey = { labels: resource, key: `${renderLabels(resource)}\u0000` };
-      let latest = 0n;
-      for (const sm of rm.scopeMetrics) {
-        for (const m of sm.metrics) {
-          const t = this.metric(m, rk, now);
-          if (t > latest) latest = t;
-          yield;
-        }
+      yield* this.resourceSteps(rm.resource?.attributes ?? [], rm.scopeMetrics.flatMap((sm) => sm.metrics), now);
+    }
+  }
+
+  /** The same from a validated encoding: each Metric message is decoded in its own step, so a
+   *  large request's decoding is sliced too (decoding 5,000 points at once took ~11 ms). */
+  *stepsFromProto(bytes: Uint8Array, now = Date.now()): Generator<void, void, void> {
+    const r = new Reader(bytes);
+    const end = r.buf.length;
+    while (r.pos < end) {
+      const tag = r.uint32(end);
+      if (tag !== 0x0a) { r.skip(tag & 7, end); continue; } // resource_metrics = 1
+      const rmLen = r.length(end);
+      const rmEnd = r.pos + rmLen;
+      let attrs: KeyValue[] = [];
+      const metrics: number[] = []; // [start, end) of each Metric message
+      while (r.pos < rmEnd) {
+        const t = r.uint32(rmEnd);
+        if (t === 0x0a) { // resource = 1
+          const n = r.length(rmEnd);
+          attrs = decodeMessage<Resource>(RESOURCE, r.buf.subarray(r.pos, r.pos + n)).attributes;
+          r.pos += n;
+        } else if (t === 0x12) { // scope_metrics = 2
+          const smLen = r.length(rmEnd);
+          const smEnd = r.pos + smLen;
+          while (r.pos < smEnd) {
+            const st = r.uint32(smEnd);
+            if (st === 0x12) { // metrics = 2
+              const n = r.length(smEnd);
+              metrics.push(r.pos, r.pos + n);
+              r.pos += n;
+            } else r.skip(st & 7, smEnd);
+          }
+        } else r.skip(t & 7, rmEnd);
       }
-      if (!opts.resourceToTelemetry && latest > 0n) {
-        const info = targetInfoLabels(rattrs, resource);
-        const f = info && this.family(targetInfoName(opts.namespace), 'info', 'Target metadata: the resource attributes of the targets sending these metrics.');
-        const s = f && this.series(f, info!, now);
-        if (s) {
-          s.value = 1;
-          s.t = toMs(latest);
-          s.timeNs = latest;
-          s.updated = now;
-          s.text = s.om = undefined;
-        }
+      const buf = r.buf;
+      yield* this.resourceSteps(attrs, (function* () {
+        for (let i = 0; i < metrics.length; i += 2) yield decodeMessage<Metric>(METRIC, buf.subarray(metrics[i]!, metrics[i + 1]!));
+      })(), now);
+      r.pos = rmEnd;
+    }
+  }
+
+  /** One resource's metrics, a step each, then its target_info. */
+  private *resourceSteps(rattrs: readonly KeyValue[], metrics: Iterable<Metric>, now: number): Generator<void, void, void> {
+    const opts = this.opts;
+    const resource = resourceLabels(rattrs, opts.resourceToTelemetry);
+    const rk: ResourceKey = { labels: resource, key: `${renderLabels(resource)}\u0000` };
+    let latest = 0n;
+    for (const m of metrics) {
+      const t = this.metric(m, rk, now);
+      if (t > latest) latest = t;
+      yield;
+    }
+    if (!opts.resourceToTelemetry && latest > 0n) {
+      const info = targetInfoLabels(rattrs, resource);
+      const f = info && this.family(targetInfoName(opts.namespace), 'info', 'Target metadata: the resource attributes of the targets sending these metrics.');
+      const s = f && this.series(f, info!, now);
+      if (s) {
+        s.value = 1;
+        s.t = toMs(latest);
+        s.timeNs = latest;
+        s.updated = now;
+        s.text = s.om = undefined;
       }
     }
   }

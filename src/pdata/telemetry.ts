@@ -194,6 +194,11 @@ export class Telemetry {
     return messageToJSON(descOf(this.signal), this.request());
   }
 
+  /** Whether the tree is decoded already (request() then costs nothing). */
+  get isDecoded(): boolean {
+    return this.#req !== undefined;
+  }
+
   /** The decoded tree (decoded on first call, then cached). Call markModified() after changing it. */
   request(): ExportRequest {
     if (this.#req === undefined) this.#req = decodeMessage<ExportRequest>(descOf(this.signal), this.toProto());
