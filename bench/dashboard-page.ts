@@ -94,7 +94,7 @@ async function startExporter(): Promise<{ exp: SseExporter; base: string }> {
   return { exp, base: `http://127.0.0.1:${port}` };
 }
 
-interface Sample { busy: number; fps: number; eventsPerS: number; heapStartMiB: number; heapEndMiB: number }
+interface Sample { busy: number; fps: number; eventsPerS: number; heapStartMiB: number; heapEndMiB: number; /** after a GC, every minute of a run of two minutes or more */ heapEachMinuteMiB: number[]; domNodesEachMinute: number[] }
 
 /** Main-thread busy share, frame rate, events delivered and heap over `seconds`. */
 async function measure(page: Page, cdp: CDPSession, seconds: number): Promise<Sample> {
@@ -117,11 +117,24 @@ async function measure(page: Page, cdp: CDPSession, seconds: number): Promise<Sa
   });
   const [t0, d0, w0] = [await task(), await delivered(), performance.now()];
   const f0 = await page.evaluate(() => (window as unknown as { frames_: number }).frames_);
-  await sleep(seconds * 1000);
+  // Long runs: the heap (after a GC) and the DOM size every minute, to tell growth from a swing.
+  const heapEachMinuteMiB: number[] = [];
+  const domNodesEachMinute: number[] = [];
+  const nodes = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'Nodes')!.value;
+  let left = seconds * 1000;
+  while (left > 0) {
+    const step = seconds >= 120 ? Math.min(60_000, left) : left;
+    await sleep(step);
+    left -= step;
+    if (seconds >= 120) {
+      heapEachMinuteMiB.push(Math.round((await heap()) * 100) / 100);
+      domNodesEachMinute.push(await nodes());
+    }
+  }
   const [t1, d1, w1] = [await task(), await delivered(), performance.now()];
   const f1 = await page.evaluate(() => (window as unknown as { frames_: number }).frames_);
   const wall = (w1 - w0) / 1000;
-  return { busy: ((t1 - t0) / wall) * 100, fps: (f1 - f0) / wall, eventsPerS: (d1 - d0) / wall, heapStartMiB, heapEndMiB: await heap() };
+  return { busy: ((t1 - t0) / wall) * 100, fps: (f1 - f0) / wall, eventsPerS: (d1 - d0) / wall, heapStartMiB, heapEndMiB: await heap(), heapEachMinuteMiB, domNodesEachMinute };
 }
 
 async function run(n: number): Promise<{ loaded: Sample; idle: Sample }> {
@@ -151,6 +164,7 @@ async function run(n: number): Promise<{ loaded: Sample; idle: Sample }> {
     const loaded = await measure(page, cdp, DURATION_S);
     clearInterval(timer);
     process.stderr.write(`run ${n}: busy ${loaded.busy.toFixed(1)} % (idle ${idle.busy.toFixed(1)} %), ${loaded.fps.toFixed(0)} fps, ${loaded.eventsPerS.toFixed(0)} events/s, heap ${loaded.heapStartMiB.toFixed(1)} → ${loaded.heapEndMiB.toFixed(1)} MiB\n`);
+    if (loaded.heapEachMinuteMiB.length > 0) process.stderr.write(`run ${n}: heap after GC each minute (MiB): ${loaded.heapEachMinuteMiB.join(' ')}; DOM nodes: ${loaded.domNodesEachMinute.join(' ')}\n`);
     return { loaded, idle };
   } finally {
     await browser.close();
