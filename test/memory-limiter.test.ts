@@ -2,6 +2,7 @@
 // data is refused with a RetryableError carrying a delay, below it passes again; above the hard
 // limit GC is forced when it can be. Config checks.
 import t from 'tap';
+import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { registry } from '../src/components.js';
 import { loadConfig } from '../src/config/load.js';
@@ -84,9 +85,12 @@ t.test('above the hard limit GC is forced (when exposed) and data refused; a tin
   await p.shutdown();
 
   setMemoryProbe(undefined);
-  const real = registry.get('processor', 'memory_limiter')!.createProcessor!(settings('processor', 'memory_limiter/tiny'), cfgOf({ check_interval: '1s', limit_mib: 2, spike_limit_mib: 1 }), 'traces', consumerOf(async () => {}));
+  const lines: string[] = [];
+  const tiny = { ...settings('processor', 'memory_limiter/tiny'), logger: pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) }) };
+  const real = registry.get('processor', 'memory_limiter')!.createProcessor!(tiny, cfgOf({ check_interval: '1s', limit_mib: 2, spike_limit_mib: 1 }), 'traces', consumerOf(async () => {}));
   await real.start({ extension: () => undefined });
   await t.rejects(real.consume(spanRequest([{ id: 1, name: 'a' }])), RetryableError, 'the real process is above 1 MiB');
+  t.match(lines.join(''), /above the soft limit at start.*raise limit_mib/, 'a limit below what the process takes at rest is said at start, with the fix');
   await real.shutdown();
 });
 

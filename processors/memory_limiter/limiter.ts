@@ -90,6 +90,8 @@ export class MemoryLimiter {
   start(): void {
     if (this.users++ > 0) return;
     this.check();
+    // RSS counts against the limit: a limit below what the process takes at rest refuses all data.
+    if (this.refusing) this.note('memory is above the soft limit at start: every request is refused until it falls; raise limit_mib (or limit_percentage) above what fleetcol takes at rest', { used: this.last.used, rss: this.last.rss, soft: this.soft, hard: this.hard });
     this.timer = setInterval(() => this.check(), Math.max(10, this.interval));
     this.timer.unref();
   }
