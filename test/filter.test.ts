@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config/load.js';
 import { consumerOf } from '../src/consumer.js';
 import { Telemetry, type ExportLogsServiceRequest, type ExportMetricsServiceRequest, type ExportTraceServiceRequest, type Signal } from '../src/pdata/telemetry.js';
 import type { FilterConfig } from '../processors/filter/processor.js';
+import { anchoredPrefix } from '../processors/filter/conditions.js';
 import { attrs, spanRequest } from './genai-support.js';
 import { metricValue, settings, tempFile } from './helper.js';
 
@@ -115,4 +116,20 @@ t.test('a long value is matched on its first 4096 characters only (bounded work)
   const long = 'a'.repeat(100_000) + '!';
   const { out } = await run({ spans: { exclude: { conditions: [{ attribute: 'v', regex: '!$' }] } } }, spanRequest([{ id: 1, name: 's', attrs: { v: long } }]));
   t.equal(out.length, 1, 'the end of a 100 kB value is not seen');
+});
+
+t.test('a name pattern\'s anchored prefix: what every match begins with, or nothing', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['^GET /health', 'GET /health'], ['^GET /health$', 'GET /health'], ['GET /health', ''], ['^n+', 'n'], ['^ab?', 'a'], ['^ab*c', 'a'],
+    ['^ab{2}', 'a'], ['^a.c', 'a'], ['^chat|^GET', ''], ['^(chat|GET)', ''], ['^a[|]b', 'a'], ['^a\\|b', 'a'], ['^(a|b)c|d', ''],
+    ['^$', ''], ['^', ''], ['^ключ', ''], ['^aк?', 'a'], ['^a😀?', 'a'], ['^(?:n)0', ''], ['^a\\.b', 'a'],
+  ];
+  for (const [pattern, prefix] of cases) {
+    t.equal(anchoredPrefix(pattern), prefix, pattern);
+    // every string the pattern matches begins with the prefix
+    const re = new RegExp(pattern, 'u');
+    for (const s of ['GET /healthz', 'GET /health', 'nnn', 'a', 'ab', 'abbc', 'ac', 'abc', 'chat', 'x|b', 'a|b', 'a.b', 'dd', '', 'ключ', 'a😀', 'aк', 'n0', 'd']) {
+      if (re.test(s)) t.ok(s.startsWith(prefix), `${pattern} matches ${JSON.stringify(s)}, which begins with ${JSON.stringify(prefix)}`);
+    }
+  }
 });

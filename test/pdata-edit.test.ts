@@ -7,6 +7,8 @@ import t from 'tap';
 import { consumerOf } from '../src/consumer.js';
 import { decodeMessage } from '../src/pdata/decode.js';
 import { DROP, editItems, SPAN, type Decision, type ItemEdit, type WireItem } from '../src/pdata/edit.js';
+import { KeySet } from '../src/pdata/read.js';
+import { Writer } from '../src/pdata/wire.js';
 import { REQUEST_DESC } from '../src/pdata/schema.js';
 import {
   Telemetry, type AnyValue, type ExportLogsServiceRequest, type ExportTraceServiceRequest, type KeyValue, type LogRecord, type Signal, type Span,
@@ -147,6 +149,58 @@ t.test('span events cut; logs dropped; a tracestate on a log record refused', as
   const res = editItems('logs', encode('logs', logs), (item) => (item.fixed64(1) === 2n ? DROP : undefined));
   t.same(decodeLogs(res.bytes!).resourceLogs[0]!.scopeLogs[0]!.logRecords.map((l) => l.timeUnixNano), [1n, 3n]);
   t.throws(() => editItems('logs', encode('logs', logs), () => ({ traceState: 'ot=th:8' })), /span field/);
+});
+
+t.test('watched keys: found while the item is read, as indexOf and the decoder find them, whatever the KeyValue shape', async (t) => {
+  const keys = new KeySet(['sampling.priority', 'url.path', 'k'.repeat(200), 'ключ', 'absent']);
+  /** a KeyValue's body from fields written in the order given */
+  const kv = (fields: Array<[number, Uint8Array]>) => {
+    const w = new Writer(64);
+    for (const [tag, body] of fields) {
+      w.uvarint(tag);
+      w.uvarint(body.length);
+      w.raw(body, 0, body.length);
+    }
+    return w.finish();
+  };
+  const key = (k: string) => Buffer.from(k, 'utf8');
+  const str = (v: string) => kv([[0x0a, Buffer.from(v, 'utf8')]]);
+  const shapes: Record<string, Uint8Array[]> = {
+    'key then value': [kv([[0x0a, key('a')], [0x12, str('x')]]), kv([[0x0a, key('url.path')], [0x12, str('/healthz')]])],
+    'a long value (two- and three-byte lengths)': [kv([[0x0a, key('sampling.priority')], [0x12, str('9'.repeat(300))]]), kv([[0x0a, key('url.path')], [0x12, str('/'.repeat(20000))]])],
+    'a key of 200 bytes': [kv([[0x0a, key('k'.repeat(200))], [0x12, str('v')]]), kv([[0x0a, key('url.path')]])],
+    'value before key': [kv([[0x12, str('x')], [0x0a, key('url.path')]]), kv([[0x0a, key('sampling.priority')], [0x12, str('1')]])],
+    'a second key field (the last counts)': [kv([[0x0a, key('other')], [0x12, str('x')], [0x0a, key('sampling.priority')]]), kv([[0x0a, key('url.path')]])],
+    'the wanted key first, then another': [kv([[0x0a, key('url.path')], [0x0a, key('nope')], [0x12, str('x')]]), kv([[0x0a, key('ключ')], [0x12, str('y')]])],
+    'a key twice across attributes (the first counts)': [kv([[0x0a, key('ключ')], [0x12, str('1')]]), kv([[0x0a, key('ключ')], [0x12, str('2')]])],
+    'no key, no value, an empty body': [kv([]), kv([[0x12, str('x')]]), kv([[0x0a, key('url.path')]])],
+  };
+  for (const [label, attrs] of Object.entries(shapes)) {
+    // a span: trace id, name, the attributes, a status
+    const w = new Writer(256);
+    w.uvarint(0x0a); w.uvarint(16); w.raw(new Uint8Array(16).fill(7), 0, 16);
+    w.uvarint(0x2a); w.string('chat');
+    for (const a of attrs) { w.uvarint(0x4a); w.uvarint(a.length); w.raw(a, 0, a.length); }
+    w.uvarint(0x7a); w.uvarint(2); w.uvarint(0x18); w.uvarint(2);
+    const span = w.finish();
+    const req = new Writer(span.length + 16);
+    const scope = new Writer(span.length + 8);
+    scope.uvarint(0x12); scope.uvarint(span.length); scope.raw(span, 0, span.length);
+    const sc = scope.finish();
+    const rs = new Writer(sc.length + 8);
+    rs.uvarint(0x12); rs.uvarint(sc.length); rs.raw(sc, 0, sc.length);
+    const r = rs.finish();
+    req.uvarint(0x0a); req.uvarint(r.length); req.raw(r, 0, r.length);
+    const bytes = req.finish();
+    const decoded = decodeTraces(bytes).resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.map((a) => a.key);
+    editItems('traces', bytes, (item) => {
+      keys.keys.forEach((k, w) => {
+        t.equal(item.watched(w), decoded.indexOf(k), `${label}: ${k.slice(0, 20)} where the decoder has it`);
+        t.equal(item.watched(w), item.indexOf(k), `${label}: ${k.slice(0, 20)} as indexOf`);
+      });
+      return undefined;
+    }, undefined, keys);
+  }
 });
 
 // ---- random requests ----------------------------------------------------------------------------
@@ -412,6 +466,8 @@ const CONDITIONS: ConditionConfig[] = [
   { attribute: 'k2', on: 'scope', regex: '.' }, { name: 'n1' }, { name_regex: '^(n[0-2]|e1)' }, { name_regex: '^GET /health' },
   { kind: ['client', 'server'] }, { status: ['error'] }, { status: ['unset', 'ok'] }, { severity_min: 'warn' }, { severity_below: 'info' },
   { name: 'fleet.agent.heartbeat' }, { attribute: 'x', equals: '' }, { attribute: 'k1', regex: '^x{100}' },
+  // name patterns whose anchored prefix is compared as bytes first (or that have none)
+  { name_regex: '^n+' }, { name_regex: '^n1?' }, { name_regex: '^chat|^GET' }, { name_regex: '^chat gpt-4o$' }, { name: '' }, { name_regex: '^(?:n)0' },
 ];
 
 function filterBlock(g: Gen) {

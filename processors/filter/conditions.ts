@@ -36,15 +36,29 @@ export interface MatchConfig {
   conditions: ConditionConfig[];
 }
 
+/** A text a condition compares with, also as its UTF-8 bytes (compared with an encoded item's
+ *  bytes without decoding them). */
+export interface Literal {
+  text: string;
+  bytes: Uint8Array;
+}
+
+export const literal = (text: string): Literal => ({ text, bytes: Buffer.from(text, 'utf8') });
+
 /** What a condition sees of an item, read when a condition asks (views.ts: of an encoded item or a
  *  decoded one). */
 export interface View {
-  /** Whether the item, its scope or its resource has attribute `key`. */
-  has(on: Where, key: string): boolean;
+  /** Whether the item, its scope or its resource has attribute `key`. `id` is the key's index in
+   *  the list compileMatch registered the item's keys in (-1 for scope and resource). */
+  has(on: Where, key: string, id: number): boolean;
   /** That attribute's value as text, when it is a scalar. */
-  text(on: Where, key: string): string | undefined;
+  text(on: Where, key: string, id: number): string | undefined;
   /** Span, span event or log record event name; metric name for metric points. */
   name(): string;
+  /** name() === want.text */
+  nameIs(want: Literal): boolean;
+  /** name().startsWith(prefix.text) */
+  nameStartsWith(prefix: Literal): boolean;
   kind(): number;
   status(): number;
   severity(): number;
@@ -61,38 +75,76 @@ export function compilePattern(p: string): RegExp {
   return new RegExp(p, 'u');
 }
 
-export function compileCondition(c: ConditionConfig): Predicate {
+/** The text every match of a pattern begins with: the literal characters after a leading `^`, up
+ *  to the first special one ('' when there are none, or when the pattern has an alternative at
+ *  its top level, which the `^` does not cover). A name is compared with it, as bytes on the
+ *  encoded path, before the expression runs: most names fail there, undecoded. */
+export function anchoredPrefix(p: string): string {
+  if (!p.startsWith('^')) return '';
+  // a top-level '|': '^a|b' also matches names not starting with 'a'
+  let depth = 0;
+  for (let i = 0; i < p.length; i++) {
+    const ch = p[i]!;
+    if (ch === '\\') i++;
+    else if (ch === '[') {
+      for (i++; i < p.length && p[i] !== ']'; i++) if (p[i] === '\\') i++;
+    } else if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === '|' && depth === 0) return '';
+  }
+  let end = 1;
+  // ASCII only: a quantifier after a character beyond it would leave half of that in the prefix
+  while (end < p.length && p.charCodeAt(end) < 0x80 && !'\\^$.|?*+()[]{}'.includes(p[end]!)) end++;
+  // a quantifier applies to the character before it, which is then not required
+  if (end < p.length && '?*{'.includes(p[end]!)) end--;
+  // (a character beyond ASCII ends the prefix as well)
+  return p.slice(1, Math.max(1, end));
+}
+
+/** Compiles one condition. Item attribute keys are added to `keys` (once each); the view is given
+ *  their index there, for a view that matched those keys while reading the item. */
+export function compileCondition(c: ConditionConfig, keys: string[] = []): Predicate {
   const parts: Predicate[] = [];
   if (c.attribute !== undefined) {
     const key = c.attribute;
     const on = c.on ?? 'item';
+    let id = -1;
+    if (on === 'item') {
+      id = keys.indexOf(key);
+      if (id < 0) id = keys.push(key) - 1;
+    }
     if (c.exists !== undefined) {
       const want = c.exists;
-      parts.push((v) => v.has(on, key) === want);
+      parts.push((v) => v.has(on, key, id) === want);
     }
     if (c.equals !== undefined) {
       const want = String(c.equals);
       parts.push((v) => {
-        const s = v.text(on, key);
+        const s = v.text(on, key, id);
         return s !== undefined && s.length === want.length && s === want;
       });
     }
     if (c.regex !== undefined) {
       const re = compilePattern(c.regex);
       parts.push((v) => {
-        const s = v.text(on, key);
+        const s = v.text(on, key, id);
         return s !== undefined && re.test(cut(s));
       });
     }
-    if (c.exists === undefined && c.equals === undefined && c.regex === undefined) parts.push((v) => v.has(on, key));
+    if (c.exists === undefined && c.equals === undefined && c.regex === undefined) parts.push((v) => v.has(on, key, id));
   }
   if (c.name !== undefined) {
-    const want = c.name;
-    parts.push((v) => v.name() === want);
+    const want = literal(c.name);
+    parts.push((v) => v.nameIs(want));
   }
   if (c.name_regex !== undefined) {
     const re = compilePattern(c.name_regex);
-    parts.push((v) => re.test(cut(v.name())));
+    const prefix = anchoredPrefix(c.name_regex);
+    if (prefix === '') parts.push((v) => re.test(cut(v.name())));
+    else {
+      const want = literal(prefix);
+      parts.push((v) => v.nameStartsWith(want) && re.test(cut(v.name())));
+    }
   }
   if (c.kind !== undefined) {
     const kinds = new Set(c.kind.map((k) => KINDS[k.toLowerCase()] ?? -1));
@@ -123,13 +175,29 @@ export function compileCondition(c: ConditionConfig): Predicate {
   }
   if (parts.length === 0) return () => false;
   if (parts.length === 1) return parts[0]!;
-  return (v) => parts.every((p) => p(v));
+  return allOf(parts);
 }
 
-export function compileMatch(m: MatchConfig | undefined): Predicate | undefined {
+// Loops rather than every/some: a callback closing over the view was an allocation per item.
+function allOf(ps: readonly Predicate[]): Predicate {
+  return (v) => {
+    for (let i = 0; i < ps.length; i++) if (!ps[i]!(v)) return false;
+    return true;
+  };
+}
+
+function anyOf(ps: readonly Predicate[]): Predicate {
+  return (v) => {
+    for (let i = 0; i < ps.length; i++) if (ps[i]!(v)) return true;
+    return false;
+  };
+}
+
+export function compileMatch(m: MatchConfig | undefined, keys: string[] = []): Predicate | undefined {
   if (m === undefined || m.conditions.length === 0) return undefined;
-  const ps = m.conditions.map(compileCondition);
-  return m.match === 'all' ? (v) => ps.every((p) => p(v)) : (v) => ps.some((p) => p(v));
+  const ps = m.conditions.map((c) => compileCondition(c, keys));
+  if (ps.length === 1) return ps[0]!;
+  return m.match === 'all' ? allOf(ps) : anyOf(ps);
 }
 
 /** The configure-time problems of a match block (bad patterns), each with its path. */

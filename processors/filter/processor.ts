@@ -6,6 +6,7 @@
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
 import { DROP, editItems, LOG_RECORD, SPAN, SPAN_EVENT, type EditContext, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
+import { KeySet } from '../../src/pdata/read.js';
 import { Telemetry, type ExportMetricsServiceRequest, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { compileMatch, type MatchConfig, type Predicate } from './conditions.js';
@@ -24,10 +25,11 @@ export interface FilterConfig {
   metrics?: FilterBlock;
 }
 
-/** include and exclude as one predicate: true keeps the item. undefined: the block keeps all. */
-export function keeper(b: FilterBlock | undefined): Predicate | undefined {
-  const inc = compileMatch(b?.include);
-  const exc = compileMatch(b?.exclude);
+/** include and exclude as one predicate: true keeps the item. undefined: the block keeps all.
+ *  The item attribute keys its conditions read are added to `keys`. */
+export function keeper(b: FilterBlock | undefined, keys: string[] = []): Predicate | undefined {
+  const inc = compileMatch(b?.include, keys);
+  const exc = compileMatch(b?.exclude, keys);
   if (inc === undefined && exc === undefined) return undefined;
   if (exc === undefined) return inc!;
   if (inc === undefined) return (v) => !exc(v);
@@ -47,16 +49,24 @@ export class FilterProcessor implements Processor {
   private kept = 0;
   private dropped = 0;
   private droppedEvents = 0;
-  private readonly spanView = new WireView(SPAN.name, -1);
-  private readonly eventView = new WireView(SPAN_EVENT.name, -1);
-  private readonly recordView = new WireView(LOG_RECORD.eventName, LOG_RECORD.severityNumber);
+  /** the item attribute keys the span and log record conditions read: matched while each item is
+   *  read (span events are read by key) */
+  private readonly spanKeys: KeySet | undefined;
+  private readonly recordKeys: KeySet | undefined;
+  private readonly spanView = new WireView(SPAN.name, -1, true);
+  private readonly eventView = new WireView(SPAN_EVENT.name, -1, false);
+  private readonly recordView = new WireView(LOG_RECORD.eventName, LOG_RECORD.severityNumber, true);
   /** the view span events are read into, during one request */
   private event: WireItem | undefined;
 
   constructor(set: CreateSettings, cfg: FilterConfig, private readonly signal: Signal, private readonly next: Consumer) {
-    this.spans = keeper(cfg.spans);
+    const spanKeys: string[] = [];
+    const recordKeys: string[] = [];
+    this.spans = keeper(cfg.spans, spanKeys);
     this.events = keeper(cfg.span_events);
-    this.logs = keeper(cfg.logs);
+    this.logs = keeper(cfg.logs, recordKeys);
+    this.spanKeys = spanKeys.length > 0 ? new KeySet(spanKeys) : undefined;
+    this.recordKeys = recordKeys.length > 0 ? new KeySet(recordKeys) : undefined;
     this.points = keeper(cfg.metrics);
     const m = set.metrics;
     this.keptC = m.counter('processor_filter_kept', 'Items (spans, log records, metric points) the filter let through.', { signal });
@@ -83,11 +93,11 @@ export class FilterProcessor implements Processor {
       let res;
       if (this.signal === 'traces') {
         if (this.spans === undefined && this.events === undefined) return this.next.consume(batch);
-        res = batch.withProto((b) => editItems('traces', b, this.visitSpan));
+        res = batch.withProto((b) => editItems('traces', b, this.visitSpan, undefined, this.spanKeys));
         this.event = undefined;
       } else {
         if (this.logs === undefined) return this.next.consume(batch);
-        res = batch.withProto((b) => editItems('logs', b, this.visitRecord));
+        res = batch.withProto((b) => editItems('logs', b, this.visitRecord, undefined, this.recordKeys));
       }
       out = res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count);
     }

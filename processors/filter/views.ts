@@ -3,7 +3,7 @@
 import { SPAN, type EditContext, type WireItem } from '../../src/pdata/edit.js';
 import type { KeyValue } from '../../src/pdata/telemetry.js';
 import { attr, has, str } from '../../src/vocab/index.js';
-import type { View, Where } from './conditions.js';
+import type { Literal, View, Where } from './conditions.js';
 
 /** A span, span event or log record of an encoded request, with its scope and resource. */
 export class WireView implements View {
@@ -13,17 +13,31 @@ export class WireView implements View {
   span: WireItem | undefined;
   ctx!: EditContext;
 
-  /** nameField: the item's name field; severityField: its severity number's, -1 for none */
-  constructor(private readonly nameField: number, private readonly severityField: number) {}
+  /** nameField: the item's name field; severityField: its severity number's, -1 for none;
+   *  watching: the items were read with the item keys the conditions registered watched
+   *  (WireItem.watched), else keys are looked up one by one */
+  constructor(private readonly nameField: number, private readonly severityField: number, private readonly watching: boolean) {}
 
-  has(on: Where, key: string): boolean {
-    return on === 'item' ? this.item.indexOf(key) >= 0 : has(this.list(on), key);
+  private index(key: string, id: number): number {
+    return this.watching ? this.item.watched(id) : this.item.indexOf(key);
   }
 
-  text(on: Where, key: string): string | undefined {
+  has(on: Where, key: string, id: number): boolean {
+    return on === 'item' ? this.index(key, id) >= 0 : has(this.list(on), key);
+  }
+
+  text(on: Where, key: string, id: number): string | undefined {
     if (on !== 'item') return str(attr(this.list(on), key));
-    const i = this.item.indexOf(key);
+    const i = this.index(key, id);
     return i < 0 ? undefined : this.item.stringValue(i);
+  }
+
+  nameIs(want: Literal): boolean {
+    return this.item.fieldIs(this.nameField, want.bytes);
+  }
+
+  nameStartsWith(prefix: Literal): boolean {
+    return this.item.fieldStartsWith(this.nameField, prefix.bytes);
   }
 
   private list(on: Where): readonly KeyValue[] | undefined {
@@ -76,6 +90,14 @@ export class DecodedView implements View {
 
   name(): string {
     return this.itemName;
+  }
+
+  nameIs(want: Literal): boolean {
+    return this.itemName === want.text;
+  }
+
+  nameStartsWith(prefix: Literal): boolean {
+    return this.itemName.startsWith(prefix.text);
   }
 
   kind(): number {

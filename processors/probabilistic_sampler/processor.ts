@@ -5,6 +5,7 @@
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
 import { DROP, editItems, LOG_RECORD, SPAN, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
+import { KeySet } from '../../src/pdata/read.js';
 import { Telemetry, type AnyValue, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { str } from '../../src/vocab/index.js';
@@ -187,9 +188,13 @@ export class ProbabilisticSamplerProcessor implements Processor {
   /** counts of the request being visited */
   private kept = 0;
   private dropped = 0;
+  /** the attributes read, matched while each item is read: spans [priority]; log records
+   *  [priority, from_attribute] */
+  private readonly keys: KeySet;
 
   constructor(set: CreateSettings, cfg: ProbabilisticSamplerConfig, private readonly signal: Signal, private readonly next: Consumer) {
     this.sampler = new ProbabilisticSampler(cfg, signal);
+    this.keys = new KeySet(signal === 'logs' ? [this.sampler.recordPriority, this.sampler.fromAttribute] : [SAMPLING_PRIORITY]);
     const m = set.metrics;
     this.keptC = m.counter('processor_probabilistic_sampler_kept', 'Spans and log records the sampler kept.', { mode: this.sampler.mode });
     this.droppedC = m.counter('processor_probabilistic_sampler_dropped', 'Spans and log records the sampler dropped.', { mode: this.sampler.mode });
@@ -205,7 +210,7 @@ export class ProbabilisticSamplerProcessor implements Processor {
     if (this.signal === 'metrics') return this.next.consume(batch);
     this.kept = 0;
     this.dropped = 0;
-    const res = batch.withProto((b) => (this.signal === 'traces' ? editItems('traces', b, this.visitSpan) : editItems('logs', b, this.visitRecord)));
+    const res = batch.withProto((b) => (this.signal === 'traces' ? editItems('traces', b, this.visitSpan, undefined, this.keys) : editItems('logs', b, this.visitRecord, undefined, this.keys)));
     if (this.kept > 0) this.keptC.inc(this.kept);
     if (this.dropped > 0) this.droppedC.inc(this.dropped);
     if (res.count === 0) return;
@@ -214,7 +219,7 @@ export class ProbabilisticSamplerProcessor implements Processor {
 
   private readonly visitSpan = (item: WireItem): ItemEdit | typeof DROP | undefined => {
     const s = this.sampler;
-    const p = item.indexOf(SAMPLING_PRIORITY);
+    const p = item.watched(0);
     const traceState = s.mode === 'hash_seed' ? '' : item.string(SPAN.traceState);
     const id = SPAN.traceId;
     if (!s.spanKeeps(item.r.buf, item.from(id), item.to(id), traceState, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
@@ -230,10 +235,10 @@ export class ProbabilisticSamplerProcessor implements Processor {
     const traceId = item.bytes(LOG_RECORD.traceId);
     let attribute: AnyValue | undefined;
     if (s.recordUsesAttribute(traceId)) {
-      const i = item.indexOf(s.fromAttribute);
+      const i = item.watched(1);
       if (i >= 0) attribute = item.value(i);
     }
-    const p = item.indexOf(s.recordPriority);
+    const p = item.watched(0);
     if (!s.recordKeeps(traceId, attribute, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
       this.dropped++;
       return DROP;

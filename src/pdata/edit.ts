@@ -12,6 +12,7 @@ import type { AnyValue, InstrumentationScope, Resource } from './telemetry.js';
 import { decodeMessage } from './decode.js';
 import { DecodeError } from './errors.js';
 import { Reader, truncated, Writer } from './wire.js';
+import type { KeySet } from './read.js';
 
 export type EditableSignal = 'traces' | 'logs';
 
@@ -49,8 +50,15 @@ export class WireItem {
    *  its bit is set in `present`; a plain array: a typed array per item cost more than the rest */
   private readonly at: number[] = new Array<number>(2 * MAX_FIELD + 2).fill(0);
   private present = 0;
+  /** per watched key (the KeySet's order): the first attribute with that key, -1 for none; valid
+   *  while `watchExact` (every attribute was a key then a value, so each key was where it lies) */
+  private readonly found: Int32Array | undefined;
+  private watchExact = true;
 
-  constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number) {
+  /** keys: the attribute keys the visitor looks up (watched()), matched while the item is read,
+   *  so a lookup is not a second walk over the attributes. */
+  constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number, private readonly watch?: KeySet) {
+    if (watch !== undefined) this.found = new Int32Array(watch.keys.length);
     this.read(start, end);
   }
 
@@ -66,6 +74,11 @@ export class WireItem {
     this.start = start;
     this.end = end;
     this.keyList = undefined;
+    const watch = this.watch;
+    const found = this.found;
+    const lengths = watch?.shortLengths;
+    if (found !== undefined) found.fill(-1);
+    let exact = true;
     let present = 0;
     let k = 0;
     let p = start;
@@ -97,6 +110,22 @@ export class WireItem {
           a[k] = fieldStart;
           a[k + 1] = vEnd;
           a[k + 2] = p;
+          if (watch !== undefined && exact) {
+            // A key with a one-byte length, then nothing or a value filling the KeyValue (what
+            // every encoder writes): its key is where it lies. Any other shape: watched() reads.
+            const kn = b[p + 1]!;
+            const ke = p + 2 + kn;
+            let shaped = b[p] === 0x0a && kn < 0x80 && ke <= vEnd;
+            if (shaped && ke < vEnd) {
+              const v1 = b[ke + 1]!;
+              shaped = b[ke] === 0x12 && (v1 < 0x80 ? ke + 2 + v1 === vEnd : ke + 2 < vEnd && b[ke + 2]! < 0x80 && ke + 3 + ((v1 & 0x7f) | (b[ke + 2]! << 7)) === vEnd);
+            }
+            if (!shaped) exact = false;
+            else if (lengths![kn] !== 0) {
+              const w = watch.find(b, p + 2, ke);
+              if (w >= 0 && found![w]! < 0) found![w] = k / 6;
+            }
+          }
           k += 6;
           p = vEnd;
           continue;
@@ -128,6 +157,32 @@ export class WireItem {
     this.attrLen = k;
     this.present = present;
     this.kvRead = false;
+    this.watchExact = exact;
+  }
+
+  /** The first attribute whose key is the watched KeySet's key `w` (the view was made with one),
+   *  or -1: indexOf(watch.keys[w]) without walking the attributes again. */
+  watched(w: number): number {
+    if (this.watchExact) return this.found![w]!;
+    return this.indexOf(this.watch!.keys[w]!);
+  }
+
+  /** Whether field `no`'s value bytes are `want` (a string compared without decoding it). */
+  fieldIs(no: number, want: Uint8Array): boolean {
+    const s = this.from(no);
+    if (this.to(no) - s !== want.length) return false;
+    const b = this.r.buf;
+    for (let i = want.length - 1; i >= 0; i--) if (b[s + i] !== want[i]) return false;
+    return true;
+  }
+
+  /** Whether field `no`'s value bytes begin with `prefix`. */
+  fieldStartsWith(no: number, prefix: Uint8Array): boolean {
+    const s = this.from(no);
+    if (this.to(no) - s < prefix.length) return false;
+    const b = this.r.buf;
+    for (let i = 0; i < prefix.length; i++) if (b[s + i] !== prefix[i]) return false;
+    return true;
   }
 
   /** Reads where each attribute's key and value are (read() notes only where the attribute is). */
@@ -466,9 +521,11 @@ export interface EditResult {
 interface Scope {
   pre: number[];
   post: number[];
-  /** per item: its start, its end and its slot (an index into the call's slots, -1 when the
-   *  visitor kept it as it is: no object per item) */
-  items: number[];
+  /** its items are entries [from, to) of the call's item positions, three per item: its start, its
+   *  end and its slot (an index into the call's slots, -1 when the visitor kept it as it is: no
+   *  object per item) */
+  from: number;
+  to: number;
   /** items left once every item is decided */
   live: number;
   size: number;
@@ -749,7 +806,36 @@ export function editItems(
   bytes: Uint8Array,
   visit: (item: WireItem, ctx: EditContext) => Decision,
   settle?: (item: WireItem, edit: ItemEdit | undefined) => Decision,
+  keys?: KeySet,
 ): EditResult {
+  if (positionsBusy) return edit(signal, bytes, visit, settle, keys, []);
+  positionsBusy = true;
+  try {
+    return edit(signal, bytes, visit, settle, keys, positions);
+  } finally {
+    positionsBusy = false;
+    if (positions.length > KEEP_POSITIONS) positions.length = 0; // a huge request's list is not kept
+  }
+}
+
+/** Entries of the item position list kept between calls (three per item). */
+const KEEP_POSITIONS = 3 * 8192;
+
+/** The item positions of editItems calls, kept from one call to the next: a list grown per request
+ *  was most of the garbage a request that keeps every item left. A call made while another runs (a
+ *  visitor editing some other request) gets a list of its own. */
+const positions: number[] = [];
+let positionsBusy = false;
+
+function edit(
+  signal: EditableSignal,
+  bytes: Uint8Array,
+  visit: (item: WireItem, ctx: EditContext) => Decision,
+  settle: ((item: WireItem, edit: ItemEdit | undefined) => Decision) | undefined,
+  keys: KeySet | undefined,
+  pos: number[],
+): EditResult {
+  let np = 0;
   const r = new Reader(bytes);
   const buf = r.buf;
   const attrNo = ATTRIBUTES[signal];
@@ -788,7 +874,7 @@ export function editItems(
         seenScope = true;
         const sn = r.length(rEnd);
         const sEnd = r.pos + sn;
-        const scope: Scope = { pre: [], post: [], items: [], live: 0, size: 0, at: -1, atEnd: -1 };
+        const scope: Scope = { pre: [], post: [], from: np, to: np, live: 0, size: 0, at: -1, atEnd: -1 };
         const ctx = new ScopeContext(buf, node, scope);
         let seenItem = false;
         while (r.pos < sEnd) {
@@ -799,7 +885,7 @@ export function editItems(
             const n = r.length(sEnd);
             const itemStart = r.pos;
             const itemEnd = itemStart + n;
-            if (view === undefined) view = new WireItem(r, itemStart, itemEnd, attrNo);
+            if (view === undefined) view = new WireItem(r, itemStart, itemEnd, attrNo, keys);
             else view.read(itemStart, itemEnd);
             const item = view;
             const d = visit(item, ctx);
@@ -809,7 +895,9 @@ export function editItems(
               continue;
             }
             if (d === undefined) {
-              scope.items.push(itemStart, itemEnd, -1);
+              pos[np++] = itemStart;
+              pos[np++] = itemEnd;
+              pos[np++] = -1;
               continue;
             }
             if ('hold' in d) {
@@ -822,18 +910,24 @@ export function editItems(
               view = undefined;
               const slot: Slot = { item, edit: d.edit, cuts: undefined, gone: false, size: n };
               deferred.push({ slot, node, scope });
-              scope.items.push(itemStart, itemEnd, slots.length);
+              pos[np++] = itemStart;
+              pos[np++] = itemEnd;
+              pos[np++] = slots.length;
               slots.push(slot);
               continue;
             }
             // An edit is sized now: the view goes on to the next item.
             const e = d as ItemEdit;
             if (!changes(e)) {
-              scope.items.push(itemStart, itemEnd, -1);
+              pos[np++] = itemStart;
+              pos[np++] = itemEnd;
+              pos[np++] = -1;
               continue;
             }
             changed = true;
-            scope.items.push(itemStart, itemEnd, slots.length);
+            pos[np++] = itemStart;
+            pos[np++] = itemEnd;
+            pos[np++] = slots.length;
             slots.push(editedSlot(signal, item, e));
           } else {
             if (st === 0x0a) {
@@ -846,6 +940,7 @@ export function editItems(
           }
         }
         r.pos = sEnd;
+        scope.to = np;
         node.scopes.push(scope);
       } else {
         r.skip(t & 7, rEnd);
@@ -881,9 +976,9 @@ export function editItems(
   for (const node of resources) {
     if (node.size < 0) continue;
     for (const scope of node.scopes) {
-      const items = scope.items;
+      const items = pos;
       let live = 0;
-      for (let i = 0; i < items.length; i += 3) {
+      for (let i = scope.from; i < scope.to; i += 3) {
         const si = items[i + 2]!;
         if (si < 0) {
           live++;
@@ -912,8 +1007,8 @@ export function editItems(
     node.size = rangesSize(node.pre) + rangesSize(node.post);
     for (const scope of node.scopes) {
       scope.size = rangesSize(scope.pre) + rangesSize(scope.post);
-      const items = scope.items;
-      for (let i = 0; i < items.length; i += 3) {
+      const items = pos;
+      for (let i = scope.from; i < scope.to; i += 3) {
         if (goneAt(items, i)) continue;
         const n = sizeOf(items, i);
         scope.size += 1 + varintLen(n) + n;
@@ -936,8 +1031,8 @@ export function editItems(
       w.uvarint(0x12);
       w.uvarint(scope.size);
       for (let i = 0; i < scope.pre.length; i += 2) w.raw(buf, scope.pre[i]!, scope.pre[i + 1]!);
-      const items = scope.items;
-      for (let i = 0; i < items.length; i += 3) {
+      const items = pos;
+      for (let i = scope.from; i < scope.to; i += 3) {
         if (goneAt(items, i)) continue;
         w.uvarint(0x12);
         w.uvarint(sizeOf(items, i));

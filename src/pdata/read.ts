@@ -22,6 +22,9 @@ const TWO32 = 4294967296;
 export class KeySet {
   /** per byte length, the wanted keys of that length (UTF-8) and their indexes */
   private readonly byLength: Array<{ bytes: Uint8Array[]; index: number[] } | undefined> = [];
+  /** 1 at each byte length below 128 some wanted key has: a key of another length is passed over
+   *  with one load */
+  readonly shortLengths = new Uint8Array(128);
 
   constructor(readonly keys: readonly string[]) {
     keys.forEach((k, index) => {
@@ -29,6 +32,7 @@ export class KeySet {
       const slot = (this.byLength[bytes.length] ??= { bytes: [], index: [] });
       slot.bytes.push(bytes);
       slot.index.push(index);
+      if (bytes.length < 128) this.shortLengths[bytes.length] = 1;
     });
   }
 
