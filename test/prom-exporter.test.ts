@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import { prometheusExporterFactory } from '../exporters/prometheus/factory.js';
 import type { PrometheusExporter, PrometheusExporterConfig } from '../exporters/prometheus/exporter.js';
 import { acceptsGzip, wantsOpenMetrics } from '../exporters/prometheus/exporter.js';
-import { expToClassic } from '../exporters/prometheus/render.js';
+import { expToClassic, renderSeries } from '../exporters/prometheus/render.js';
 import { SeriesStore } from '../exporters/prometheus/store.js';
 import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric } from '../src/pdata/telemetry.js';
 import { pino } from 'pino';
@@ -347,4 +347,34 @@ t.test('a large scrape is rendered in time slices with the event loop free betwe
   t.ok(longest < 100, `the loop was never held for long (longest gap ${longest.toFixed(1)} ms; slices are 8 ms)`);
   t.ok(during, 'a batch was consumed while the scrape was being written');
   t.match((await e.scrape()).text, /^late_total\{job="svc"\} 1$/m, 'and is in the next scrape');
+});
+
+t.test('a scrape is the series\' lines byte for byte: non-ASCII label values, lines longer than a chunk, across chunks', async (t) => {
+  const e = await exporter(t, { enable_open_metrics: true });
+  const values = ['plain', 'ключ', 'emoji 😀', 'é'.repeat(40_000), 'x'.repeat(70_000), 'quote " and \\ and \n newline'];
+  const metrics: Metric[] = [];
+  // enough series for several 64 KiB chunks, with the odd ones between them
+  for (let m = 0; m < 4; m++) {
+    const points = [];
+    for (let i = 0; i < 800; i++) points.push(pt(T0, T0 + S, i, [kv('k', i % 100 === 7 ? values[((i / 100) | 0) % values.length]! : `v${i}`)]));
+    for (const v of values) points.push(pt(T0, T0 + S, 1, [kv('k', v), kv('n', String(m))]));
+    metrics.push(sum(`family_${m}`, CUMULATIVE, points));
+  }
+  await e.send(request(metrics));
+  for (const [label, accept] of [['text', 'text/plain'], ['OpenMetrics', 'application/openmetrics-text']] as const) {
+    const om = accept !== 'text/plain';
+    const { text } = await e.scrape({ accept });
+    // what every series renders to, from the store
+    let want = 0;
+    for (const f of e.exp.store.families.values()) {
+      for (const s of f.series.values()) {
+        const lines = renderSeries(s, om, false);
+        t.ok(text.includes(lines), `${label}: ${f.name}{${s.labels.slice(0, 30)}} as rendered`);
+        want += Buffer.byteLength(lines);
+      }
+    }
+    t.ok(Buffer.byteLength(text) > want && Buffer.byteLength(text) > 4 * 65536, `${label}: ${Buffer.byteLength(text)} bytes, every series and the headers`);
+    for (const v of ['ключ', 'emoji 😀', 'é'.repeat(40_000), 'x'.repeat(70_000)]) t.ok(text.includes(`k="${v}"`), `${label}: ${v.slice(0, 8)} intact`);
+    if (om) t.ok(text.endsWith('# EOF\n'), 'OpenMetrics ends with # EOF');
+  }
 });

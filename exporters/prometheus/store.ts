@@ -87,20 +87,24 @@ export interface Series {
   count: number;
   /** Newest first, at most MAX_EXEMPLARS. */
   exemplars?: Exemplar[];
-  /** Rendered text (format 0.0.4) and OpenMetrics lines; undefined after a change. */
-  text?: string;
-  om?: string;
+  /** Rendered text (format 0.0.4) and OpenMetrics lines (render.ts); undefined after a change. */
+  text?: Cached;
+  om?: Cached;
   /** Removed from its family (expired, or a no-value point): a cached look-up must not return it. */
   gone?: boolean;
 }
+
+/** Rendered lines as render.ts keeps them: ASCII text as a flat string, other text as its UTF-8
+ *  bytes. */
+export type Cached = string | Buffer;
 
 export class Family {
   readonly series = new Map<string, Series>();
   /** Series by the raw attributes a point came with (resource key + attrsKey): most points skip
    *  building, sorting and escaping their labels. Cleared when it outgrows the series. */
   readonly byAttrs = new Map<string, Series>();
-  header?: string;
-  omHeader?: string;
+  header?: Cached;
+  omHeader?: Cached;
   constructor(
     readonly name: string,
     readonly type: FamilyType,
