@@ -63,6 +63,8 @@ interface Phase {
   scrapeP50Ms: number;
   scrapeP99Ms: number;
   scrapes: number;
+  /** every scrape's time, ms */
+  scrapeMs: number[];
   scrapeBytes: number;
   loopDelayP99Ms: number;
   rssMiB: number;
@@ -110,7 +112,7 @@ async function phase(pid: number, http: number, exporter: number, telemetry: num
   const cpu = cpuSeconds(pid) - cpu0;
   return {
     scraping, pointsPerSec: points / wall, cpuSecPerMillion: cpu / (points / 1e6), cpuPct: (cpu / wall) * 100,
-    scrapeP50Ms: scrapeMs.length ? median(scrapeMs) : NaN, scrapeP99Ms: scrapeMs.length ? percentile(scrapeMs, 99) : NaN, scrapes: scrapeMs.length, scrapeBytes,
+    scrapeP50Ms: scrapeMs.length ? median(scrapeMs) : NaN, scrapeP99Ms: scrapeMs.length ? percentile(scrapeMs, 99) : NaN, scrapes: scrapeMs.length, scrapeMs: scrapeMs.map((x) => Math.round(x * 10) / 10), scrapeBytes,
     loopDelayP99Ms: delay * 1000, rssMiB: memory(pid).rss / 2 ** 20,
   };
 }

@@ -378,3 +378,37 @@ t.test('a scrape is the series\' lines byte for byte: non-ASCII label values, li
     if (om) t.ok(text.endsWith('# EOF\n'), 'OpenMetrics ends with # EOF');
   }
 });
+
+t.test('series changed between steady scrapes are rendered ahead of the next one, with their new values', async (t) => {
+  const e = await exporter(t);
+  const points = (v: number, at: bigint) => Array.from({ length: 50 }, (_, i) => pt(T0, at, v + i, [kv('k', `v${i}`)]));
+  await e.send(request([sum('work', CUMULATIVE, points(0, T0 + S))]));
+  // two scrapes 400 ms apart: the exporter takes 400 ms as the interval
+  await e.scrape();
+  await sleep(400);
+  await e.scrape();
+  t.equal(e.exp.store.trackChanges, true, 'changes followed once scrapes come');
+  await e.send(request([sum('work', CUMULATIVE, points(100, T0 + 2n * S))]));
+  const series = [...e.exp.store.families.get('work_total')!.series.values()];
+  t.ok(series.every((s) => s.text === undefined), 'the changed series have no lines cached');
+  t.equal(e.exp.store.changed.filter((s) => s.family.name === 'work_total').length, 50, 'and are listed once each');
+  // the next scrape is due 400 ms after the last; rendering ahead starts ~133 ms before that (a
+  // loaded machine's timers may be late: waited for, without a scrape, up to 5 s)
+  const t0 = performance.now();
+  while (!series.every((s) => s.text !== undefined) && performance.now() - t0 < 5000) await sleep(20);
+  t.ok(series.every((s) => s.text !== undefined), `rendered ahead of the next scrape, without one (${Math.round(performance.now() - t0)} ms after the change)`);
+  t.equal(e.exp.store.changed.length, 0, 'the list taken');
+  const { text } = await e.scrape();
+  for (let i = 0; i < 50; i++) t.ok(text.includes(`work_total{job="svc",k="v${i}"} ${100 + i}\n`), `v${i}: its new value`);
+});
+
+t.test('the changed-series list stays bounded when series come and go without a scrape taking it', async (t) => {
+  const store = new SeriesStore({ namespace: '', addMetricSuffixes: true, constLabels: {}, resourceToTelemetry: false, maxSeries: 1_000_000, expirationMs: 60_000 });
+  store.trackChanges = true;
+  for (let round = 0; round < 20; round++) {
+    const at = T0 + BigInt(round + 1) * S;
+    store.consume(request([sum(`m${round}`, CUMULATIVE, Array.from({ length: 500 }, (_, i) => pt(T0, at, i, [kv('k', `v${i}`)])))]));
+    store.expire(Date.now() + 120_000); // every series gone
+  }
+  t.ok(store.changed.length <= 2 * store.size + 1024 + 500, `${store.changed.length} listed, ${store.size} held`);
+});

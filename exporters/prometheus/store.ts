@@ -92,6 +92,8 @@ export interface Series {
   om?: Cached;
   /** Removed from its family (expired, or a no-value point): a cached look-up must not return it. */
   gone?: boolean;
+  /** In the store's `changed` list. */
+  listed?: boolean;
 }
 
 /** Rendered lines as render.ts keeps them: ASCII text as a flat string, other text as its UTF-8
@@ -229,6 +231,10 @@ export class SeriesStore {
   refused = 0;
   expired = 0;
   readonly dropped = new Map<DropReason, number>();
+  /** Series whose lines were cleared since the exporter last took this list (each once), kept
+   *  while `trackChanges` is set: the exporter renders them ahead of the next scrape. */
+  changed: Series[] = [];
+  trackChanges = false;
   private readonly constLabels: [string, string][];
 
   constructor(readonly opts: StoreOptions) {
@@ -356,7 +362,7 @@ export class SeriesStore {
         s.t = toMs(latest);
         s.timeNs = latest;
         s.updated = now;
-        s.text = s.om = undefined;
+        this.changedLines(s);
       }
     }
   }
@@ -418,7 +424,30 @@ export class SeriesStore {
     s.timeNs = p.timeUnixNano;
     s.t = toMs(p.timeUnixNano);
     s.updated = now;
+    this.changedLines(s);
+  }
+
+  /** A series' values changed: its cached lines go, and it is listed for rendering ahead. */
+  private changedLines(s: Series): void {
     s.text = s.om = undefined;
+    if (!this.trackChanges || s.listed) return;
+    s.listed = true;
+    const list = this.changed;
+    list.push(s);
+    // Series removed while listed stay in the list until taken: past twice the series held, the
+    // list is rebuilt without them.
+    if (list.length > 2 * this.size + 1024) {
+      this.changed = list.filter((x) => !x.gone);
+      for (const x of list) if (x.gone) x.listed = false;
+    }
+  }
+
+  /** The changed series (see `changed`), taken out of the list. */
+  takeChanged(): Series[] {
+    const list = this.changed;
+    this.changed = [];
+    for (const s of list) s.listed = false;
+    return list;
   }
 
   private numbers(m: Metric, kind: 'counter' | 'gauge', help: string, resource: ResourceKey, points: readonly NumberDataPoint[], delta: boolean, now: number): bigint {
