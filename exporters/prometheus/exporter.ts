@@ -13,7 +13,7 @@ import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { ExportMetricsServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { cached, OPENMETRICS_CONTENT_TYPE, renderChunks, renderSeries, TEXT_CONTENT_TYPE } from './render.js';
+import { OPENMETRICS_CONTENT_TYPE, renderChunks, seriesLines, TEXT_CONTENT_TYPE } from './render.js';
 import { SeriesStore, type DropReason } from './store.js';
 
 /** Longest a scrape renders, or a request is stored, before letting the event loop run (ms):
@@ -275,8 +275,8 @@ export class PrometheusExporter implements Exporter {
     let slice = performance.now();
     for (const s of list) {
       if (s.gone) continue;
-      if (om) s.om ??= cached(renderSeries(s, true, ts));
-      else s.text ??= cached(renderSeries(s, false, ts));
+      if (om) s.om ??= seriesLines(s, true, ts);
+      else s.text ??= seriesLines(s, false, ts);
       if (performance.now() - slice >= SLICE_MS) {
         await yieldToLoop();
         if (!this.server) return;

@@ -94,10 +94,11 @@ export interface Series {
   gone?: boolean;
   /** In the store's `changed` list. */
   listed?: boolean;
+  /** Its name and labels are ASCII (render.ts: its lines are kept as text, not bytes). */
+  ascii?: boolean;
 }
 
-/** Rendered lines as render.ts keeps them: ASCII text as a flat string, other text as its UTF-8
- *  bytes. */
+/** Rendered lines as render.ts keeps them: ASCII text as a string, other text as its UTF-8 bytes. */
 export type Cached = string | Buffer;
 
 export class Family {
