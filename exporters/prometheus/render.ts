@@ -172,7 +172,7 @@ export function renderSeries(s: Series, om: boolean, timestamps: boolean): strin
  * series as its cached lines (rendered now if it changed). Series not updated since `notBefore`
  * (expired, not yet swept) are left out.
  */
-export function* renderChunks(families: readonly Family[], om: boolean, timestamps: boolean, notBefore: number): Generator<Buffer> {
+export function* renderChunks(families: readonly Family[], om: boolean, timestamps: boolean, notBefore: number, stats?: ScrapeStats): Generator<Buffer> {
   const out = new ChunkWriter();
   for (const f of families) {
     let headed = false;
@@ -183,7 +183,15 @@ export function* renderChunks(families: readonly Family[], om: boolean, timestam
         const full = out.add(om ? (f.omHeader ??= cached(familyHeader(f, true))) : (f.header ??= cached(familyHeader(f, false))));
         if (full) yield full;
       }
-      const full = out.add(om ? (s.om ??= seriesLines(s, true, timestamps)) : (s.text ??= seriesLines(s, false, timestamps)));
+      let lines = om ? s.om : s.text;
+      if (lines === undefined) {
+        lines = seriesLines(s, om, timestamps);
+        if (om) s.om = lines;
+        else s.text = lines;
+        if (stats) stats.rendered++;
+      }
+      if (stats) stats.series++;
+      const full = out.add(lines);
       if (full) yield full;
     }
   }
@@ -193,6 +201,12 @@ export function* renderChunks(families: readonly Family[], om: boolean, timestam
   }
   const rest = out.rest();
   if (rest) yield rest;
+}
+
+/** What a scrape wrote: series, and how many of them it had to render. */
+export interface ScrapeStats {
+  series: number;
+  rendered: number;
 }
 
 /** Fills buffers of CHUNK bytes with cached text. */
