@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import { prometheusExporterFactory } from '../exporters/prometheus/factory.js';
 import type { PrometheusExporter, PrometheusExporterConfig } from '../exporters/prometheus/exporter.js';
 import { acceptsGzip, wantsOpenMetrics } from '../exporters/prometheus/exporter.js';
-import { expToClassic, renderSeries } from '../exporters/prometheus/render.js';
+import { expToClassic, familyHeader, renderSeries } from '../exporters/prometheus/render.js';
 import { SeriesStore } from '../exporters/prometheus/store.js';
 import { Telemetry, type ExportMetricsServiceRequest, type KeyValue, type Metric } from '../src/pdata/telemetry.js';
 import { pino } from 'pino';
@@ -349,66 +349,56 @@ t.test('a large scrape is rendered in time slices with the event loop free betwe
   t.match((await e.scrape()).text, /^late_total\{job="svc"\} 1$/m, 'and is in the next scrape');
 });
 
-t.test('a scrape is the series\' lines byte for byte: non-ASCII label values, lines longer than a chunk, across chunks', async (t) => {
-  const e = await exporter(t, { enable_open_metrics: true });
-  const values = ['plain', 'ключ', 'emoji 😀', 'é'.repeat(40_000), 'x'.repeat(70_000), 'quote " and \\ and \n newline'];
-  const metrics: Metric[] = [];
-  // enough series for several 64 KiB chunks, with the odd ones between them
-  for (let m = 0; m < 4; m++) {
-    const points = [];
-    for (let i = 0; i < 800; i++) points.push(pt(T0, T0 + S, i, [kv('k', i % 100 === 7 ? values[((i / 100) | 0) % values.length]! : `v${i}`)]));
-    for (const v of values) points.push(pt(T0, T0 + S, 1, [kv('k', v), kv('n', String(m))]));
-    metrics.push(sum(`family_${m}`, CUMULATIVE, points));
-  }
-  await e.send(request(metrics));
-  for (const [label, accept] of [['text', 'text/plain'], ['OpenMetrics', 'application/openmetrics-text']] as const) {
-    const om = accept !== 'text/plain';
-    const { text } = await e.scrape({ accept });
-    // what every series renders to, from the store
-    let want = 0;
-    for (const f of e.exp.store.families.values()) {
-      for (const s of f.series.values()) {
-        const lines = renderSeries(s, om, false);
-        t.ok(text.includes(lines), `${label}: ${f.name}{${s.labels.slice(0, 30)}} as rendered`);
-        want += Buffer.byteLength(lines);
-      }
+t.test('a scrape is the series\' lines byte for byte, written directly or as rendered: values of every kind, timestamps, both formats', async (t) => {
+  const trace = Uint8Array.from(Buffer.from('0af7651916cd43dd8448eb211c80319c', 'hex'));
+  const span = Uint8Array.from(Buffer.from('b7ad6b7169203331', 'hex'));
+  const labelValues = ['plain', 'ключ', 'emoji 😀', 'é'.repeat(40_000), 'x'.repeat(70_000), 'quote " and \\ and \n newline', ''];
+  const numbers = [0, -0, 1, 7, 9, 10, 99, 12345, 2 ** 53 - 1, 2 ** 53, 1e21, 0.5, -3, -2.25, 1e-7, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  for (const timestamps of [false, true]) {
+    const e = await exporter(t, { enable_open_metrics: true, send_timestamps: timestamps });
+    const metrics: Metric[] = [];
+    // enough series for several 64 KiB chunks, with the odd ones between them
+    for (let m = 0; m < 3; m++) {
+      const points = [];
+      for (let i = 0; i < 800; i++) points.push(pt(T0, T0 + S, numbers[i % numbers.length]!, [kv('k', i % 100 === 7 ? labelValues[((i / 100) | 0) % labelValues.length]! : `v${i}`)]));
+      for (const v of labelValues) points.push(pt(T0, T0 + S, 1, [kv('k', v), kv('n', String(m))]));
+      metrics.push(sum(`family_${m}`, CUMULATIVE, points));
+      metrics.push({ name: `level_${m}`, description: '', unit: '', gauge: { dataPoints: numbers.map((v, i) => pt(T0, T0 + S, v, [kv('g', `${i}`)])) } } as Metric);
     }
-    t.ok(Buffer.byteLength(text) > want && Buffer.byteLength(text) > 4 * 65536, `${label}: ${Buffer.byteLength(text)} bytes, every series and the headers`);
-    for (const v of ['ключ', 'emoji 😀', 'é'.repeat(40_000), 'x'.repeat(70_000)]) t.ok(text.includes(`k="${v}"`), `${label}: ${v.slice(0, 8)} intact`);
-    if (om) t.ok(text.endsWith('# EOF\n'), 'OpenMetrics ends with # EOF');
+    const hist = (name: string, bounds: number[], counts: bigint[], attrs: KeyValue[], sum?: number, exemplars = false) =>
+      ({ attributes: attrs, startTimeUnixNano: T0, timeUnixNano: T0 + S, count: counts.reduce((a, b) => a + b, 0n), ...(sum === undefined ? {} : { sum }), bucketCounts: counts, explicitBounds: bounds, exemplars: exemplars ? [{ filteredAttributes: [], timeUnixNano: T0 + S, asDouble: 0.7, traceId: trace, spanId: span }] : [], flags: 0 });
+    metrics.push({ name: 'latency', description: 'latency', unit: 's', histogram: { aggregationTemporality: CUMULATIVE, dataPoints: [
+      hist('a', [0.1, 1, 10], [1n, 2n, 3n, 4n], [kv('h', 'a')], 2.5),
+      hist('b', [], [5n], [kv('h', 'b')]),
+      hist('c', [0.5, Number.POSITIVE_INFINITY], [1n, 1n, 0n], [kv('h', 'ключ')], -1.5),
+      hist('d', [1, 2], [0n, 1n, 2n], [kv('h', 'with exemplar')], 4, true),
+    ] } } as Metric);
+    metrics.push({ name: 'rpc', description: 'rpc', unit: 's', summary: { dataPoints: [{ attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 4n, sum: 2, quantileValues: [{ quantile: 0.5, value: 0.4 }], flags: 0 }] } } as Metric);
+    metrics.push({ name: 'exp', description: '', unit: '', exponentialHistogram: { aggregationTemporality: CUMULATIVE, dataPoints: [{ attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 3n, sum: 3, scale: 0, zeroCount: 0n, zeroThreshold: 0, positive: { offset: 0, bucketCounts: [1n, 2n] }, negative: { offset: 0, bucketCounts: [] }, flags: 0, exemplars: [] }] } } as Metric);
+    await e.send(request(metrics));
+    // a histogram's bounds change: its lines follow
+    await e.send(request([{ name: 'latency', description: 'latency', unit: 's', histogram: { aggregationTemporality: CUMULATIVE, dataPoints: [
+      { ...hist('a', [0.2, 2], [3n, 3n, 4n], [kv('h', 'a')], 3), timeUnixNano: T0 + 2n * S },
+    ] } } as Metric]));
+    for (const [label, accept] of [['text', 'text/plain'], ['OpenMetrics', 'application/openmetrics-text']] as const) {
+      const om = accept !== 'text/plain';
+      const { text } = await e.scrape({ accept });
+      // the scrape, family by family, is the header then every series as renderSeries renders it
+      let want = '';
+      for (const f of e.exp.store.families.values()) {
+        want += familyHeader(f, om);
+        for (const s of f.series.values()) want += renderSeries(s, om, timestamps);
+      }
+      if (om) want += '# EOF\n';
+      t.equal(text.length, want.length, `${label}, timestamps ${timestamps}: as long as rendered`);
+      t.ok(text === want, `${label}, timestamps ${timestamps}: byte for byte as rendered (${Buffer.byteLength(text)} bytes)`);
+      if (text !== want) {
+        let i = 0;
+        while (i < text.length && text[i] === want[i]) i++;
+        t.comment(`first difference at ${i}: got ${JSON.stringify(text.slice(i - 80, i + 80))}, want ${JSON.stringify(want.slice(i - 80, i + 80))}`);
+      }
+      t.ok(Buffer.byteLength(text) > 4 * 65536, `${label}: several chunks`);
+      t.ok(text.includes('le="0.2"') && !text.includes('h="a",le="0.1"'), `${label}: the histogram's new bounds`);
+    }
   }
-});
-
-t.test('series changed between steady scrapes are rendered ahead of the next one, with their new values', async (t) => {
-  const e = await exporter(t);
-  const points = (v: number, at: bigint) => Array.from({ length: 50 }, (_, i) => pt(T0, at, v + i, [kv('k', `v${i}`)]));
-  await e.send(request([sum('work', CUMULATIVE, points(0, T0 + S))]));
-  // two scrapes 400 ms apart: the exporter takes 400 ms as the interval
-  await e.scrape();
-  await sleep(400);
-  await e.scrape();
-  t.equal(e.exp.store.trackChanges, true, 'changes followed once scrapes come');
-  await e.send(request([sum('work', CUMULATIVE, points(100, T0 + 2n * S))]));
-  const series = [...e.exp.store.families.get('work_total')!.series.values()];
-  t.ok(series.every((s) => s.text === undefined), 'the changed series have no lines cached');
-  t.equal(e.exp.store.changed.filter((s) => s.family.name === 'work_total').length, 50, 'and are listed once each');
-  // the next scrape is due 400 ms after the last; rendering ahead starts ~133 ms before that (a
-  // loaded machine's timers may be late: waited for, without a scrape, up to 5 s)
-  const t0 = performance.now();
-  while (!series.every((s) => s.text !== undefined) && performance.now() - t0 < 5000) await sleep(20);
-  t.ok(series.every((s) => s.text !== undefined), `rendered ahead of the next scrape, without one (${Math.round(performance.now() - t0)} ms after the change)`);
-  t.equal(e.exp.store.changed.length, 0, 'the list taken');
-  const { text } = await e.scrape();
-  for (let i = 0; i < 50; i++) t.ok(text.includes(`work_total{job="svc",k="v${i}"} ${100 + i}\n`), `v${i}: its new value`);
-});
-
-t.test('the changed-series list stays bounded when series come and go without a scrape taking it', async (t) => {
-  const store = new SeriesStore({ namespace: '', addMetricSuffixes: true, constLabels: {}, resourceToTelemetry: false, maxSeries: 1_000_000, expirationMs: 60_000 });
-  store.trackChanges = true;
-  for (let round = 0; round < 20; round++) {
-    const at = T0 + BigInt(round + 1) * S;
-    store.consume(request([sum(`m${round}`, CUMULATIVE, Array.from({ length: 500 }, (_, i) => pt(T0, at, i, [kv('k', `v${i}`)])))]));
-    store.expire(Date.now() + 120_000); // every series gone
-  }
-  t.ok(store.changed.length <= 2 * store.size + 1024 + 500, `${store.changed.length} listed, ${store.size} held`);
 });

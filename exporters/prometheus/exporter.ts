@@ -13,7 +13,7 @@ import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { ExportMetricsServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { OPENMETRICS_CONTENT_TYPE, renderChunks, seriesLines, TEXT_CONTENT_TYPE, type ScrapeStats } from './render.js';
+import { OPENMETRICS_CONTENT_TYPE, renderChunks, TEXT_CONTENT_TYPE } from './render.js';
 import { SeriesStore, type DropReason } from './store.js';
 
 /** Longest a scrape renders, or a request is stored, before letting the event loop run (ms):
@@ -32,15 +32,6 @@ export interface PrometheusExporterConfig {
   enable_open_metrics: boolean;
   max_series: number;
 }
-
-/** Rendering ahead: series changed since a scrape are rendered this long before the next one is
- *  due (at most a third of the interval between scrapes), when that interval is within these
- *  bounds. Scrapes come at Prometheus' steady scrape_interval, and with every series changed
- *  between two of them (10,000 points/s over 100,000 series, a 10-s interval) a scrape that had
- *  to render them all took ~120 ms against ~20 ms for copying cached lines (bench/README.md). */
-const AHEAD_LEAD_MS = 500;
-const AHEAD_MIN_INTERVAL_MS = 200;
-const AHEAD_MAX_INTERVAL_MS = 10 * 60_000;
 
 /** The log line for refused series comes at most this often. */
 const REFUSED_LOG_INTERVAL_MS = 60_000;
@@ -77,10 +68,6 @@ export class PrometheusExporter implements Exporter {
   private readonly scrapeDuration: { observe(v: number): void };
   /** The port actually bound (endpoint port 0 picks one). */
   port = 0;
-  /** The last scrape's start (performance.now()) and format, and the time since the one before. */
-  private lastScrape = { at: 0, om: false };
-  private scrapeInterval = 0;
-  private ahead: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly set: CreateSettings,
@@ -119,8 +106,6 @@ export class PrometheusExporter implements Exporter {
   }
 
   async shutdown(): Promise<void> {
-    if (this.ahead) clearTimeout(this.ahead);
-    this.ahead = undefined;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
     const server = this.server;
@@ -183,11 +168,6 @@ export class PrometheusExporter implements Exporter {
   private sweep(): void {
     this.store.expire();
     this.publish();
-    // Scrapes have stopped: changes are no longer followed for rendering ahead.
-    if (this.store.trackChanges && performance.now() - this.lastScrape.at > 3 * this.scrapeInterval + 60_000) {
-      this.store.trackChanges = false;
-      this.store.takeChanged();
-    }
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -213,7 +193,6 @@ export class PrometheusExporter implements Exporter {
       return;
     }
     const out: NodeJS.WritableStream = gzip ? zlib.createGzip({ level: 1 }) : res;
-    const stats: ScrapeStats = { series: 0, rendered: 0 };
     if (gzip) (out as zlib.Gzip).pipe(res);
     let closed = false;
     res.once('close', () => (closed = true));
@@ -225,7 +204,7 @@ export class PrometheusExporter implements Exporter {
       // (10k series took 0.6 s under full ingestion load); a time slice bounds both the scrape's
       // turns and how long it holds the loop.
       let slice = performance.now();
-      for (const chunk of renderChunks(families, om, this.cfg.send_timestamps, notBefore, stats)) {
+      for (const chunk of renderChunks(families, om, this.cfg.send_timestamps, notBefore)) {
         if (closed) break;
         if (!out.write(chunk)) {
           await new Promise<void>((r) => {
@@ -248,45 +227,6 @@ export class PrometheusExporter implements Exporter {
     }
     this.c.scrapes.inc();
     this.scrapeDuration.observe((performance.now() - started) / 1000);
-    this.scheduleAhead(started, om, stats);
   }
 
-  /** After a scrape that started at `started`: the next one's changed series are rendered shortly
-   *  before it is due (the interval is the time between the last two scrapes). */
-  private scheduleAhead(started: number, om: boolean, stats: ScrapeStats): void {
-    if (this.lastScrape.at > 0) this.scrapeInterval = started - this.lastScrape.at;
-    this.lastScrape = { at: started, om };
-    this.store.trackChanges = true;
-    const interval = this.scrapeInterval;
-    if (interval < AHEAD_MIN_INTERVAL_MS || interval > AHEAD_MAX_INTERVAL_MS || !this.server) return;
-    // Most series changed again after being rendered ahead (they change several times a scrape
-    // interval): rendering ahead only doubles the work. This scrape's renders tell; the next
-    // scrape's decide again (it renders what changed, as the ones before rendering ahead did).
-    if (stats.rendered > stats.series / 2) return;
-    const due = started + interval - Math.min(AHEAD_LEAD_MS, interval / 3);
-    if (this.ahead) clearTimeout(this.ahead);
-    this.ahead = setTimeout(() => void this.renderAhead(), Math.max(0, due - performance.now()));
-    this.ahead.unref();
-  }
-
-  /** Renders the series changed since they were last rendered, in slices of SLICE_MS, in the
-   *  format of the last scrape. */
-  private async renderAhead(): Promise<void> {
-    this.ahead = undefined;
-    const store = this.store;
-    const list = store.takeChanged();
-    const om = this.lastScrape.om;
-    const ts = this.cfg.send_timestamps;
-    let slice = performance.now();
-    for (const s of list) {
-      if (s.gone) continue;
-      if (om) s.om ??= seriesLines(s, true, ts);
-      else s.text ??= seriesLines(s, false, ts);
-      if (performance.now() - slice >= SLICE_MS) {
-        await yieldToLoop();
-        if (!this.server) return;
-        slice = performance.now();
-      }
-    }
-  }
 }

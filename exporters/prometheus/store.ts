@@ -92,10 +92,20 @@ export interface Series {
   om?: Cached;
   /** Removed from its family (expired, or a no-value point): a cached look-up must not return it. */
   gone?: boolean;
-  /** In the store's `changed` list. */
-  listed?: boolean;
   /** Its name and labels are ASCII (render.ts: its lines are kept as text, not bytes). */
   ascii?: boolean;
+  /** The text before each value in its lines, kept by render.ts (writeDirect). */
+  heads?: Heads;
+}
+
+/** What render.ts keeps on a series it writes directly: the text before each value (name and
+ *  labels do not change; a histogram's heads are made again when its bounds do). */
+export interface Heads {
+  om: boolean;
+  /** gauge, counter: [head]; histogram: a head per bucket, then _sum's and _count's */
+  heads: string[];
+  /** histogram: the bounds the heads were made for */
+  bounds?: number[];
 }
 
 /** Rendered lines as render.ts keeps them: ASCII text as a string, other text as its UTF-8 bytes. */
@@ -232,10 +242,6 @@ export class SeriesStore {
   refused = 0;
   expired = 0;
   readonly dropped = new Map<DropReason, number>();
-  /** Series whose lines were cleared since the exporter last took this list (each once), kept
-   *  while `trackChanges` is set: the exporter renders them ahead of the next scrape. */
-  changed: Series[] = [];
-  trackChanges = false;
   private readonly constLabels: [string, string][];
 
   constructor(readonly opts: StoreOptions) {
@@ -428,27 +434,9 @@ export class SeriesStore {
     this.changedLines(s);
   }
 
-  /** A series' values changed: its cached lines go, and it is listed for rendering ahead. */
+  /** A series' values changed: its cached lines go. */
   private changedLines(s: Series): void {
     s.text = s.om = undefined;
-    if (!this.trackChanges || s.listed) return;
-    s.listed = true;
-    const list = this.changed;
-    list.push(s);
-    // Series removed while listed stay in the list until taken: past twice the series held, the
-    // list is rebuilt without them.
-    if (list.length > 2 * this.size + 1024) {
-      this.changed = list.filter((x) => !x.gone);
-      for (const x of list) if (x.gone) x.listed = false;
-    }
-  }
-
-  /** The changed series (see `changed`), taken out of the list. */
-  takeChanged(): Series[] {
-    const list = this.changed;
-    this.changed = [];
-    for (const s of list) s.listed = false;
-    return list;
   }
 
   private numbers(m: Metric, kind: 'counter' | 'gauge', help: string, resource: ResourceKey, points: readonly NumberDataPoint[], delta: boolean, now: number): bigint {
