@@ -4,7 +4,7 @@
 //   factory.ts    type, schema, defaults
 //   exporter.ts   HTTP server (GET /metrics: format, gzip, chunked with the event loop let run between chunks), expiry sweep, own metrics
 //   store.ts      series state: cumulative values, delta → cumulative, expiry, max_series
-//   render.ts     text format 0.0.4 and OpenMetrics 1.0 (exemplars), per-series cache, exponential → classic buckets
+//   render.ts     text format 0.0.4 and OpenMetrics 1.0 (exemplars), written straight into buffers, exponential → classic buckets
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';

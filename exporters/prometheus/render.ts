@@ -1,15 +1,14 @@
-// The state as Prometheus text (format 0.0.4) or OpenMetrics 1.0 (with exemplars). Each series'
-// lines are rendered once per change and kept on the series (store.ts clears them on update), so a
-// scrape copies cached text into buffers of CHUNK bytes, and the exporter lets the event loop run
-// between them.
+// The state as Prometheus text (format 0.0.4) or OpenMetrics 1.0 (with exemplars), written into
+// buffers of CHUNK bytes; the exporter lets the event loop run between them.
 //
-// How the text is kept matters more than rendering it. A series' lines built by template literals
-// are a tree of string pieces; joining 100,000 of those per scrape and encoding the result made V8
-// flatten every tree again each time (~50 ms of a 100,000-series scrape), and turning each into a
-// flat string through a Buffer when rendered cost more than rendering (~0.55 µs a series against
-// ~0.2). So ASCII lines (nearly all: names are, and most label values) are kept as rendered and
-// written into the scrape's buffers with a latin1 write, which flattens a line once, the first time;
-// lines with other characters are kept as their UTF-8 bytes.
+// Counters, gauges and classic histograms are written straight into the buffer (writeDirect): the
+// text before each value is kept on the series, values are written as digits, nothing is allocated
+// per series. Rendering lines as strings cost more than the rest of a scrape: template literals
+// make trees of string pieces, which V8 flattens when they are written (~50 ms of a cold
+// 100,000-series scrape, against ~21 ms written directly; bench/README.md). The other kinds
+// (summaries, exponential histograms, OpenMetrics exemplars, non-ASCII labels) are rendered by
+// renderSeries and kept until the series changes: ASCII lines as rendered (a latin1 write flattens
+// them once), others as their UTF-8 bytes.
 import { formatFloat } from '../../src/prometheus/naming.js';
 import { downscale, type Cached, type ExpBuckets, type ExpState, type Family, type Series } from './store.js';
 
