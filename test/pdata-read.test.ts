@@ -49,6 +49,15 @@ t.test('spans: wanted values, fixed fields and resources as a decode gives them'
   ]);
 });
 
+t.test('a key listed twice is found under both its indexes (a dimension that is also a base key)', async (t) => {
+  const req = spanRequest([{ id: 1, name: 'chat', attrs: { model: 'gpt-4o', tokens: 3 } }], { 'service.name': 'svc' });
+  const ks = new KeySet(['model', 'tokens', 'model', 'absent', 'tokens']);
+  t.same(ks.canonical, [0, 1, 0, 3, 1]);
+  readItems('traces', req.toProto(), new ItemView(ks), (it) => {
+    t.same([it.string(0), it.string(2), it.number(1), it.number(4), it.has(2), it.has(3)], ['gpt-4o', 'gpt-4o', 3, 3, true, false]);
+  });
+});
+
 t.test('log records: attributes at their own field number', async (t) => {
   const req = logRequest([{ attrs: { 'event.name': 'a2a.task.status', n: 3 }, trace: 5 }, { attrs: { n: 4 } }]);
   const ks = new KeySet(['n', 'event.name']);

@@ -167,3 +167,12 @@ t.test('logs: by trace id when present, else by from_attribute', async (t) => {
   t.same(byAttr, refAttr, 'the attribute hashed like a trace id');
   t.notOk(out.includes('undefined'), 'a record with neither is dropped (fail_closed)');
 });
+
+t.test('logs: from_attribute that is also the priority attribute (one key read for both)', async (t) => {
+  const cfg = { ...(factory.createDefaultConfig() as ProbabilisticSamplerConfig), mode: 'hash_seed' as const, sampling_percentage: 100, from_attribute: 'k', sampling_priority: 'k' };
+  const out: number[] = [];
+  const p = factory.createProcessor!(settings('processor', 'ps'), cfg, 'logs', consumerOf(async (b) => void out.push(b.itemCount)));
+  const records = ['a', 'b', 'c'].map((v) => ({ timeUnixNano: 1n, observedTimeUnixNano: 0n, severityNumber: 9, severityText: '', attributes: [{ key: 'k', value: { stringValue: v } }], droppedAttributesCount: 0, flags: 0, traceId: new Uint8Array(0), spanId: new Uint8Array(0) }));
+  await p.consume(Telemetry.fromRequest('logs', { resourceLogs: [{ schemaUrl: '', scopeLogs: [{ schemaUrl: '', logRecords: records }] }] }));
+  t.same(out, [3], 'every record kept at 100 %: its value hashed, not taken for a missing attribute');
+});

@@ -163,7 +163,7 @@ export class WireItem {
   /** The first attribute whose key is the watched KeySet's key `w` (the view was made with one),
    *  or -1: indexOf(watch.keys[w]) without walking the attributes again. */
   watched(w: number): number {
-    if (this.watchExact) return this.found![w]!;
+    if (this.watchExact) return this.found![this.watch!.canonical[w]!]!;
     return this.indexOf(this.watch!.keys[w]!);
   }
 

@@ -26,10 +26,21 @@ export class KeySet {
    *  with one load */
   readonly shortLengths = new Uint8Array(128);
 
+  /** per key, the index of the first key with the same bytes: find() answers with that one, so a
+   *  key listed twice (a sampler's priority attribute also its from_attribute, a dimension that
+   *  is also a base key) is looked up through it */
+  readonly canonical: number[] = [];
+
   constructor(readonly keys: readonly string[]) {
     keys.forEach((k, index) => {
       const bytes = Buffer.from(k, 'utf8');
       const slot = (this.byLength[bytes.length] ??= { bytes: [], index: [] });
+      const same = slot.bytes.findIndex((b) => Buffer.compare(b, bytes) === 0);
+      if (same >= 0) {
+        this.canonical.push(slot.index[same]!);
+        return;
+      }
+      this.canonical.push(index);
       slot.bytes.push(bytes);
       slot.index.push(index);
       if (bytes.length < 128) this.shortLengths[bytes.length] = 1;
@@ -122,11 +133,12 @@ export class ItemView {
 
   /** Whether the item has wanted key k. */
   has(k: number): boolean {
-    return this.vs[k]! >= 0;
+    return this.vs[this.keys.canonical[k]!]! >= 0;
   }
 
   /** Wanted key k's value when it is a string (other scalars printed), else undefined. */
   string(k: number): string | undefined {
+    k = this.keys.canonical[k]!;
     const s = this.vs[k]!;
     if (s < 0) return undefined;
     const e = this.ve[k]!;
@@ -153,6 +165,7 @@ export class ItemView {
 
   /** Wanted key k's value as a number: an int, a double or a numeric string. */
   number(k: number): number | undefined {
+    k = this.keys.canonical[k]!;
     const s = this.vs[k]!;
     if (s < 0) return undefined;
     const e = this.ve[k]!;
