@@ -402,3 +402,20 @@ t.test('a scrape is the series\' lines byte for byte, written directly or as ren
     }
   }
 });
+
+t.test('text and OpenMetrics scrapes in turn: each as rendered, counters named for their format', async (t) => {
+  const e = await exporter(t, { enable_open_metrics: true, add_metric_suffixes: false });
+  await e.send(request([sum('jobs', CUMULATIVE, [pt(T0, T0 + S, 3, [kv('k', 'a')])]), sum('done_total', CUMULATIVE, [pt(T0, T0 + S, 4)])]));
+  for (let i = 0; i < 4; i++) {
+    const om = i % 2 === 1;
+    const { text } = await e.scrape({ accept: om ? 'application/openmetrics-text' : 'text/plain' });
+    let want = '';
+    for (const f of e.exp.store.families.values()) {
+      want += familyHeader(f, om);
+      for (const s of f.series.values()) want += renderSeries(s, om, false);
+    }
+    if (om) want += '# EOF\n';
+    t.equal(text, want, `scrape ${i + 1} (${om ? 'OpenMetrics' : 'text'}) as rendered`);
+    t.match(text, om ? /^jobs_total\{job="svc",k="a"\} 3$/m : /^jobs\{job="svc",k="a"\} 3$/m, 'the counter named for the format');
+  }
+});

@@ -223,10 +223,11 @@ function writeDirect(w: ChunkWriter, s: Series, om: boolean, timestamps: boolean
     case 'gauge':
     case 'info':
     case 'counter': {
+      // the same in both formats but for a counter not named *_total (OpenMetrics adds it)
+      const name = om && f.type === 'counter' ? (f.omCounterName ??= `${omFamilyName(f)}_total`) : f.name;
       let h = s.heads;
-      if (h === undefined || h.om !== om) {
-        const name = om && f.type === 'counter' ? `${omFamilyName(f)}_total` : f.name;
-        s.heads = h = { om, heads: [`${name}${braces(s.labels)} `] };
+      if (h === undefined || h.name !== name) {
+        s.heads = h = { name, heads: [`${name}${braces(s.labels)} `] };
       }
       w.text(h.heads[0]!);
       w.float(formatFloat, s.value);
@@ -240,11 +241,11 @@ function writeDirect(w: ChunkWriter, s: Series, om: boolean, timestamps: boolean
       const counts = s.counts ?? [s.count];
       const n = counts.length;
       let h = s.heads;
-      if (h === undefined || h.om !== om || h.heads.length !== n + 2 || !sameBounds(h.bounds!, bounds, bounds.length)) {
+      if (h === undefined || h.name !== f.name || h.heads.length !== n + 2 || !sameBounds(h.bounds!, bounds, bounds.length)) {
         const heads: string[] = [];
         for (let i = 0; i < n; i++) heads.push(`${f.name}_bucket${withLabel(s.labels, `le="${formatFloat(i < bounds.length ? bounds[i]! : Number.POSITIVE_INFINITY)}"`)} `);
         heads.push(`${f.name}_sum${braces(s.labels)} `, `${f.name}_count${braces(s.labels)} `);
-        s.heads = h = { om, heads, bounds: bounds.slice() };
+        s.heads = h = { name: f.name, heads, bounds: bounds.slice() };
       }
       let cumulative = 0;
       for (let i = 0; i < n; i++) {

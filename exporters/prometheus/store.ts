@@ -101,7 +101,9 @@ export interface Series {
 /** What render.ts keeps on a series it writes directly: the text before each value (name and
  *  labels do not change; a histogram's heads are made again when its bounds do). */
 export interface Heads {
-  om: boolean;
+  /** the metric name they were made with (a counter's differs in OpenMetrics when it does not end
+   *  in _total) */
+  name: string;
   /** gauge, counter: [head]; histogram: a head per bucket, then _sum's and _count's */
   heads: string[];
   /** histogram: the bounds the heads were made for */
@@ -118,6 +120,8 @@ export class Family {
   readonly byAttrs = new Map<string, Series>();
   header?: Cached;
   omHeader?: Cached;
+  /** a counter's sample name in OpenMetrics (render.ts) */
+  omCounterName?: string;
   constructor(
     readonly name: string,
     readonly type: FamilyType,
