@@ -419,3 +419,41 @@ t.test('text and OpenMetrics scrapes in turn: each as rendered, counters named f
     t.match(text, om ? /^jobs_total\{job="svc",k="a"\} 3$/m : /^jobs\{job="svc",k="a"\} 3$/m, 'the counter named for the format');
   }
 });
+
+t.test('scrape after scrape with some series changed in between: unchanged ones copied from the last, every scrape as rendered', async (t) => {
+  const e = await exporter(t, { enable_open_metrics: true });
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const at = (round: number) => T0 + BigInt(round + 1) * S;
+  const round = (r: number, share: number): Metric[] => {
+    const points = [];
+    for (let i = 0; i < 2000; i++) if (r === 0 || rand() < share) points.push(pt(T0, at(r), Math.floor(rand() * 1e6) / (i % 3 === 0 ? 7 : 1), [kv('k', i % 250 === 3 ? `ключ ${i}` : `value-${i}`)]));
+    const hist = [];
+    for (let i = 0; i < 100; i++) {
+      if (r !== 0 && rand() >= share) continue;
+      const bounds = i % 10 === 0 && r % 2 === 1 ? [0.5, 5] : [0.1, 1, 10];
+      const counts = [...bounds, 0].map(() => BigInt(Math.floor(rand() * 100)));
+      hist.push({ attributes: [kv('h', `h${i}`)], startTimeUnixNano: T0, timeUnixNano: at(r), count: counts.reduce((a, b) => a + b, 0n), sum: rand() * 100, bucketCounts: counts, explicitBounds: bounds, exemplars: [], flags: 0 });
+    }
+    return [sum('work', CUMULATIVE, points), { name: 'lat', description: '', unit: 's', histogram: { aggregationTemporality: CUMULATIVE, dataPoints: hist } } as Metric];
+  };
+  for (let r = 0; r < 8; r++) {
+    await e.send(request(round(r, r % 3 === 2 ? 0 : 0.1)));
+    const om = r >= 4;
+    const { text } = await e.scrape({ accept: om ? 'application/openmetrics-text' : 'text/plain' });
+    let want = '';
+    for (const f of e.exp.store.families.values()) {
+      want += familyHeader(f, om);
+      for (const s of f.series.values()) want += renderSeries(s, om, false);
+    }
+    if (om) want += '# EOF\n';
+    t.ok(text === want, `round ${r} (${om ? 'OpenMetrics' : 'text'}): as rendered, ${Buffer.byteLength(text)} bytes`);
+    if (text !== want) {
+      let i = 0;
+      while (i < text.length && text[i] === want[i]) i++;
+      t.comment(`first difference at ${i}: got ${JSON.stringify(text.slice(i - 80, i + 80))}, want ${JSON.stringify(want.slice(i - 80, i + 80))}`);
+    }
+  }
+  const copied = [...e.exp.store.families.get('work_total')!.series.values()].filter((s) => s.copyScrape > 0).length;
+  t.ok(copied > 1000, `${copied} series placed in the last scrape, for the next to copy`);
+});
