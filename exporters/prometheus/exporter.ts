@@ -13,7 +13,7 @@ import type { CreateSettings, Exporter, Host } from '../../src/component.js';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { ExportMetricsServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { OPENMETRICS_CONTENT_TYPE, renderChunks, ScrapeMemory, TEXT_CONTENT_TYPE } from './render.js';
+import { OPENMETRICS_CONTENT_TYPE, renderChunks, TEXT_CONTENT_TYPE } from './render.js';
 import { SeriesStore, type DropReason } from './store.js';
 
 /** Longest a scrape renders, or a request is stored, before letting the event loop run (ms):
@@ -68,8 +68,6 @@ export class PrometheusExporter implements Exporter {
   private readonly scrapeDuration: { observe(v: number): void };
   /** The port actually bound (endpoint port 0 picks one). */
   port = 0;
-  /** the last complete scrape's bytes, which the next copies unchanged series from */
-  private readonly memory = new ScrapeMemory();
 
   constructor(
     private readonly set: CreateSettings,
@@ -206,14 +204,8 @@ export class PrometheusExporter implements Exporter {
       // (10k series took 0.6 s under full ingestion load); a time slice bounds both the scrape's
       // turns and how long it holds the loop.
       let slice = performance.now();
-      const scrape = this.memory.begin(om);
-      let complete = true;
-      for (const chunk of renderChunks(families, om, this.cfg.send_timestamps, notBefore, this.memory, scrape)) {
-        if (closed) {
-          complete = false;
-          break;
-        }
-        scrape.chunks.push(chunk);
+      for (const chunk of renderChunks(families, om, this.cfg.send_timestamps, notBefore)) {
+        if (closed) break;
         if (!out.write(chunk)) {
           await new Promise<void>((r) => {
             const done = () => {
@@ -230,7 +222,6 @@ export class PrometheusExporter implements Exporter {
           slice = performance.now();
         }
       }
-      if (complete) this.memory.end(scrape);
     } finally {
       out.end();
     }

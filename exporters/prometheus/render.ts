@@ -172,10 +172,8 @@ export function renderSeries(s: Series, om: boolean, timestamps: boolean): strin
  * classic histograms with ASCII names and labels are written straight into the buffer (writeDirect);
  * the others as their cached lines, rendered now if they changed.
  */
-export function* renderChunks(families: readonly Family[], om: boolean, timestamps: boolean, notBefore: number, memory?: ScrapeMemory, scrape?: Scrape): Generator<Buffer> {
+export function* renderChunks(families: readonly Family[], om: boolean, timestamps: boolean, notBefore: number): Generator<Buffer> {
   const out = new ChunkWriter();
-  // the last complete scrape in this format, whose bytes unchanged series are copied from
-  const last = memory?.last !== undefined && memory.last.om === om ? memory.last : undefined;
   for (const f of families) {
     let headed = false;
     for (const s of f.series.values()) {
@@ -184,10 +182,7 @@ export function* renderChunks(families: readonly Family[], om: boolean, timestam
         headed = true;
         out.add(om ? (f.omHeader ??= cached(familyHeader(f, true))) : (f.header ??= cached(familyHeader(f, false))));
       }
-      const chunk = out.index;
-      const from = out.offset;
-      if (last !== undefined && s.copyScrape === last.id) out.copy(last.chunks[s.copyChunk]!, s.copyFrom, s.copyTo);
-      else if (!writeDirect(out, s, om, timestamps)) {
+      if (!writeDirect(out, s, om, timestamps)) {
         let lines = om ? s.om : s.text;
         if (lines === undefined) {
           lines = seriesLines(s, om, timestamps);
@@ -196,13 +191,6 @@ export function* renderChunks(families: readonly Family[], om: boolean, timestam
         }
         out.add(lines);
       }
-      // where its lines are in this scrape, when they are in one chunk
-      if (scrape !== undefined && out.index === chunk) {
-        s.copyScrape = scrape.id;
-        s.copyChunk = chunk;
-        s.copyFrom = from;
-        s.copyTo = out.offset;
-      } else s.copyScrape = 0;
       while (out.done.length > 0) yield out.done.shift()!;
     }
   }
@@ -284,60 +272,16 @@ function writeDirect(w: ChunkWriter, s: Series, om: boolean, timestamps: boolean
   }
 }
 
-/** A scrape being written: its chunks, in order (the exporter adds each as it sends it). */
-export interface Scrape {
-  id: number;
-  om: boolean;
-  chunks: Buffer[];
-}
-
-/**
- * The bytes of the last complete scrape. A series that has not changed since is copied from them
- * (a native copy of its bytes, against writing each line again: most series of a scrape every few
- * seconds have not changed, and a histogram's ~15 lines cost ~2 µs to write). Each series notes
- * where its lines are (store.ts clears that when it changes). Holds one scrape's bytes, ~120 bytes
- * a series.
- */
-export class ScrapeMemory {
-  last: Scrape | undefined;
-  private nextId = 1;
-
-  begin(om: boolean): Scrape {
-    return { id: this.nextId++, om, chunks: [] };
-  }
-
-  /** The scrape was written to its end: the next copies from it. */
-  end(scrape: Scrape): void {
-    this.last = scrape;
-  }
-}
-
 /** Fills buffers of CHUNK bytes; the filled ones wait in `done`. */
 class ChunkWriter {
   private buf = Buffer.allocUnsafe(CHUNK);
   private off = 0;
   readonly done: Buffer[] = [];
-  /** chunks filled so far: the index of the one being written */
-  index = 0;
-
-  /** where the next byte goes in the chunk being written */
-  get offset(): number {
-    return this.off;
-  }
-
-  /** Bytes [from, to) of an earlier scrape's chunk. */
-  copy(src: Buffer, from: number, to: number): void {
-    this.room(to - from);
-    this.off += src.copy(this.buf, this.off, from, to);
-  }
 
   /** Room for n more bytes: a full buffer goes to `done` (a longer piece gets one of its size). */
   private room(n: number): void {
     if (this.off + n <= this.buf.length) return;
-    if (this.off > 0) {
-      this.done.push(this.buf.subarray(0, this.off));
-      this.index++;
-    }
+    if (this.off > 0) this.done.push(this.buf.subarray(0, this.off));
     this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
     this.off = 0;
   }

@@ -96,12 +96,6 @@ export interface Series {
   ascii?: boolean;
   /** The text before each value in its lines, kept by render.ts (writeDirect). */
   heads?: Heads;
-  /** Where its lines are in the scrape that wrote it (render.ts ScrapeMemory): chunk, [from, to);
-   *  0 for none, and after a change. */
-  copyScrape: number;
-  copyChunk: number;
-  copyFrom: number;
-  copyTo: number;
 }
 
 /** What render.ts keeps on a series it writes directly: the text before each value (name and
@@ -279,7 +273,7 @@ export class SeriesStore {
         this.refused++;
         return undefined;
       }
-      s = { family: f, labels: key, updated: now, t: 0, startNs: 0n, timeNs: 0n, value: 0, sum: 0, hasSum: false, count: 0, copyScrape: 0, copyChunk: 0, copyFrom: 0, copyTo: 0 };
+      s = { family: f, labels: key, updated: now, t: 0, startNs: 0n, timeNs: 0n, value: 0, sum: 0, hasSum: false, count: 0 };
       f.series.set(key, s);
       this.size++;
     }
@@ -447,7 +441,6 @@ export class SeriesStore {
   /** A series' values changed: its cached lines go. */
   private changedLines(s: Series): void {
     s.text = s.om = undefined;
-    s.copyScrape = 0;
   }
 
   private numbers(m: Metric, kind: 'counter' | 'gauge', help: string, resource: ResourceKey, points: readonly NumberDataPoint[], delta: boolean, now: number): bigint {
