@@ -239,7 +239,7 @@ export class GenAIMetricsConnector implements Connector {
       }
       const kind = item.varint(6);
       const code = item.statusCode();
-      const at = (kind < KIND_NAMES.length ? kind : 0) * 3 + (code <= 2 ? code : 0);
+      const at = (kind < KIND_NAMES.length ? kind : 0) * 3 + (code >= 0 && code <= 2 ? code : 0);
       const labels = (byName[at] ??= [['span.name', clip(name)], ['span.kind', KIND_NAMES[kind] ?? 'SPAN_KIND_UNSPECIFIED'], ['status.code', code === STATUS_ERROR ? 'STATUS_CODE_ERROR' : code === 1 ? 'STATUS_CODE_OK' : 'STATUS_CODE_UNSET']]);
       this.record('traces.span.metrics.duration', 's', 'Span duration, by name, kind and status (spans without gen_ai.operation.name).', 'histogram', this.cfg.span_metrics.buckets, service, labels, seconds, now, exemplar);
       this.record('traces.span.metrics.calls', '{call}', 'Spans, by name, kind and status (spans without gen_ai.operation.name).', 'sum', [], service, labels, 1, now, undefined);

@@ -12,7 +12,7 @@ import type { AnyValue, InstrumentationScope, Resource } from './telemetry.js';
 import { decodeMessage } from './decode.js';
 import { DecodeError } from './errors.js';
 import { Reader, truncated, Writer } from './wire.js';
-import type { KeySet } from './read.js';
+import { statusCodeIn, type KeySet } from './read.js';
 
 export type EditableSignal = 'traces' | 'logs';
 
@@ -409,18 +409,7 @@ export class WireItem {
 
   /** A span's status code (Status.code, field 3 of field 15), signed as the decoder reads it. */
   statusCode(): number {
-    if (!this.has(15)) return 0;
-    const s = this.at[30]!;
-    const e = this.at[31]!;
-    const r = this.r;
-    r.pos = s;
-    let code = 0;
-    while (r.pos < e) {
-      const t = r.uint32(e);
-      if (t === 0x18) code = r.uint32(e) | 0;
-      else r.skip(t & 7, e);
-    }
-    return code;
+    return this.has(15) ? statusCodeIn(this.r, this.at[30]!, this.at[31]!) : 0;
   }
 
   /** Every occurrence of length-delimited field `no` (span events, links; a string sent twice):

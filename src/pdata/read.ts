@@ -136,14 +136,20 @@ export class ItemView {
     return this.vs[this.keys.canonical[k]!]! >= 0;
   }
 
-  /** Wanted key k's value when it is a string (other scalars printed), else undefined. */
-  string(k: number): string | undefined {
+  /** Puts the reader at wanted key k's value; returns the value's end, -1 when the item has none. */
+  private seek(k: number): number {
     k = this.keys.canonical[k]!;
     const s = this.vs[k]!;
-    if (s < 0) return undefined;
-    const e = this.ve[k]!;
+    if (s < 0) return -1;
+    this.r.pos = s;
+    return this.ve[k]!;
+  }
+
+  /** Wanted key k's value when it is a string (other scalars printed), else undefined. */
+  string(k: number): string | undefined {
+    const e = this.seek(k);
+    if (e < 0) return undefined;
     const r = this.r;
-    r.pos = s;
     while (r.pos < e) {
       const t = r.uint32(e);
       switch (t) {
@@ -165,12 +171,9 @@ export class ItemView {
 
   /** Wanted key k's value as a number: an int, a double or a numeric string. */
   number(k: number): number | undefined {
-    k = this.keys.canonical[k]!;
-    const s = this.vs[k]!;
-    if (s < 0) return undefined;
-    const e = this.ve[k]!;
+    const e = this.seek(k);
+    if (e < 0) return undefined;
     const r = this.r;
-    r.pos = s;
     while (r.pos < e) {
       const t = r.uint32(e);
       switch (t) {
@@ -232,21 +235,24 @@ export class ItemView {
     return ns > 0 ? ns / 1e9 : 0;
   }
 
-  /** A span's status code (Status.code, field 3 of field 15). */
+  /** A span's status code (Status.code, field 3 of field 15), signed as the decoder reads it. */
   statusCode(): number {
     const s = this.at[30]!;
-    if (s < 0) return 0;
-    const e = this.at[31]!;
-    const r = this.r;
-    r.pos = s;
-    let code = 0;
-    while (r.pos < e) {
-      const t = r.uint32(e);
-      if (t === 0x18) code = r.uint32(e);
-      else r.skip(t & 7, e);
-    }
-    return code;
+    return s < 0 ? 0 : statusCodeIn(this.r, s, this.at[31]!);
   }
+}
+
+/** The code (field 3) of a Status message at [s, e) of r's buffer, signed as the decoder reads an
+ *  enum; 0 when absent. Shared by the span views here and in edit.ts. */
+export function statusCodeIn(r: Reader, s: number, e: number): number {
+  r.pos = s;
+  let code = 0;
+  while (r.pos < e) {
+    const t = r.uint32(e);
+    if (t === 0x18) code = r.uint32(e) | 0;
+    else r.skip(t & 7, e);
+  }
+  return code;
 }
 
 /** The resource of the items being visited: its encoding as a string (a cache key: equal
