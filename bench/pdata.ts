@@ -2,7 +2,6 @@
 // Run: npx tsc -p tsconfig.json && node dist/bench/pdata.js
 import { loadavg } from 'node:os';
 import { decodeMessage } from '../src/pdata/decode.js';
-import { collectFacts } from '../src/pdata/facts.js';
 import { protobufjsDescriptor } from '../src/pdata/pbjs.js';
 import { REQUEST_DESC } from '../src/pdata/schema.js';
 import { Telemetry, type ExportTraceServiceRequest, type KeyValue, type Span } from '../src/pdata/telemetry.js';
@@ -72,11 +71,6 @@ const big = Telemetry.merge(batches);
 let sink = 0;
 
 add('fromProto (validating scan + count)', SPANS, () => { sink += Telemetry.fromProto('traces', bytes).itemCount; });
-if (process.env.NOTE) add('fromProto noting facts (a sampler or filter configured)', SPANS, () => {
-  collectFacts(true);
-  sink += Telemetry.fromProto('traces', bytes).itemCount;
-  collectFacts(false);
-});
 add('decode (request() of a scanned batch)', SPANS, () => { sink += decodeMessage<ExportTraceServiceRequest>(desc, bytes).resourceSpans.length; });
 add('fromProto + request()', SPANS, () => { sink += (Telemetry.fromProto('traces', bytes).request() as ExportTraceServiceRequest).resourceSpans.length; });
 add('encode after modification (markModified + toProto)', SPANS, () => {

@@ -1,6 +1,6 @@
 // The receiver's validating scan and one processor's decision together, per span, from the 16 KiB
 // parts a socket delivers: what a processor costs when the scan's work for it is counted too.
-// Written to judge the scan noting facts for the sampler and filter (commit "pdata: facts…",
+// Written to judge the scan noting facts for the sampler and filter (commit 3eb87c7,
 // reverted). Run: node dist/bench/scan-decide.js ROOT CASE, ROOT a build's directory (its dist/ is
 // loaded), CASE none|sampler|filter; prints the median of 9 passes.
 import pino from 'pino';

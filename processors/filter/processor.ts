@@ -5,8 +5,7 @@
 // points are filtered in the decoded request (decoded.ts).
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
-import { ALL_FIELDS, DROP, editItems, LOG_RECORD, readUpTo, SPAN, SPAN_EVENT, type EditContext, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
-import { collectFacts, type WireFacts } from '../../src/pdata/facts.js';
+import { DROP, editItems, LOG_RECORD, SPAN, SPAN_EVENT, type EditContext, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
 import { KeySet } from '../../src/pdata/read.js';
 import { Telemetry, type ExportMetricsServiceRequest, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
@@ -37,29 +36,6 @@ export function keeper(b: FilterBlock | undefined, keys: string[] = []): Predica
   return (v) => inc(v) && !exc(v);
 }
 
-/** The fields of an item that a block's conditions read, so a request in field order is read that
- *  far only (src/pdata/facts.ts): `field`, the highest besides the item's attributes; `attributes`,
- *  whether a condition reads the item's attributes (their field then counts only in a request where
- *  one of the keys may occur: where none can, absent is the answer for each item). */
-interface FieldsRead {
-  field: number;
-  attributes: boolean;
-}
-
-function fieldsRead(b: FilterBlock | undefined, fields: { name: number; kind: number; status: number; severity: number }): FieldsRead {
-  const out: FieldsRead = { field: 0, attributes: false };
-  for (const m of [b?.include, b?.exclude]) {
-    for (const c of m?.conditions ?? []) {
-      if (c.name !== undefined || c.name_regex !== undefined) out.field = Math.max(out.field, fields.name);
-      if (c.kind !== undefined) out.field = Math.max(out.field, fields.kind);
-      if (c.status !== undefined) out.field = Math.max(out.field, fields.status);
-      if (c.severity_min !== undefined || c.severity_below !== undefined) out.field = Math.max(out.field, fields.severity);
-      if (c.attribute !== undefined && (c.on ?? 'item') === 'item') out.attributes = true;
-    }
-  }
-  return out;
-}
-
 export class FilterProcessor implements Processor {
   readonly mutatesData = true;
   private readonly spans: Predicate | undefined;
@@ -82,9 +58,6 @@ export class FilterProcessor implements Processor {
   private readonly recordView = new WireView(LOG_RECORD.eventName, LOG_RECORD.severityNumber, true);
   /** the view span events are read into, during one request */
   private event: WireItem | undefined;
-  /** the fields the span and log record conditions read (spans with span event conditions: all) */
-  private readonly spanFields: FieldsRead | undefined;
-  private readonly recordFields: FieldsRead;
 
   constructor(set: CreateSettings, cfg: FilterConfig, private readonly signal: Signal, private readonly next: Consumer) {
     const spanKeys: string[] = [];
@@ -95,10 +68,6 @@ export class FilterProcessor implements Processor {
     this.spanKeys = spanKeys.length > 0 ? new KeySet(spanKeys) : undefined;
     this.recordKeys = recordKeys.length > 0 ? new KeySet(recordKeys) : undefined;
     this.points = keeper(cfg.metrics);
-    // Span views read no severity (0), log record views no kind or status (0).
-    this.spanFields = this.events === undefined ? fieldsRead(cfg.spans, { name: SPAN.name, kind: SPAN.kind, status: SPAN.status, severity: 0 }) : undefined;
-    this.recordFields = fieldsRead(cfg.logs, { name: LOG_RECORD.eventName, kind: 0, status: 0, severity: LOG_RECORD.severityNumber });
-    if (signal !== 'metrics') collectFacts();
     const m = set.metrics;
     this.keptC = m.counter('processor_filter_kept', 'Items (spans, log records, metric points) the filter let through.', { signal });
     this.droppedC = m.counter('processor_filter_dropped', 'Items (spans, log records, metric points) the filter dropped.', { signal });
@@ -124,30 +93,19 @@ export class FilterProcessor implements Processor {
       let res;
       if (this.signal === 'traces') {
         if (this.spans === undefined && this.events === undefined) return this.next.consume(batch);
-        const upTo = this.upTo(batch.facts, this.spanFields, this.spanKeys, SPAN.attributes);
-        res = batch.withProto((b) => editItems('traces', b, this.visitSpan, undefined, this.spanKeys, upTo));
+        res = batch.withProto((b) => editItems('traces', b, this.visitSpan, undefined, this.spanKeys));
         this.event = undefined;
       } else {
         if (this.logs === undefined) return this.next.consume(batch);
-        const upTo = this.upTo(batch.facts, this.recordFields, this.recordKeys, LOG_RECORD.attributes);
-        res = batch.withProto((b) => editItems('logs', b, this.visitRecord, undefined, this.recordKeys, upTo));
+        res = batch.withProto((b) => editItems('logs', b, this.visitRecord, undefined, this.recordKeys));
       }
-      // Items left out, span events cut: what is left keeps the keys and the order it had.
-      out = res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count, batch.facts);
+      out = res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count);
     }
     if (this.dropped > 0) this.droppedC.inc(this.dropped);
     if (this.kept > 0) this.keptC.inc(this.kept);
     if (this.droppedEvents > 0) this.droppedEventsC.inc(this.droppedEvents);
     if (this.kept === 0) return;
     return this.next.consume(out);
-  }
-
-  /** How far each item of a request is read: the fields the conditions read, the attributes only
-   *  where one of their keys may occur. */
-  private upTo(facts: WireFacts | undefined, f: FieldsRead | undefined, keys: KeySet | undefined, attributes: number): number {
-    if (f === undefined) return ALL_FIELDS;
-    const field = f.attributes && (keys === undefined || keys.mayOccur(facts)) ? Math.max(f.field, attributes) : f.field;
-    return readUpTo(facts, field);
   }
 
   private readonly visitSpan = (item: WireItem, ctx: EditContext): ItemEdit | typeof DROP | undefined => {

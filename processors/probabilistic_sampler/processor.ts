@@ -4,8 +4,7 @@
 // FNV hash), proportional and equalizing (OTEP 235 consistent sampling, threshold in tracestate).
 import type { CreateSettings, Processor } from '../../src/component.js';
 import type { Consumer } from '../../src/consumer.js';
-import { DROP, editItems, LOG_RECORD, readUpTo, SPAN, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
-import { collectFacts } from '../../src/pdata/facts.js';
+import { DROP, editItems, LOG_RECORD, SPAN, type ItemEdit, type WireItem } from '../../src/pdata/edit.js';
 import { KeySet } from '../../src/pdata/read.js';
 import { Telemetry, type AnyValue, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
@@ -192,13 +191,10 @@ export class ProbabilisticSamplerProcessor implements Processor {
   /** the attributes read, matched while each item is read: spans [priority]; log records
    *  [priority, from_attribute] */
   private readonly keys: KeySet;
-  /** the request being visited may have the keys: watched() is asked */
-  private readKeys = true;
 
   constructor(set: CreateSettings, cfg: ProbabilisticSamplerConfig, private readonly signal: Signal, private readonly next: Consumer) {
     this.sampler = new ProbabilisticSampler(cfg, signal);
     this.keys = new KeySet(signal === 'logs' ? [this.sampler.recordPriority, this.sampler.fromAttribute] : [SAMPLING_PRIORITY]);
-    collectFacts();
     const m = set.metrics;
     this.keptC = m.counter('processor_probabilistic_sampler_kept', 'Spans and log records the sampler kept.', { mode: this.sampler.mode });
     this.droppedC = m.counter('processor_probabilistic_sampler_dropped', 'Spans and log records the sampler dropped.', { mode: this.sampler.mode });
@@ -214,31 +210,16 @@ export class ProbabilisticSamplerProcessor implements Processor {
     if (this.signal === 'metrics') return this.next.consume(batch);
     this.kept = 0;
     this.dropped = 0;
-    // What the receiver's scan saw (src/pdata/facts.ts): where no item can have the priority (or
-    // from_attribute), attributes are not looked at; in a request in field order a span is read
-    // up to its trace id (hash_seed) or tracestate only.
-    const facts = batch.facts;
-    const traces = this.signal === 'traces';
-    this.readKeys = traces ? this.keys.mayOccur(facts, 0) : this.keys.mayOccur(facts);
-    const keys = this.readKeys ? this.keys : undefined;
-    const res = batch.withProto((b) => {
-      if (!traces) return editItems('logs', b, this.visitRecord, undefined, keys, readUpTo(facts, LOG_RECORD.traceId));
-      const field = this.readKeys ? SPAN.attributes : this.sampler.mode === 'hash_seed' ? SPAN.traceId : SPAN.traceState;
-      return editItems('traces', b, this.visitSpan, undefined, keys, readUpTo(facts, field));
-    });
+    const res = batch.withProto((b) => (this.signal === 'traces' ? editItems('traces', b, this.visitSpan, undefined, this.keys) : editItems('logs', b, this.visitRecord, undefined, this.keys)));
     if (this.kept > 0) this.keptC.inc(this.kept);
     if (this.dropped > 0) this.droppedC.inc(this.dropped);
     if (res.count === 0) return;
-    if (res.bytes === undefined) return this.next.consume(batch);
-    // Items were left out, and spans written with a new tracestate (after their other fields):
-    // the keys seen still bound the ones left, the order no longer holds.
-    const kept = facts === undefined || !traces || this.sampler.mode === 'hash_seed' ? facts : { ...facts, ordered: false };
-    return this.next.consume(Telemetry.fromValidated(this.signal, res.bytes, res.count, kept));
+    return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated(this.signal, res.bytes, res.count));
   }
 
   private readonly visitSpan = (item: WireItem): ItemEdit | typeof DROP | undefined => {
     const s = this.sampler;
-    const p = this.readKeys ? item.watched(0) : -1;
+    const p = item.watched(0);
     const traceState = s.mode === 'hash_seed' ? '' : item.string(SPAN.traceState);
     const id = SPAN.traceId;
     if (!s.spanKeeps(item.r.buf, item.from(id), item.to(id), traceState, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
@@ -253,11 +234,11 @@ export class ProbabilisticSamplerProcessor implements Processor {
     const s = this.sampler;
     const traceId = item.bytes(LOG_RECORD.traceId);
     let attribute: AnyValue | undefined;
-    if (this.readKeys && s.recordUsesAttribute(traceId)) {
+    if (s.recordUsesAttribute(traceId)) {
       const i = item.watched(1);
       if (i >= 0) attribute = item.value(i);
     }
-    const p = this.readKeys ? item.watched(0) : -1;
+    const p = item.watched(0);
     if (!s.recordKeeps(traceId, attribute, p < 0 ? undefined : priorityOf(item.numberValue(p)))) {
       this.dropped++;
       return DROP;

@@ -13,7 +13,6 @@ import { decodeMessage } from './decode.js';
 import { DecodeError } from './errors.js';
 import { Reader, truncated, Writer } from './wire.js';
 import { statusCodeIn, type KeySet } from './read.js';
-import type { WireFacts } from './facts.js';
 
 export type EditableSignal = 'traces' | 'logs';
 
@@ -57,10 +56,8 @@ export class WireItem {
   private watchExact = true;
 
   /** keys: the attribute keys the visitor looks up (watched()), matched while the item is read,
-   *  so a lookup is not a second walk over the attributes. upTo: the highest field number the
-   *  visitor reads; the read stops at the first field past it, which is exact only in a request
-   *  whose facts say it is in order (editItems). */
-  constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number, private readonly watch?: KeySet, readonly upTo: number = ALL_FIELDS) {
+   *  so a lookup is not a second walk over the attributes. */
+  constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number, private readonly watch?: KeySet) {
     if (watch !== undefined) this.found = new Int32Array(watch.keys.length);
     this.read(start, end);
   }
@@ -80,7 +77,6 @@ export class WireItem {
     const watch = this.watch;
     const found = this.found;
     const lengths = watch?.shortLengths;
-    const upTo = this.upTo;
     if (found !== undefined) found.fill(-1);
     let exact = true;
     let present = 0;
@@ -96,7 +92,6 @@ export class WireItem {
         p = r.pos;
       }
       const no = tag >>> 3;
-      if (no > upTo) break;
       const wt = tag & 7;
       if (wt === WT_LEN) {
         let n = p < end ? b[p]! : 0x80;
@@ -168,8 +163,6 @@ export class WireItem {
   /** The first attribute whose key is the watched KeySet's key `w` (the view was made with one),
    *  or -1: indexOf(watch.keys[w]) without walking the attributes again. */
   watched(w: number): number {
-    // Read up to below the attributes, none was seen: -1, which is the answer when the caller
-    // knows from the request's facts that none of its keys occurs (why it read less).
     if (this.watchExact) return this.found![this.watch!.canonical[w]!]!;
     return this.indexOf(this.watch!.keys[w]!);
   }
@@ -240,13 +233,11 @@ export class WireItem {
   }
 
   get count(): number {
-    if (this.attrNo > this.upTo) readPastUpTo(this.attrNo, this.upTo);
     return this.attrLen / 6;
   }
 
   /** The attribute keys, in order ('' for a key-less attribute). */
   get keys(): readonly string[] {
-    if (this.attrNo > this.upTo) readPastUpTo(this.attrNo, this.upTo);
     if (this.keyList === undefined) {
       if (!this.kvRead) this.readKvs();
       const a = this.attrs;
@@ -261,7 +252,6 @@ export class WireItem {
    *  Before the attributes are read through, a KeyValue that is its key then its value (what every
    *  encoder writes) is matched where it lies; any other shape reads them all. */
   indexOf(key: string): number {
-    if (this.attrNo > this.upTo) readPastUpTo(this.attrNo, this.upTo);
     if (this.keyList !== undefined) return this.keyList.indexOf(key);
     const n = key.length;
     for (let j = 0; j < n; j++) if (key.charCodeAt(j) >= 0x80) return this.keys.indexOf(key);
@@ -374,7 +364,6 @@ export class WireItem {
   }
 
   has(no: number): boolean {
-    if (no > this.upTo) readPastUpTo(no, this.upTo);
     return no <= MAX_FIELD && (this.present & (1 << no)) !== 0;
   }
 
@@ -450,19 +439,6 @@ export class WireItem {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** WireItem.upTo when the visitor may read any field. */
-export const ALL_FIELDS = 0x1fffffff;
-
-/** editItems' upTo for a visitor that reads fields up to `field`: that, when the request's facts
- *  say its fields are in order (so no later occurrence overrides what was read), else all. */
-export function readUpTo(facts: WireFacts | undefined, field: number): number {
-  return facts !== undefined && facts.ordered ? field : ALL_FIELDS;
-}
-
-function readPastUpTo(no: number, upTo: number): never {
-  throw new RangeError(`WireItem: field ${no} asked for, but the item was read up to field ${upTo} only`);
-}
 
 function lengthPastEnd(at: number): never {
   throw new DecodeError(`a length at byte ${at} runs past the end of its message`);
@@ -812,8 +788,7 @@ function editedSlot(signal: EditableSignal, item: WireItem, e: ItemEdit): Slot {
  * The visitor may defer an item: `settle` then decides it once every item of the request has been
  * seen (a span whose parent comes later in the same request). New sizes are summed after that, and
  * the request written with exact length prefixes. When nothing is edited, dropped or held the
- * result has no bytes: the original stands, not copied. `upTo` (from readUpTo) is the highest field
- * number the visitor reads: each item is read that far only.
+ * result has no bytes: the original stands, not copied.
  */
 export function editItems(
   signal: EditableSignal,
@@ -821,12 +796,11 @@ export function editItems(
   visit: (item: WireItem, ctx: EditContext) => Decision,
   settle?: (item: WireItem, edit: ItemEdit | undefined) => Decision,
   keys?: KeySet,
-  upTo: number = ALL_FIELDS,
 ): EditResult {
-  if (positionsBusy) return edit(signal, bytes, visit, settle, keys, upTo, []);
+  if (positionsBusy) return edit(signal, bytes, visit, settle, keys, []);
   positionsBusy = true;
   try {
-    return edit(signal, bytes, visit, settle, keys, upTo, positions);
+    return edit(signal, bytes, visit, settle, keys, positions);
   } finally {
     positionsBusy = false;
     if (positions.length > KEEP_POSITIONS) positions.length = 0; // a huge request's list is not kept
@@ -848,7 +822,6 @@ function edit(
   visit: (item: WireItem, ctx: EditContext) => Decision,
   settle: ((item: WireItem, edit: ItemEdit | undefined) => Decision) | undefined,
   keys: KeySet | undefined,
-  upTo: number,
   pos: number[],
 ): EditResult {
   let np = 0;
@@ -901,7 +874,7 @@ function edit(
             const n = r.length(sEnd);
             const itemStart = r.pos;
             const itemEnd = itemStart + n;
-            if (view === undefined) view = new WireItem(r, itemStart, itemEnd, attrNo, keys, upTo);
+            if (view === undefined) view = new WireItem(r, itemStart, itemEnd, attrNo, keys);
             else view.read(itemStart, itemEnd);
             const item = view;
             const d = visit(item, ctx);

@@ -8,7 +8,6 @@ import { decodeMessage } from './decode.js';
 import { MESSAGES } from './schema.js';
 import type { Resource } from './telemetry.js';
 import { Reader } from './wire.js';
-import { keyBitOf, mayHaveKey, type WireFacts } from './facts.js';
 
 export type ReadableSignal = 'traces' | 'logs';
 
@@ -32,11 +31,7 @@ export class KeySet {
    *  is also a base key) is looked up through it */
   readonly canonical: number[] = [];
 
-  /** per key, its bit in a request's key filter (src/pdata/facts.ts) */
-  private readonly bits: number[];
-
   constructor(readonly keys: readonly string[]) {
-    this.bits = keys.map(keyBitOf);
     keys.forEach((k, index) => {
       const bytes = Buffer.from(k, 'utf8');
       const slot = (this.byLength[bytes.length] ??= { bytes: [], index: [] });
@@ -50,15 +45,6 @@ export class KeySet {
       slot.index.push(index);
       if (bytes.length < 128) this.shortLengths[bytes.length] = 1;
     });
-  }
-
-  /** Whether key `w` (or, without `w`, any of the keys) may occur in a request with these facts:
-   *  false only when the scan saw no attribute key with its bit. */
-  mayOccur(facts: WireFacts | undefined, w?: number): boolean {
-    if (facts === undefined) return true;
-    if (w !== undefined) return mayHaveKey(facts, this.bits[w]!);
-    for (const b of this.bits) if (mayHaveKey(facts, b)) return true;
-    return false;
   }
 
   /** The index of the key in b[s, e), or -1. Compared from the end: wanted keys share prefixes

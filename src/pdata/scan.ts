@@ -5,25 +5,10 @@ import { DecodeError, MAX_DEPTH, tooDeep } from './errors.js';
 import { isUtf8 } from 'node:buffer';
 import { type FieldDesc, type MessageDesc, K_STRING, WT_I32, WT_I64, WT_LEN, WT_VARINT } from './schema.js';
 import { Reader } from './wire.js';
-import { collecting, FactsAccumulator, keyBit, type WireFacts } from './facts.js';
-
-/** What the last scan learnt (src/pdata/facts.ts). */
-const acc = new FactsAccumulator();
-const keyWords = acc.words;
-/** the scan running notes facts */
-let noting = false;
-
-/** The facts of the request the last scanMessage or scanParts call accepted; undefined when scans
- *  do not note them. */
-export function scannedFacts(): WireFacts | undefined {
-  return noting ? acc.facts() : undefined;
-}
 
 /** Validates `bytes` as a message of type `d` and returns how many items it holds. */
 export function scanMessage(d: MessageDesc, bytes: Uint8Array): number {
   depth = 0;
-  noting = collecting;
-  if (noting) acc.reset();
   const r = new Reader(bytes);
   return walk(r, d, r.buf.length);
 }
@@ -48,8 +33,6 @@ export function scanParts(d: MessageDesc, parts: readonly Uint8Array[]): number 
   let at = 0;
   for (const p of parts) { buf.set(p, at); at += p.length; }
   depth = 0;
-  noting = collecting;
-  if (noting) acc.reset();
   const r = new Reader(buf);
   return walk(r, d, total);
 }
@@ -99,68 +82,6 @@ function walk(r: Reader, d: MessageDesc, end: number): number {
         let c: number;
         if (++depth > MAX_DEPTH) throw tooDeep();
         try {
-          c = noting && f.item ? walkItem(r, m, r.pos + n) : walk(r, m, r.pos + n);
-          depth--;
-        } catch (err) {
-          if (err instanceof DecodeError) err.message += ` in ${d.name}.${f.name}`;
-          throw err;
-        }
-        items += f.item ? 1 : c;
-        break;
-      }
-      case WT_VARINT: r.varint64(end); break;
-      case WT_I64: r.fixedEnd(8, end); break;
-      case WT_I32: r.fixedEnd(4, end); break;
-    }
-  }
-  return items;
-}
-
-function walkItem(r: Reader, d: MessageDesc, end: number): number {
-  let items = 0;
-  let prev = 0;
-  const byNo = d.byNo;
-  while (r.pos < end) {
-    const start = r.pos;
-    const tag = r.uint32(end);
-    const no = tag >>> 3;
-    const wt = tag & 7;
-    const f = no < byNo.length ? byNo[no] : undefined;
-    if (no <= prev && (no < prev || f === undefined || !f.repeated)) acc.ordered = false;
-    prev = no;
-    if (f === undefined) {
-      if (no === 0) throw new DecodeError(`field number 0 at byte ${start} in ${d.name}`);
-      r.skip(wt, end);
-      continue;
-    }
-    if (wt !== f.wireType) {
-      if (!f.packed || wt !== WT_LEN) {
-        throw new DecodeError(`wrong wire type ${wt} for ${d.name}.${f.name} (field ${f.no}, expects ${f.wireType}) at byte ${start}`);
-      }
-      const n = r.length(end);
-      const e = r.pos + n;
-      if (f.wireType === WT_VARINT) {
-        while (r.pos < e) r.varint64(e);
-      } else {
-        const size = f.wireType === WT_I64 ? 8 : 4;
-        if (n % size !== 0) throw new DecodeError(`packed ${d.name}.${f.name} at byte ${start}: length ${n} is not a multiple of ${size}`);
-        r.pos = e;
-      }
-      continue;
-    }
-    switch (wt) {
-      case WT_LEN: {
-        const n = r.length(end);
-        const m = f.msg;
-        if (m === undefined) {
-          if (f.check) checkLeaf(r, d, f, n);
-          r.pos += n;
-          break;
-        }
-        let c: number;
-        if (f.itemAttributes) noteKey(r.buf, r.view, r.pos, n);
-        if (++depth > MAX_DEPTH) throw tooDeep();
-        try {
           c = walk(r, m, r.pos + n);
           depth--;
         } catch (err) {
@@ -176,26 +97,6 @@ function walkItem(r: Reader, d: MessageDesc, end: number): number {
     }
   }
   return items;
-}
-
-/** Sets the bit of the key of the KeyValue at [s, s + n) in the request's key filter. A KeyValue
- *  of another shape than its key (length under 128) then nothing or its value up to its end, what
- *  every encoder writes, could have its key elsewhere or twice: every bit is set. */
-function noteKey(b: Uint8Array, v: DataView, s: number, n: number): void {
-  const e = s + n;
-  const kn = b[s + 1]!;
-  const ke = s + 2 + kn;
-  let shaped = n >= 2 && b[s] === 0x0a && kn < 0x80 && ke <= e;
-  if (shaped && ke < e) {
-    const v1 = b[ke + 1]!;
-    shaped = b[ke] === 0x12 && (v1 < 0x80 ? ke + 2 + v1 === e : ke + 2 < e && b[ke + 2]! < 0x80 && ke + 3 + ((v1 & 0x7f) | (b[ke + 2]! << 7)) === e);
-  }
-  if (!shaped) {
-    keyWords.fill(-1);
-    return;
-  }
-  const bit = keyBit(v, s + 2, kn);
-  keyWords[bit >>> 5] |= 1 << (bit & 31);
 }
 
 /** Items in a decoded tree, following only the fields that lead to them. */
@@ -219,7 +120,6 @@ export function countTree(d: MessageDesc, obj: any): number {
 function checkLeaf(r: Reader, d: MessageDesc, f: FieldDesc, n: number): void {
   if (f.kind === K_STRING) {
     if (!utf8(r, r.pos, r.pos + n)) throw new DecodeError(`invalid UTF-8 in ${d.name}.${f.name} at byte ${r.pos}`);
-
   } else if (n !== 0 && n !== f.idLength) {
     throw new DecodeError(`${d.name}.${f.name} of ${n} bytes at byte ${r.pos} (must be ${f.idLength} bytes, or empty)`);
   }

@@ -194,9 +194,6 @@ export interface FieldDesc {
   readonly idLength: number;
   /** the validating scan checks this field's bytes: a string (UTF-8) or an id (its length) */
   readonly check: boolean;
-  /** Span.attributes, LogRecord.attributes: the scan notes their keys in the request's facts
-   *  (src/pdata/facts.ts) */
-  readonly itemAttributes: boolean;
   readonly item: boolean;
   readonly child: boolean;
   readonly sparse: boolean;
@@ -262,7 +259,7 @@ function build(name: string, specs: Spec[]): MessageDesc {
       no, name: jsonName, protoName, kindName, kind, wireType: wt, tag,
       tagLen: varintLen(tag), repeated, packed, oneof: o.oneof, oneofBit: o.oneof ? 1 << groups.indexOf(o.oneof) : 0,
       siblings: o.oneof ? specs.filter((s) => s[3]?.oneof === o.oneof && s[0] !== no).map((s) => camel(s[1])) : [],
-      presence: !!o.oneof || !!o.optional, hex: !!o.hex, idLength: o.hex ? (protoName === 'trace_id' ? 16 : 8) : 0, check: kind === K_STRING || !!o.hex, itemAttributes: (name === 'Span' && no === 9) || (name === 'LogRecord' && no === 6), item: !!o.item, child: !!o.child, sparse: !!o.sparse,
+      presence: !!o.oneof || !!o.optional, hex: !!o.hex, idLength: o.hex ? (protoName === 'trace_id' ? 16 : 8) : 0, check: kind === K_STRING || !!o.hex, item: !!o.item, child: !!o.child, sparse: !!o.sparse,
       typeName: o.type, msg: undefined, enumValues: kind === K_ENUM ? ENUMS[o.type!] : undefined,
       jsonKey: JSON.stringify(jsonName) + ':',
     };

@@ -11,8 +11,7 @@ import { decodeMessage } from './decode.js';
 import { encodeMessage } from './encode.js';
 import { messageFromJSON, messageToJSON } from './json.js';
 import type { ExportRequest } from './model.js';
-import { countTree, scanMessage, scanParts, scannedFacts } from './scan.js';
-import { mergeFacts, type WireFacts } from './facts.js';
+import { countTree, scanMessage, scanParts } from './scan.js';
 import { REQUEST_DESC } from './schema.js';
 import { splitBytes } from './split.js';
 import { plain } from './wire.js';
@@ -48,8 +47,6 @@ export class Telemetry {
   #count: number;
   /** last known encoded size, to size the next encode's buffer */
   #sizeHint = 1024;
-  /** what the validating scan learnt of the encoding (src/pdata/facts.ts); undefined: nothing */
-  #facts: WireFacts | undefined;
 
   private constructor(signal: Signal, bytes: Uint8Array | undefined, req: ExportRequest | undefined, count: number) {
     this.signal = signal;
@@ -63,9 +60,7 @@ export class Telemetry {
    *  kept, not copied: the caller must not change them afterwards. */
   static fromProto(signal: Signal, bytes: Uint8Array): Telemetry {
     const b = plain(bytes);
-    const t = new Telemetry(signal, b, undefined, scanMessage(descOf(signal), b));
-    t.#facts = scannedFacts();
-    return t;
+    return new Telemetry(signal, b, undefined, scanMessage(descOf(signal), b));
   }
 
   /** fromProto for an encoding that arrived in consecutive parts (a request body as the socket
@@ -82,7 +77,6 @@ export class Telemetry {
     }
     if (kept.length <= 1) return Telemetry.fromProto(signal, kept[0] ?? new Uint8Array(0));
     const t = new Telemetry(signal, undefined, undefined, scanParts(d, kept));
-    t.#facts = scannedFacts();
     t.#parts = kept;
     t.#partsSize = total;
     t.#sizeHint = total + 64;
@@ -90,13 +84,10 @@ export class Telemetry {
   }
 
   /** Wraps protobuf bytes that were already validated and counted elsewhere (by fromProto or
-   *  toProto in a worker thread, see src/workers): fromProto without the walk. `facts`, when the
-   *  caller knows them to hold for these bytes (an edit that only left items out keeps its input's). */
-  static fromValidated(signal: Signal, bytes: Uint8Array, itemCount: number, facts?: WireFacts): Telemetry {
+   *  toProto in a worker thread, see src/workers): fromProto without the walk. */
+  static fromValidated(signal: Signal, bytes: Uint8Array, itemCount: number): Telemetry {
     descOf(signal);
-    const t = new Telemetry(signal, plain(bytes), undefined, itemCount);
-    t.#facts = facts;
-    return t;
+    return new Telemetry(signal, plain(bytes), undefined, itemCount);
   }
 
   static fromJSON(signal: Signal, json: string | Uint8Array): Telemetry {
@@ -122,9 +113,7 @@ export class Telemetry {
     const signal = parts[0]!.signal;
     let total = 0, count = 0;
     const chunks: Uint8Array[] = [];
-    const facts: Array<WireFacts | undefined> = [];
     for (const p of parts) {
-      facts.push(p.#facts);
       if (p.signal !== signal) throw new TypeError(`Telemetry.merge: ${p.signal} batch among ${signal}`);
       for (const b of p.protoParts()) {
         if (b.length === 0) continue;
@@ -134,7 +123,6 @@ export class Telemetry {
       count += p.itemCount;
     }
     const t = new Telemetry(signal, undefined, undefined, count);
-    t.#facts = mergeFacts(facts);
     if (chunks.length <= 1) t.#bytes = chunks[0] ?? new Uint8Array(0);
     else {
       t.#parts = chunks;
@@ -142,12 +130,6 @@ export class Telemetry {
     }
     t.#sizeHint = total + 64;
     return t;
-  }
-
-  /** What the validating scan learnt of the encoding: which attribute keys may occur, whether
-   *  fields are in order (src/pdata/facts.ts). undefined when unknown: read everything. */
-  get facts(): WireFacts | undefined {
-    return this.#facts;
   }
 
   /** Spans, metric data points (every metric type) or log records. */
@@ -229,14 +211,12 @@ export class Telemetry {
     this.#bytes = undefined;
     this.#parts = undefined;
     this.#count = -1;
-    this.#facts = undefined;
   }
 
   /** An independent copy. Shares the (immutable) encoding, so it is cheap while unmodified. */
   clone(): Telemetry {
-    const t = new Telemetry(this.signal, this.#parts === undefined ? this.toProto() : undefined, undefined, this.itemCount);
-    t.#facts = this.#facts;
-    if (this.#parts === undefined) return t;
+    if (this.#parts === undefined) return new Telemetry(this.signal, this.toProto(), undefined, this.itemCount);
+    const t = new Telemetry(this.signal, undefined, undefined, this.itemCount);
     t.#parts = this.#parts;
     t.#partsSize = this.#partsSize;
     t.#sizeHint = this.#sizeHint;
@@ -249,8 +229,7 @@ export class Telemetry {
     if (!(maxItems >= 1)) throw new RangeError(`Telemetry.split: maxItems must be >= 1, got ${maxItems}`);
     const max = Math.floor(maxItems);
     if (this.itemCount <= max) return [this];
-    // A part holds some of the items, their containers unchanged: the facts still hold.
     return splitBytes(descOf(this.signal), this.toProto(), max)
-      .map((p) => Telemetry.fromValidated(this.signal, p.bytes, p.count, this.#facts));
+      .map((p) => new Telemetry(this.signal, p.bytes, undefined, p.count));
   }
 }
