@@ -173,6 +173,42 @@ t.test('a body in chunks is validated as one message and kept as its chunks', as
   t.equal(Telemetry.fromProtoParts('traces', [whole.subarray(0, 5), whole.subarray(5)]).itemCount, expected.itemCount, 'and the scratch still works after it');
 });
 
+t.test('withProto lends the scan\'s joined copy while it is current, and copies once it is not', async (t) => {
+  const a = Buffer.from(Telemetry.fromRequest('traces', traces(2, 2, 5)).toProto());
+  const b = Buffer.from(Telemetry.fromRequest('traces', traces(1, 1, 3)).toProto());
+  const split = (x: Buffer) => [x.subarray(0, 11), x.subarray(11)];
+  const ta = Telemetry.fromProtoParts('traces', split(a));
+  // Right after its scan: the scan's scratch, not a second join.
+  let first: Uint8Array | undefined;
+  ta.withProto((bytes) => {
+    t.same(Buffer.from(bytes), a, 'the same bytes');
+    first = bytes;
+    // A scan while the copy is lent goes elsewhere: the bytes being read stay as they were.
+    const tb = Telemetry.fromProtoParts('traces', split(b));
+    t.equal(tb.itemCount, 3, 'a scan meanwhile works');
+    t.same(Buffer.from(bytes), a, 'and leaves the lent bytes alone');
+    tb.withProto((inner) => t.same(Buffer.from(inner), b, 'a nested withProto gets its own bytes'));
+  });
+  // One request scanned since: ta's copy is still in its slot.
+  let tc = Telemetry.fromProtoParts('traces', split(b));
+  ta.withProto((bytes) => {
+    t.same(Buffer.from(bytes), a, 'still lent after another scan');
+    t.equal(bytes.buffer, first!.buffer, 'from the same slot');
+  });
+  // Once every slot was used again, it is joined again.
+  for (let i = 0; i < 8; i++) Telemetry.fromProtoParts('traces', split(b));
+  ta.withProto((bytes) => t.same(Buffer.from(bytes), a, 'joined again after eight more scans, the same bytes'));
+  tc.withProto((bytes) => t.same(Buffer.from(bytes), b, 'and a request whose slot was reused gets its own bytes'));
+  const td = Telemetry.fromProtoParts('traces', split(b));
+  td.withProto((bytes) => t.same(Buffer.from(bytes), b, 'the latest scan is lent'));
+  tc = td;
+  const cl = tc.clone();
+  cl.withProto((bytes) => t.same(Buffer.from(bytes), b, 'and so to its clone'));
+  // A request that fails its scan overwrote the scratch: the last good one is joined again.
+  t.throws(() => Telemetry.fromProtoParts('traces', [a.subarray(0, 20), a.subarray(20, a.length - 3)]));
+  tc.withProto((bytes) => t.same(Buffer.from(bytes), b, 'after a failed scan, the right bytes'));
+});
+
 t.test('split of traces keeps order, repeats resource and scope', async (t) => {
   const tel = Telemetry.fromProto('traces', Telemetry.fromRequest('traces', traces(2, 2, 5)).toProto());
   const all = spanNames(tel);

@@ -118,23 +118,27 @@ export class GenAIProcessor implements Processor {
     const now = Date.now();
     const released: Array<{ held: Held; agent: AgentRef | undefined }> = [];
     const evicted: Held[] = [];
-    const res = editItems(
-      'traces',
-      batch.toProto(),
-      (item, c) => this.span(item, c, now, released, evicted),
-      // Once the whole request has been seen: a span whose ancestors came later in it goes on with
-      // it; one whose ancestors are still unknown is held.
-      (item, edit) => {
-        const r = this.ctx.resolve(item.key(1), item.key(4));
-        if (r === 'unknown') return { hold: true, edit, tag: item };
-        if (r !== 'none') (edit as { add: NewAttr[] }).add.push(...agentAttrs(r));
-        return edit;
-      },
-    );
-    for (const h of res.held) {
-      const item = h.tag as WireItem;
-      this.ctx.hold({ trace: item.key(1), parent: item.key(4), bytes: h.bytes, container: h.container, until: now + this.waitMs }, now, evicted);
-    }
+    // Read in place (Telemetry.withProto): held spans are copies, their views read before it returns.
+    const res = batch.withProto((bytes) => {
+      const edited = editItems(
+        'traces',
+        bytes,
+        (item, c) => this.span(item, c, now, released, evicted),
+        // Once the whole request has been seen: a span whose ancestors came later in it goes on with
+        // it; one whose ancestors are still unknown is held.
+        (item, edit) => {
+          const r = this.ctx.resolve(item.key(1), item.key(4));
+          if (r === 'unknown') return { hold: true, edit, tag: item };
+          if (r !== 'none') (edit as { add: NewAttr[] }).add.push(...agentAttrs(r));
+          return edit;
+        },
+      );
+      for (const h of edited.held) {
+        const item = h.tag as WireItem;
+        this.ctx.hold({ trace: item.key(1), parent: item.key(4), bytes: h.bytes, container: h.container, until: now + this.waitMs }, now, evicted);
+      }
+      return edited;
+    });
     if (evicted.length > 0) this.sendLater(evicted.map((h) => ({ held: h, agent: undefined })));
     this.countReleased();
     this.countPriced();
@@ -191,7 +195,7 @@ export class GenAIProcessor implements Processor {
 
   private async consumeLogs(batch: Telemetry): Promise<void> {
     const now = Date.now();
-    const res = editItems('logs', batch.toProto(), (item, c) => this.record(item, c, now));
+    const res = batch.withProto((bytes) => editItems('logs', bytes, (item, c) => this.record(item, c, now)));
     this.countPriced();
     return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated('logs', res.bytes, res.count));
   }

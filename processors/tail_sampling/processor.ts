@@ -6,7 +6,7 @@
 // is over half of max_bytes new data is refused (retryable) so the back-pressure reaches senders.
 import type { CreateSettings, Processor } from '../../src/component.js';
 import { RetryableError, type Consumer } from '../../src/consumer.js';
-import { editItems, requestOf, type HeldItem, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
+import { editItems, requestOf, type EditResult, type HeldItem, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { memoryAccounting } from '../../src/memory.js';
@@ -140,7 +140,8 @@ export class TailSamplingProcessor implements Processor {
     }
     const now = Date.now();
     let late = 0, lateDropped = 0;
-    const res = editItems('traces', batch.toProto(), (item: WireItem) => {
+    // Read in place (Telemetry.withProto): the held views are read before it returns.
+    const res = batch.withProto((bytes) => this.hold(editItems('traces', bytes, (item: WireItem) => {
       const k = item.key(1);
       const d = this.sampled.get(k) ?? this.notSampled.get(k);
       if (d !== undefined) {
@@ -149,7 +150,16 @@ export class TailSamplingProcessor implements Processor {
         return { hold: true, tag: undefined };
       }
       return { hold: true, tag: item };
-    });
+    }), now));
+    if (late > 0) this.c.late_kept.inc(late);
+    if (lateDropped > 0) this.c.late_dropped.inc(lateDropped);
+    if (res.count === 0) return;
+    // Spans of traces already kept go on now, with their caller waiting.
+    return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated('traces', res.bytes, res.count));
+  }
+
+  /** Files the spans editItems held under their traces (their views still valid). */
+  private hold(res: EditResult, now: number): EditResult {
     for (const h of res.held) {
       const item = h.tag as WireItem | undefined;
       if (item === undefined) continue; // a late span of a dropped trace
@@ -166,11 +176,7 @@ export class TailSamplingProcessor implements Processor {
       this.heldBytes += h.bytes.length;
     }
     while (this.heldBytes > this.cfg.max_bytes && this.pending.size > 0) this.evictOldest(now);
-    if (late > 0) this.c.late_kept.inc(late);
-    if (lateDropped > 0) this.c.late_dropped.inc(lateDropped);
-    if (res.count === 0) return;
-    // Spans of traces already kept go on now, with their caller waiting.
-    return this.next.consume(res.bytes === undefined ? batch : Telemetry.fromValidated('traces', res.bytes, res.count));
+    return res;
   }
 
   /** Decides the traces whose wait is over. */

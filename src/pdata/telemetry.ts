@@ -11,7 +11,7 @@ import { decodeMessage } from './decode.js';
 import { encodeMessage } from './encode.js';
 import { messageFromJSON, messageToJSON } from './json.js';
 import type { ExportRequest } from './model.js';
-import { countTree, scanMessage, scanParts } from './scan.js';
+import { countTree, lendScanned, scanMessage, scannedGeneration, scanParts } from './scan.js';
 import { REQUEST_DESC } from './schema.js';
 import { splitBytes } from './split.js';
 import { plain } from './wire.js';
@@ -47,6 +47,8 @@ export class Telemetry {
   #count: number;
   /** last known encoded size, to size the next encode's buffer */
   #sizeHint = 1024;
+  /** the scan's copy of #parts, while the scan's scratch still holds it (see scan.ts) */
+  #scanned = 0;
 
   private constructor(signal: Signal, bytes: Uint8Array | undefined, req: ExportRequest | undefined, count: number) {
     this.signal = signal;
@@ -77,6 +79,7 @@ export class Telemetry {
     }
     if (kept.length <= 1) return Telemetry.fromProto(signal, kept[0] ?? new Uint8Array(0));
     const t = new Telemetry(signal, undefined, undefined, scanParts(d, kept));
+    t.#scanned = scannedGeneration();
     t.#parts = kept;
     t.#partsSize = total;
     t.#sizeHint = total + 64;
@@ -175,6 +178,9 @@ export class Telemetry {
     const parts = this.#parts;
     if (parts === undefined || joining) return fn(this.toProto());
     const n = this.#partsSize;
+    // Right after the receiver's scan, its joined copy is still in the scan's scratch.
+    const lent = lendScanned(this.#scanned, n, fn);
+    if (lent !== undefined) return lent.value;
     let buf = joinScratch;
     if (n > buf.length) {
       buf = new Uint8Array(Math.max(n, Math.min(JOIN_SCRATCH_KEEP, buf.length * 2)));
@@ -218,6 +224,7 @@ export class Telemetry {
     if (this.#parts === undefined) return new Telemetry(this.signal, this.toProto(), undefined, this.itemCount);
     const t = new Telemetry(this.signal, undefined, undefined, this.itemCount);
     t.#parts = this.#parts;
+    t.#scanned = this.#scanned;
     t.#partsSize = this.#partsSize;
     t.#sizeHint = this.#sizeHint;
     return t;
