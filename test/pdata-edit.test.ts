@@ -88,6 +88,37 @@ t.test('drop the first, a middle and the last item; the rest as it was', async (
   t.same(two.out!.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.name), ['b', 'd'], 'two dropped');
 });
 
+t.test('deferred views are reused by later requests: settle always sees its own item', async (t) => {
+  // Requests of different sizes (the views' arrays grow and shrink), every span deferred; settle
+  // reads each span's name and attributes and adds one naming it, held ones keep their view.
+  for (let round = 0; round < 4; round++) {
+    const spans = Array.from({ length: 3 + round * 5 }, (_, i) => span(`r${round}-s${i}`, {
+      attributes: Array.from({ length: 1 + ((i * 7 + round) % 23) }, (_, k) => ({ key: `k${k}`, value: { stringValue: `r${round}-s${i}-v${k}` } })),
+    }));
+    const req = traces([[spans]]);
+    const seen: string[] = [];
+    const held: string[] = [];
+    const res = editItems('traces', encode('traces', req), () => ({ defer: true }), (item) => {
+      const name = item.string(SPAN.name);
+      seen.push(name);
+      const i = Number(name.split('-s')[1]);
+      t.equal(item.count, spans[i]!.attributes.length, `${name}: its own attribute count`);
+      t.equal(item.stringValue(item.count - 1), `${name}-v${item.count - 1}`, `${name}: its own last value`);
+      if (i % 4 === 3) {
+        held.push(name);
+        return { hold: true, tag: item };
+      }
+      return { add: [{ key: 'settled', value: { stringValue: name } }] };
+    });
+    t.same(seen, spans.map((s) => s.name), `round ${round}: every span settled, in order`);
+    // A held item's view is its tag: still its own after the call.
+    t.same(res.held.map((h) => (h.tag as WireItem).string(SPAN.name)), held, `round ${round}: held views intact`);
+    const out = decodeTraces(res.bytes!);
+    const names = out.resourceSpans[0]!.scopeSpans[0]!.spans.map((sp) => [sp.name, sp.attributes.at(-1)!.value!.stringValue]);
+    t.same(names, spans.filter((_, i) => i % 4 !== 3).map((sp) => [sp.name, sp.name]), `round ${round}: each kept span carries its own name`);
+  }
+});
+
 t.test('a scope, a resource, everything dropped: the containers left empty go too', async (t) => {
   const req = traces([[[span('a1'), span('a2')], [span('b1')]], [[span('c1')], [span('d1'), span('d2')]]]);
   const scope = edit(req, (name) => (name.startsWith('b') ? DROP : undefined));

@@ -3,11 +3,13 @@
 // their parents (often in earlier requests), so a GenAI span whose chain of ancestors is not yet
 // known is held here until it is, or until `wait` passes. Bounded by traces and by held bytes;
 // past a bound the oldest held spans go on without an agent (counted).
-import type { Container } from '../../src/pdata/edit.js';
+import type { Container, NewAttr } from '../../src/pdata/edit.js';
 
 export interface AgentRef {
   id: string | undefined;
   name: string | undefined;
+  /** the attributes that name it on a span, made on first use and shared (processor.ts) */
+  attrs?: readonly NewAttr[];
 }
 
 

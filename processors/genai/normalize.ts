@@ -102,6 +102,14 @@ export function emptyFacts(): Facts {
   };
 }
 
+function clearFacts(f: Facts): Facts {
+  f.operation = f.provider = f.requestModel = f.responseModel = undefined;
+  f.input = f.output = f.cacheRead = f.cacheWrite = f.reasoning = f.total = f.cost = undefined;
+  f.agentId = f.agentName = f.taskId = undefined;
+  f.inputExcludesCache = false;
+  return f;
+}
+
 /** The result of normalising one item: attributes to drop (indexes) and to add, and its facts. */
 export interface Normalized {
   drop: number[];
@@ -183,9 +191,14 @@ export class Normalizer {
     return this.spanNames.get(name);
   }
 
-  /** Normalises one item. `name` is the span name ('' for log records). */
+  /** the facts of the item being normalised: one object, cleared per item (an object per span
+   *  was ~140 bytes of garbage each) */
+  private readonly facts = emptyFacts();
+
+  /** Normalises one item. `name` is the span name ('' for log records). The facts returned are
+   *  valid until the next call. */
   apply(item: WireItem, name: string): Normalized {
-    const facts = emptyFacts();
+    const facts = clearFacts(this.facts);
     const drop: number[] = [];
     const add: NewAttr[] = [];
     const keys = item.keys;

@@ -362,14 +362,17 @@ export class GenAIProcessor implements Processor {
   }
 }
 
-function agentAttrs(a: AgentRef): NewAttr[] {
+/** The attributes naming an agent: made once per agent and shared by its spans (never changed). */
+function agentAttrs(a: AgentRef): readonly NewAttr[] {
+  if (a.attrs !== undefined) return a.attrs;
   const out: NewAttr[] = [];
   if (a.id !== undefined) out.push({ key: GenAI.agentId, value: { stringValue: a.id } });
   if (a.name !== undefined) out.push({ key: GenAI.agentName, value: { stringValue: a.name } });
+  a.attrs = out;
   return out;
 }
 
-function withAgent(r: { held: Held; agent: AgentRef | undefined }): HeldItem & { add?: NewAttr[] } {
+function withAgent(r: { held: Held; agent: AgentRef | undefined }): HeldItem & { add?: readonly NewAttr[] } {
   return { bytes: r.held.bytes, container: r.held.container, add: r.agent ? agentAttrs(r.agent) : undefined };
 }
 

@@ -32,8 +32,9 @@ const RESOURCE = MESSAGES.Resource!;
 const SCOPE = MESSAGES.InstrumentationScope!;
 
 /** One span or log record: its attributes (keys read, values on demand) and its other fields.
- *  editItems reads the items of a request into one view after another: a view the visitor keeps
- *  (an edit, a hold or a defer) is left to it, any other is valid during its visit only. */
+ *  editItems reads the items of a request into one view after another: a held item's view is left
+ *  to the visitor (it may tag the hold with it), a deferred item's is valid until settle returns,
+ *  any other during its visit only. */
 export class WireItem {
   /** the item's body, without its tag and length */
   start = 0;
@@ -57,7 +58,7 @@ export class WireItem {
 
   /** keys: the attribute keys the visitor looks up (watched()), matched while the item is read,
    *  so a lookup is not a second walk over the attributes. */
-  constructor(readonly r: Reader, start: number, end: number, private readonly attrNo: number, private readonly watch?: KeySet) {
+  constructor(public r: Reader, start: number, end: number, private readonly attrNo: number, private readonly watch?: KeySet) {
     if (watch !== undefined) this.found = new Int32Array(watch.keys.length);
     this.read(start, end);
   }
@@ -431,6 +432,12 @@ export class WireItem {
     return out;
   }
 
+  /** The spare list this view may go back to once no one refers to it (views that watch no keys,
+   *  by their items' attribute field), undefined for others. */
+  spareList(): WireItem[] | undefined {
+    return this.watch === undefined ? spareViews[this.attrNo] : undefined;
+  }
+
   /** A view of a message nested in this item (from occurrences()), e.g. a span event, whose
    *  attributes are field `attrNo`. */
   nested(start: number, end: number, attrNo: number): WireItem {
@@ -439,6 +446,27 @@ export class WireItem {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Views of deferred items settled without being held, kept for the items of later requests, per
+ *  attribute field (spans 9, log records 6): a new view's arrays grow with its attributes, which
+ *  was ~1.1 KB of garbage per deferred span (the genai processor defers every span whose agent is
+ *  not known yet; the daemon's 1 MiB young generation made that garbage cost CPU). */
+const spareViews: Partial<Record<number, WireItem[]>> = { 9: [], 6: [] };
+const MAX_SPARE_VIEWS = 256;
+
+/** The view of the item at [start, end): a spare one when there is one. */
+function viewOf(r: Reader, start: number, end: number, attrNo: number, keys: KeySet | undefined): WireItem {
+  const spare = keys === undefined ? spareViews[attrNo]?.pop() : undefined;
+  if (spare === undefined) return new WireItem(r, start, end, attrNo, keys);
+  spare.r = r;
+  spare.read(start, end);
+  return spare;
+}
+
+function release(v: WireItem): void {
+  const list = v.spareList();
+  if (list !== undefined && list.length < MAX_SPARE_VIEWS) list.push(v);
+}
 
 function lengthPastEnd(at: number): never {
   throw new DecodeError(`a length at byte ${at} runs past the end of its message`);
@@ -874,7 +902,7 @@ function edit(
             const n = r.length(sEnd);
             const itemStart = r.pos;
             const itemEnd = itemStart + n;
-            if (view === undefined) view = new WireItem(r, itemStart, itemEnd, attrNo, keys);
+            if (view === undefined) view = viewOf(r, itemStart, itemEnd, attrNo, keys);
             else view.read(itemStart, itemEnd);
             const item = view;
             const d = visit(item, ctx);
@@ -939,12 +967,15 @@ function edit(
     r.pos = rEnd;
     resources.push(node);
   }
+  /** settled views no decision refers to any more */
+  const done: WireItem[] = [];
   for (const { slot, node, scope } of deferred) {
     const item = slot.item!;
     const d = settle ? settle(item, slot.edit) : slot.edit;
     if (d === DROP) {
       slot.gone = true;
       changed = true;
+      done.push(item);
     } else if (d !== undefined && 'hold' in d) {
       slot.gone = true;
       changed = true;
@@ -955,10 +986,16 @@ function edit(
         changed = true;
         Object.assign(slot, editedSlot(signal, item, e));
       } else slot.edit = undefined;
+      slot.item = undefined;
+      done.push(item);
     }
   }
   containers.clear();
   if (pending.length > 0) heldOut(pending, attrTag, held);
+  // Views no one refers to go back for later requests: those of deferred items settled without a
+  // hold (a held item's view may be its tag), and the one items were read into.
+  for (const v of done) release(v);
+  if (view !== undefined) release(view);
 
   // Sizes, now that every item is decided.
   let count = 0;
