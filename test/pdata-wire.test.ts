@@ -1,6 +1,7 @@
 // Wire-level behaviour: unknown fields pass through, malformed input is refused up front.
 import t from 'tap';
 import { DecodeError, Telemetry, type ExportTraceServiceRequest, type Signal } from '../src/pdata/telemetry.js';
+import { Reader } from '../src/pdata/wire.js';
 import { bytes, f32, f64, ld, rng, str, varint, vi, indexOfBytes } from './pdata-helpers.js';
 
 const TRACE_ID = Array.from({ length: 16 }, (_, i) => i + 1);
@@ -158,4 +159,36 @@ t.test('protobuf merge rules: last oneof member wins, a repeated singular messag
   t.equal(tel.itemCount, 1, 'the scan counts what is on the wire');
   const m = (tel.request() as any).resourceMetrics[0].scopeMetrics[0].metrics[0];
   t.same([m.gauge, m.sum?.aggregationTemporality], [undefined, 1], 'oneof of messages: the later one wins');
+});
+
+t.test('Reader.string: the short-string cache answers as the UTF-8 decoder does, hits and misses alike', async (t) => {
+  const next = rng(7);
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz._0123456789-';
+  const strings: string[] = ['', 'a', 'ab', 'abc', 'abcd', 'x'.repeat(39), 'y'.repeat(40), 'z'.repeat(41), 'é', 'ab\u00e9', 'llm.input_messages.0.message.role', 'llm.input_messages.1.message.role'];
+  for (let i = 0; i < 3000; i++) {
+    const n = Math.floor(next() * 46);
+    let s = '';
+    for (let k = 0; k < n; k++) s += alphabet[Math.floor(next() * alphabet.length)];
+    if (next() < 0.05 && n > 0) s = s.slice(0, n - 1) + 'ü'; // non-ASCII: not cached
+    strings.push(s);
+  }
+  const buf = Buffer.from(strings.join(''), 'utf8');
+  const at: number[] = [];
+  let p = 0;
+  for (const s of strings) {
+    const n = Buffer.byteLength(s, 'utf8');
+    at.push(p, p + n);
+    p += n;
+  }
+  const r = new Reader(new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
+  const wrong: string[] = [];
+  // Three rounds, in different orders: first misses, then hits, then slots taken by others.
+  for (const order of [1, -1, 1]) {
+    for (let j = 0; j < strings.length; j++) {
+      const i = order > 0 ? j : strings.length - 1 - j;
+      const got = r.string(at[2 * i]!, at[2 * i + 1]!);
+      if (got !== strings[i]) wrong.push(`${JSON.stringify(strings[i])} read as ${JSON.stringify(got)}`);
+    }
+  }
+  t.same(wrong.slice(0, 5), [], `every one of ${strings.length} strings read back right three times`);
 });
