@@ -656,11 +656,29 @@ function valueSize(a: NewAttr): number {
   return encodedValue(a).length;
 }
 
+/** New attributes' keys as UTF-8, encoded once: they repeat (the conventions' names), and were
+ *  measured and encoded again for every attribute of every span. Bounded: a key may come from a
+ *  client (content kept under its own name). */
+const keyBytesCache = new Map<string, Uint8Array>();
+const MAX_CACHED_KEYS = 4096;
+
+function keyBytes(key: string): Uint8Array {
+  let b = keyBytesCache.get(key);
+  if (b === undefined) {
+    b = new Uint8Array(Buffer.from(key, 'utf8'));
+    if (keyBytesCache.size >= MAX_CACHED_KEYS) keyBytesCache.clear();
+    keyBytesCache.set(key, b);
+  }
+  return b;
+}
+
+function kvBodySize(keyLen: number, valueLen: number): number {
+  return 1 + varintLen(keyLen) + keyLen + 1 + varintLen(valueLen) + valueLen;
+}
+
 /** Size of an attribute's KeyValue body. */
 function attrBodySize(a: NewAttr): number {
-  const k = utf8Length(a.key);
-  const vs = valueSize(a);
-  return 1 + varintLen(k) + k + 1 + varintLen(vs) + vs;
+  return kvBodySize(keyBytes(a.key).length, valueSize(a));
 }
 
 /** Size of an attribute as a field of its item (tag included). */
@@ -670,12 +688,14 @@ function attrFieldSize(a: NewAttr): number {
 }
 
 function writeAttr(w: Writer, a: NewAttr, attrTag: number): void {
+  const key = keyBytes(a.key);
+  const vs = valueSize(a);
   w.uvarint(attrTag);
-  w.uvarint(attrBodySize(a));
+  w.uvarint(kvBodySize(key.length, vs));
   w.uvarint(0x0a);
-  w.string(a.key);
+  w.bytes(key);
   w.uvarint(0x12);
-  w.uvarint(valueSize(a));
+  w.uvarint(vs);
   if (a.raw !== undefined) {
     w.raw(a.raw, 0, a.raw.length);
     return;
