@@ -50,12 +50,13 @@ await p.shutdown();
 
 interface Node { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: Node[] }
 const bytes = new Map<string, number>();
-(function walk(n: Node) {
-  const cf = n.callFrame;
-  const k = `${cf.functionName || '(anonymous)'}  ${cf.url.split('/').slice(-3).join('/')}:${cf.lineNumber + 1}`;
+const where = (n: Node) => `${n.callFrame.functionName || '(anonymous)'}  ${n.callFrame.url.split('/').slice(-3).join('/')}:${n.callFrame.lineNumber + 1}`;
+(function walk(n: Node, parent: Node | undefined) {
+  // A builtin (no script) is named with its caller: which code made the array, the Map, the view.
+  const k = n.callFrame.url === '' && parent !== undefined ? `${n.callFrame.functionName} in ${where(parent)}` : where(n);
   bytes.set(k, (bytes.get(k) ?? 0) + n.selfSize);
-  n.children.forEach(walk);
-})(profile.head as Node);
+  for (const c of n.children) walk(c, n);
+})(profile.head as Node, undefined);
 const total = [...bytes.values()].reduce((a, b) => a + b, 0);
 const spans = measured.length * pool.length * 100;
 console.log(`genai processor, genai mix: ~${Math.round(total / spans)} bytes allocated per span (sampled every 4 KiB, garbage included), ${spans} spans`);

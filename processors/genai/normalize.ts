@@ -294,14 +294,14 @@ export class Normalizer {
   private convert(rule: Rule, item: WireItem, i: number): NewAttr | undefined {
     const vr = rule.value;
     if (vr === 'copy') {
-      const raw = item.rawValue(i);
-      if (raw === undefined) return undefined;
-      // facts need the value of the few keys they read; decode those once here
+      // facts need the value of the few keys they read; decode those once here (no view of the
+      // bytes made for them)
       if (FACT_KEYS[rule.to] !== undefined) {
         const v = item.value(i);
         return v === undefined ? undefined : { key: rule.to, value: v };
       }
-      return { key: rule.to, raw };
+      const raw = item.rawValue(i);
+      return raw === undefined ? undefined : { key: rule.to, raw };
     }
     if (vr === 'provider') {
       const s = item.stringValue(i);

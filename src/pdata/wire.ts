@@ -184,6 +184,9 @@ function varintLength(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
 
+/** Longest copy Writer.raw makes byte by byte. */
+const RAW_LOOP = 64;
+
 export class Writer {
   buf: Uint8Array;
   view: DataView;
@@ -313,14 +316,16 @@ export class Writer {
     this.raw(v, 0, v.length);
   }
 
+  /** Copies src[start, end). Up to RAW_LOOP bytes by a loop: a copy by set() needs a subarray of
+   *  src, an object for the GC per call (~60 bytes), and edited requests copy many short ranges. */
   raw(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
     this.ensure(n);
-    if (n < 16) {
+    if (n <= RAW_LOOP) {
       const b = this.buf;
       let p = this.pos;
       for (let i = start; i < end; i++) b[p++] = src[i]!;
-    } else this.buf.set(src.subarray(start, end), this.pos);
+    } else this.buf.set(start === 0 && end === src.length ? src : src.subarray(start, end), this.pos);
     this.pos += n;
   }
 
