@@ -105,7 +105,7 @@ const PRICE_PROVIDER: Readonly<Record<string, string>> = {
 /** How long a resolved built-in price is used before asking the package again (prices can change
  *  on a date). */
 const RESOLVED_TTL_MS = 3_600_000;
-/** Resolved (provider, model) pairs kept at most; the oldest go first. */
+/** Resolved (provider, model) pairs kept at most; past it, all are forgotten. */
 const MAX_RESOLVED = 4096;
 /** Longest model name looked up (a client sends it). */
 export const MAX_MODEL_LENGTH = 256;
@@ -133,7 +133,10 @@ export interface PriceResult {
 export class Pricing {
   private readonly exact = new Map<string, PriceRow[]>();
   private readonly globs: PriceRow[] = [];
-  private readonly resolved = new Map<string, Resolved>();
+  /** built-in prices by provider ('' for none), then model: the names come from the reader's
+   *  string cache, so two lookups cost less than a key string made per span */
+  private readonly resolved = new Map<string, Map<string, Resolved>>();
+  private resolvedCount = 0;
 
   constructor(rows: readonly PriceRow[], private readonly builtin: boolean) {
     for (const r of rows) {
@@ -167,8 +170,8 @@ export class Pricing {
   }
 
   private builtinPrice(provider: string | undefined, model: string, now: number): ModelPrice | null {
-    const key = `${provider ?? ''}\u0000${model}`;
-    const hit = this.resolved.get(key);
+    let byModel = this.resolved.get(provider ?? '');
+    const hit = byModel?.get(model);
     if (hit !== undefined && hit.until > now) return hit.price;
     const providerId = provider === undefined ? undefined : PRICE_PROVIDER[provider];
     let price: ModelPrice | null = null;
@@ -179,8 +182,14 @@ export class Pricing {
     } catch {
       price = null;
     }
-    if (this.resolved.size >= MAX_RESOLVED) this.resolved.delete(this.resolved.keys().next().value!);
-    this.resolved.set(key, { price, until: now + RESOLVED_TTL_MS });
+    if (hit === undefined && ++this.resolvedCount > MAX_RESOLVED) {
+      // Past the bound (models named by clients), every pair is asked again.
+      this.resolved.clear();
+      this.resolvedCount = 1;
+      byModel = undefined;
+    }
+    if (byModel === undefined) this.resolved.set(provider ?? '', (byModel = new Map()));
+    byModel.set(model, { price, until: now + RESOLVED_TTL_MS });
     return price;
   }
 }

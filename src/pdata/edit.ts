@@ -47,6 +47,7 @@ export class WireItem {
   private kvRead = false;
   /** the keys as strings, made on first use (a visitor that looks up a few keys compares bytes) */
   private keyList: string[] | undefined;
+  private readonly keyBuf: string[] = [];
   /** [start, end) of the last occurrence of each other field (number ≤ 16), value bytes only, when
    *  its bit is set in `present`; a plain array: a typed array per item cost more than the rest */
   private readonly at: number[] = new Array<number>(2 * MAX_FIELD + 2).fill(0);
@@ -237,13 +238,18 @@ export class WireItem {
     return this.attrLen / 6;
   }
 
-  /** The attribute keys, in order ('' for a key-less attribute). */
+  /** The attribute keys, in order ('' for a key-less attribute). The array is the view's: valid
+   *  while the view shows this item. */
   get keys(): readonly string[] {
     if (this.keyList === undefined) {
       if (!this.kvRead) this.readKvs();
       const a = this.attrs;
-      const list: string[] = [];
-      for (let i = 0; i < this.attrLen; i += 6) list.push(a[i + 2]! < 0 ? '' : this.r.string(a[i + 2]!, a[i + 3]!));
+      // One array per view, refilled for each item it shows: an array per item was ~250 bytes of
+      // garbage per span (bench/alloc.ts).
+      const list = this.keyBuf;
+      let j = 0;
+      for (let i = 0; i < this.attrLen; i += 6) list[j++] = a[i + 2]! < 0 ? '' : this.r.string(a[i + 2]!, a[i + 3]!);
+      if (list.length !== j) list.length = j;
       this.keyList = list;
     }
     return this.keyList;
