@@ -46,6 +46,99 @@ t.test('OpenInference: kind, model, provider, tokens with cache details, message
   await p.shutdown();
 });
 
+/** The flattened messages → GenAI messages as the processor built them before it wrote the JSON
+ *  itself (a Map per list and per entry, then JSON.stringify): the reference the writer is held to. */
+function referenceMessages(attrs: Record<string, string>, prefix: string, toolCallId: boolean): string | undefined {
+  const entries = new Map<number, Record<string, string>>();
+  for (const [key, value] of Object.entries(attrs)) {
+    if (!key.startsWith(prefix)) continue;
+    const rest = key.slice(prefix.length);
+    const dot = rest.indexOf('.');
+    if (dot <= 0 || !/^\d+$/.test(rest.slice(0, dot))) continue;
+    const index = Number(rest.slice(0, dot));
+    if (index >= 256 || dot + 1 >= rest.length) continue;
+    let e = entries.get(index);
+    if (e === undefined) entries.set(index, (e = {}));
+    e[rest.slice(dot + 1)] = value;
+  }
+  if (entries.size === 0) return undefined;
+  const out: unknown[] = [];
+  for (const index of [...entries.keys()].sort((a, b) => a - b)) {
+    const e = entries.get(index)!;
+    let role = e['message.role'] ?? 'user';
+    const parts: unknown[] = [];
+    const callId = toolCallId ? e['message.tool_call_id'] : undefined;
+    const content = e['message.content'];
+    if (callId !== undefined) {
+      parts.push({ type: 'tool_call_response', id: callId, response: content ?? '' });
+      if (role === 'user') role = 'tool';
+    } else if (content !== undefined) parts.push({ type: 'text', content });
+    const calls = new Map<number, Record<string, string>>();
+    for (const [field, v] of Object.entries(e)) {
+      if (!field.startsWith('message.tool_calls.')) continue;
+      const rest = field.slice('message.tool_calls.'.length);
+      const dot = rest.indexOf('.');
+      if (dot <= 0 || !/^\d+$/.test(rest.slice(0, dot))) continue;
+      const j = Number(rest.slice(0, dot));
+      let c = calls.get(j);
+      if (c === undefined) calls.set(j, (c = {}));
+      c[rest.slice(dot + 1)] = v;
+    }
+    for (const j of [...calls.keys()].sort((a, b) => a - b)) {
+      const c = calls.get(j)!;
+      const args = c['tool_call.function.arguments'];
+      let parsed: unknown = args;
+      if (args !== undefined) {
+        try {
+          parsed = JSON.parse(args);
+        } catch {
+          parsed = args;
+        }
+      }
+      parts.push({ type: 'tool_call', id: c['tool_call.id'], name: c['tool_call.function.name'], arguments: parsed });
+    }
+    out.push({ role, parts });
+  }
+  return JSON.stringify(out);
+}
+
+t.test('OpenInference flattened messages: written as the reference builds them, 300 random spans', async (t) => {
+  let seed = 11;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const fields = ['message.role', 'message.content', 'message.tool_call_id', 'message.tool_calls.0.tool_call.id', 'message.tool_calls.0.tool_call.function.name',
+    'message.tool_calls.0.tool_call.function.arguments', 'message.tool_calls.1.tool_call.function.name', 'message.tool_calls.1.tool_call.function.arguments',
+    'message.tool_calls.10.tool_call.id', 'message.other', 'message.tool_calls.x.tool_call.id'];
+  const values = ['user', 'assistant', 'tool', 'hi "there"\n', '{"q":1}', 'not json {', '', 'é ☃', '[1,2]'];
+  const { p, out } = genaiProcessor();
+  const specs = [];
+  const want: Array<[string | undefined, string | undefined]> = [];
+  for (let n = 0; n < 300; n++) {
+    const attrs: Record<string, string> = { 'openinference.span.kind': 'LLM' };
+    const count = Math.floor(rnd() * 12);
+    for (let k = 0; k < count; k++) {
+      const list = rnd() < 0.6 ? 'llm.input_messages.' : 'llm.output_messages.';
+      const index = pick(['0', '1', '2', '12', '300', '01', 'x']);
+      attrs[`${list}${index}.${pick(fields)}`] = pick(values);
+    }
+    specs.push({ id: n + 1, trace: n + 1, name: 'llm', attrs });
+    want.push([referenceMessages(attrs, 'llm.input_messages.', true), referenceMessages(attrs, 'llm.output_messages.', false)]);
+  }
+  t.ok(want.filter(([i, o]) => i !== undefined && o !== undefined).length > 100, 'most spans have both lists');
+  t.ok(want.some(([i]) => i?.includes('tool_call_response')) && want.some(([, o]) => o?.includes('"arguments":{')), 'tool calls and their responses among them');
+  await p.consume(spanRequest(specs));
+  const got = spansOut(out);
+  t.equal(got.length, 300);
+  const wrong: string[] = [];
+  for (const s of got) {
+    const [input, output] = want[s.id - 1]!;
+    if (s.a['gen_ai.input.messages'] !== input) wrong.push(`span ${s.id} input: ${String(s.a['gen_ai.input.messages'])} != ${String(input)}`);
+    if (s.a['gen_ai.output.messages'] !== output) wrong.push(`span ${s.id} output: ${String(s.a['gen_ai.output.messages'])} != ${String(output)}`);
+  }
+  t.same(wrong.slice(0, 5), [], 'every span\'s messages as the reference writes them');
+  await p.shutdown();
+});
+
 t.test('remove_originals and overwrite, per source', async (t) => {
   const { p, out } = genaiProcessor({ sources: [{ name: 'openinference', remove_originals: true, overwrite: true }] });
   await p.consume(spanRequest([{ id: 1, name: 'x', attrs: { 'llm.model_name': 'claude-sonnet-4-20250514', 'gen_ai.request.model': 'old', 'llm.token_count.prompt': 10 } }]));

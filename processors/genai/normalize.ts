@@ -126,6 +126,8 @@ export class Normalizer {
   /** first characters of every list prefix: most keys skip the prefix scan on one lookup */
   private readonly listHeads = new Set<string>();
   private readonly infos = new Map<string, KeyInfo>();
+  /** the flattened message attributes of the item being normalised */
+  private readonly listAttrs = new ListAttributes();
 
   constructor(sources: readonly SourceConfig[]) {
     const builtins = new Map(BUILTIN_SOURCES.map((s) => [s.name, s]));
@@ -207,7 +209,8 @@ export class Normalizer {
     const run = !modelCall && this.spanNames.get(name) === 'invoke_agent';
     /** targets present in the item as sent, or added here: a later source does not add them again */
     const present = new Present(keys, add);
-    let lists: Map<ListRule, Map<number, Record<string, string>>> | undefined;
+    const lists = this.listAttrs;
+    lists.clear();
     /** rank of the rule behind each entry of `add` (sparse: other entries have none) */
     let ranks: number[] | undefined;
 
@@ -260,18 +263,15 @@ export class Normalizer {
       }
       const lr = info.list;
       if (lr !== undefined) {
-        lists ??= new Map();
-        collect(lists, lr, key, item, i);
+        lists.collect(lr, key, item, i);
         if (lr.remove) drop.push(i);
       }
     }
-    if (lists !== undefined) {
-      for (const [lr, entries] of lists) {
-        if (present.has(lr.list.to) && !lr.overwrite) continue;
-        if (added(add, lr.list.to)) continue;
-        add.push({ key: lr.list.to, value: { stringValue: JSON.stringify(messagesOf(entries, lr.list)) } });
-        
-      }
+    for (let l = 0; l < lists.rules.length; l++) {
+      const lr = lists.rules[l]!;
+      if (present.has(lr.list.to) && !lr.overwrite) continue;
+      if (added(add, lr.list.to)) continue;
+      add.push({ key: lr.list.to, value: { stringValue: lists.messagesJson(lr) } });
     }
     return { drop, add, facts };
   }
@@ -394,23 +394,6 @@ function addedAt(add: readonly NewAttr[], key: string): number {
   return -1;
 }
 
-/** Files attribute i under its list entry: `<prefix><index>.<field>` → entries[index][field]. */
-function collect(lists: Map<ListRule, Map<number, Record<string, string>>>, lr: ListRule, key: string, item: WireItem, i: number): void {
-  const rest = key.slice(lr.list.prefix.length);
-  const dot = rest.indexOf('.');
-  if (dot <= 0) return;
-  const index = Number(rest.slice(0, dot));
-  if (!Number.isInteger(index) || index < 0 || index >= MAX_MESSAGES) return;
-  const field = rest.slice(dot + 1);
-  const value = item.stringValue(i);
-  if (value === undefined) return;
-  let entries = lists.get(lr);
-  if (entries === undefined) lists.set(lr, (entries = new Map()));
-  let e = entries.get(index);
-  if (e === undefined) entries.set(index, (e = {}));
-  e[field] = value;
-}
-
 /**
  * Chat messages as providers and SDKs write them (`{role, content: string}`, or content parts
  * `{type: 'text', text}`, `{type: 'tool-call' | 'tool_use', toolCallId | id, toolName | name,
@@ -464,48 +447,132 @@ interface Part {
   response?: string;
 }
 
-/** Flattened entries → GenAI messages (`{role, parts: [...]}`), in index order. */
-function messagesOf(entries: Map<number, Record<string, string>>, list: MessageList): Array<{ role: string; parts: Part[] }> {
-  const out: Array<{ role: string; parts: Part[] }> = [];
-  for (const index of [...entries.keys()].sort((a, b) => a - b)) {
-    const e = entries.get(index)!;
-    let role = e[list.role] ?? 'user';
-    const parts: Part[] = [];
-    const callId = list.toolCallId ? e[list.toolCallId] : undefined;
-    const content = e[list.content];
-    if (callId !== undefined) {
-      parts.push({ type: 'tool_call_response', id: callId, response: content ?? '' });
-      if (role === 'user') role = 'tool';
-    } else if (content !== undefined) parts.push({ type: 'text', content });
-    if (list.toolCalls) {
-      const calls = new Map<number, Record<string, string>>();
-      for (const [field, v] of Object.entries(e)) {
-        if (!field.startsWith(list.toolCalls.prefix)) continue;
-        const rest = field.slice(list.toolCalls.prefix.length);
-        const dot = rest.indexOf('.');
-        const j = Number(rest.slice(0, dot));
-        if (dot <= 0 || !Number.isInteger(j)) continue;
-        let c = calls.get(j);
-        if (c === undefined) calls.set(j, (c = {}));
-        c[rest.slice(dot + 1)] = v;
-      }
-      for (const j of [...calls.keys()].sort((a, b) => a - b)) {
-        const c = calls.get(j)!;
-        const args = c[list.toolCalls.args];
-        let parsed: unknown = args;
-        if (args !== undefined) {
-          try {
-            parsed = JSON.parse(args);
-          } catch {
-            parsed = args;
-          }
-        }
-        parts.push({ type: 'tool_call', id: c[list.toolCalls.id], name: c[list.toolCalls.name], arguments: parsed });
-      }
-    }
-    out.push({ role, parts });
+/** The flattened message attributes of one item (`<prefix><index>.<field>`), gathered in arrays
+ *  reused from item to item, then written as the conventions' messages (`[{role, parts}]`) as JSON
+ *  text. Maps and an object per entry, then JSON.stringify over a tree, were ~750 bytes of garbage
+ *  per OpenInference span (bench/alloc.ts). */
+class ListAttributes {
+  /** the lists met, in the order of their first attribute */
+  readonly rules: ListRule[] = [];
+  private readonly rule: ListRule[] = [];
+  private readonly index: number[] = [];
+  private readonly key: string[] = [];
+  /** where the field begins in the key */
+  private readonly field: number[] = [];
+  private readonly value: string[] = [];
+  private n = 0;
+
+  clear(): void {
+    this.rules.length = 0;
+    this.n = 0;
   }
-  return out;
+
+  /** Files attribute i (`key`, a string value) under its list's entry; others are left out. */
+  collect(lr: ListRule, key: string, item: WireItem, i: number): void {
+    const at = lr.list.prefix.length;
+    const index = digitsAt(key, at);
+    if (index < 0 || index >= MAX_MESSAGES) return;
+    const fieldAt = key.indexOf('.', at);
+    if (fieldAt + 1 >= key.length) return;
+    const value = item.stringValue(i);
+    if (value === undefined) return;
+    if (!this.rules.includes(lr)) this.rules.push(lr);
+    const n = this.n++;
+    this.rule[n] = lr;
+    this.index[n] = index;
+    this.key[n] = key;
+    this.field[n] = fieldAt + 1;
+    this.value[n] = value;
+  }
+
+  /** The value of entry `index`'s field `name` (the last attribute naming it), undefined if none. */
+  private fieldValue(lr: ListRule, index: number, name: string): string | undefined {
+    let v: string | undefined;
+    for (let k = 0; k < this.n; k++) if (this.rule[k] === lr && this.index[k] === index && isField(this.key[k]!, this.field[k]!, name)) v = this.value[k];
+    return v;
+  }
+
+  /** The list's messages, in index order, as JSON text. */
+  messagesJson(lr: ListRule): string {
+    const list = lr.list;
+    const indexes: number[] = [];
+    for (let k = 0; k < this.n; k++) if (this.rule[k] === lr && !indexes.includes(this.index[k]!)) indexes.push(this.index[k]!);
+    indexes.sort((a, b) => a - b);
+    let out = '[';
+    for (let m = 0; m < indexes.length; m++) {
+      const index = indexes[m]!;
+      let role = this.fieldValue(lr, index, list.role) ?? 'user';
+      const callId = list.toolCallId ? this.fieldValue(lr, index, list.toolCallId) : undefined;
+      const content = this.fieldValue(lr, index, list.content);
+      let parts = '';
+      if (callId !== undefined) {
+        parts = `{"type":"tool_call_response","id":${JSON.stringify(callId)},"response":${JSON.stringify(content ?? '')}}`;
+        if (role === 'user') role = 'tool';
+      } else if (content !== undefined) parts = `{"type":"text","content":${JSON.stringify(content)}}`;
+      if (list.toolCalls) parts = this.toolCalls(lr, index, list.toolCalls, parts);
+      out += `${m > 0 ? ',' : ''}{"role":${JSON.stringify(role)},"parts":[${parts}]}`;
+    }
+    return out + ']';
+  }
+
+  /** `parts` with the entry's tool calls (`<prefix><j>.<id|name|args>`) appended, in j order. */
+  private toolCalls(lr: ListRule, index: number, tc: NonNullable<MessageList['toolCalls']>, parts: string): string {
+    const calls: number[] = [];
+    for (let k = 0; k < this.n; k++) {
+      if (this.rule[k] !== lr || this.index[k] !== index) continue;
+      const key = this.key[k]!;
+      const f = this.field[k]!;
+      if (!key.startsWith(tc.prefix, f)) continue;
+      const j = digitsAt(key, f + tc.prefix.length);
+      if (j >= 0 && !calls.includes(j)) calls.push(j);
+    }
+    calls.sort((a, b) => a - b);
+    for (const j of calls) {
+      let id: string | undefined, name: string | undefined, args: string | undefined;
+      for (let k = 0; k < this.n; k++) {
+        if (this.rule[k] !== lr || this.index[k] !== index) continue;
+        const key = this.key[k]!;
+        const f = this.field[k]! + tc.prefix.length;
+        if (!key.startsWith(tc.prefix, this.field[k]!) || digitsAt(key, f) !== j) continue;
+        const sub = key.indexOf('.', f) + 1;
+        if (isField(key, sub, tc.id)) id = this.value[k];
+        else if (isField(key, sub, tc.name)) name = this.value[k];
+        else if (isField(key, sub, tc.args)) args = this.value[k];
+      }
+      let call = '{"type":"tool_call"';
+      if (id !== undefined) call += `,"id":${JSON.stringify(id)}`;
+      if (name !== undefined) call += `,"name":${JSON.stringify(name)}`;
+      if (args !== undefined) {
+        let parsed: unknown = args;
+        try {
+          parsed = JSON.parse(args);
+        } catch {
+          parsed = args;
+        }
+        const text = JSON.stringify(parsed);
+        if (text !== undefined) call += `,"arguments":${text}`;
+      }
+      parts += `${parts === '' ? '' : ','}${call}}`;
+    }
+    return parts;
+  }
 }
+
+/** The decimal number at key[at] up to the next '.', or -1 (no digits, another character, no dot
+ *  after them, or more than four digits). */
+function digitsAt(key: string, at: number): number {
+  let v = 0;
+  let k = at;
+  for (; k < key.length && k - at <= 4; k++) {
+    const c = key.charCodeAt(k);
+    if (c === 0x2e) break;
+    if (c < 0x30 || c > 0x39) return -1;
+    v = v * 10 + (c - 0x30);
+  }
+  return k === at || k >= key.length || key.charCodeAt(k) !== 0x2e ? -1 : v;
+}
+
+/** Whether key[at..] is exactly `name`. */
+const isField = (key: string, at: number, name: string): boolean => key.length - at === name.length && key.startsWith(name, at);
 
 export type { AnyValue };
