@@ -192,3 +192,25 @@ t.test('Reader.string: the short-string cache answers as the UTF-8 decoder does,
   }
   t.same(wrong.slice(0, 5), [], `every one of ${strings.length} strings read back right three times`);
 });
+
+t.test('Reader.idKey: the id cache answers as latin1 decoding does, for ids repeated and not', async (t) => {
+  const next = rng(3);
+  const ids: Uint8Array[] = [];
+  for (let i = 0; i < 4000; i++) {
+    const n = [0, 1, 3, 4, 5, 8, 8, 16, 16, 16, 17, 20][Math.floor(next() * 12)]!;
+    ids.push(Uint8Array.from({ length: n }, () => Math.floor(next() * 256)));
+    if (next() < 0.3 && i > 0) ids.push(ids[Math.floor(next() * i)]!); // a repeat: a hit, or its slot taken since
+  }
+  const buf = Buffer.concat(ids);
+  const r = new Reader(new Uint8Array(buf.buffer, buf.byteOffset, buf.length));
+  const wrong: string[] = [];
+  for (let pass = 0; pass < 2; pass++) {
+    let at = 0;
+    for (const id of ids) {
+      const got = r.idKey(at, at + id.length);
+      if (got !== Buffer.from(id).toString('latin1')) wrong.push(Buffer.from(id).toString('hex'));
+      at += id.length;
+    }
+  }
+  t.same(wrong.slice(0, 5), [], `${ids.length} ids read back right twice`);
+});

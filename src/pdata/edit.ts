@@ -390,7 +390,7 @@ export class WireItem {
 
   /** Field `no`'s bytes as a latin1 string: a cheap map key for ids. */
   key(no: number): string {
-    return this.has(no) ? this.r.nb.toString('latin1', this.at[2 * no]!, this.at[2 * no + 1]!) : '';
+    return this.has(no) ? this.r.idKey(this.at[2 * no]!, this.at[2 * no + 1]!) : '';
   }
 
   string(no: number): string {

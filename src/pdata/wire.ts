@@ -125,6 +125,38 @@ export class Reader {
     }
   }
 
+  /** Bytes [start, end) as a latin1 string: a map key for trace and span ids. Ids of up to 16
+   *  bytes come from a small cache keyed by their bytes: the spans of one trace repeat its id, and
+   *  a child names its parent's, so most are the string made for an earlier span. */
+  idKey(start: number, end: number): string {
+    const n = end - start;
+    if (n > ID_MAX || n < 4) return this.nb.toString('latin1', start, end);
+    const v = this.view;
+    let h = n;
+    let i = start;
+    for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193);
+    for (; i < end; i++) h = Math.imul(h ^ this.buf[i]!, 0x01000193);
+    const slot = (h ^ (h >>> ID_BITS) ^ (h >>> 23)) & (ID_SLOTS - 1);
+    const base = slot * ID_MAX;
+    if (idLen[slot] === n) {
+      let same = true;
+      let j = 0;
+      for (; j + 4 <= n; j += 4) {
+        if (v.getUint32(start + j, true) !== idView.getUint32(base + j, true)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) for (; j < n; j++) if (this.buf[start + j] !== idBytes[base + j]) { same = false; break; }
+      if (same) return idStrings[slot]!;
+    }
+    const s = this.nb.toString('latin1', start, end);
+    idStrings[slot] = s;
+    idLen[slot] = n;
+    for (let k = 0; k < n; k++) idBytes[base + k] = this.buf[start + k]!;
+    return s;
+  }
+
   string(start: number, end: number): string {
     if (end - start <= SHORT) {
       const s = shortAscii(this.view, this.buf, start, end);
@@ -133,6 +165,15 @@ export class Reader {
     return this.nb.toString('utf8', start, end);
   }
 }
+
+// Ids as latin1 strings (Reader.idKey): a cache as the short strings' below, for any bytes.
+const ID_MAX = 16;
+const ID_BITS = 10;
+const ID_SLOTS = 1 << ID_BITS;
+const idStrings: string[] = new Array<string>(ID_SLOTS).fill('');
+const idBytes = new Uint8Array(ID_SLOTS * ID_MAX);
+const idView = new DataView(idBytes.buffer);
+const idLen = new Int8Array(ID_SLOTS).fill(-1);
 
 // Short ASCII strings (attribute keys, names, enum-like values) repeat across the spans of a batch:
 // a small direct-mapped cache returns the same string instead of building a new one each time. It
