@@ -10,7 +10,7 @@ import type { Consumer } from '../../src/consumer.js';
 import { taskSightings } from '../../src/a2a/sightings.js';
 import { decodeMessage } from '../../src/pdata/decode.js';
 import { MESSAGES } from '../../src/pdata/schema.js';
-import { editItems, requestOf, type Decision, type EditContext, type HeldItem, type ItemEdit, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
+import { editItems, releaseView, requestOf, type Decision, type EditContext, type HeldItem, type ItemEdit, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { memoryAccounting } from '../../src/memory.js';
@@ -136,6 +136,8 @@ export class GenAIProcessor implements Processor {
       for (const h of edited.held) {
         const item = h.tag as WireItem;
         this.ctx.hold({ trace: item.key(1), parent: item.key(4), bytes: h.bytes, container: h.container, until: now + this.waitMs }, now, evicted);
+        h.tag = undefined;
+        releaseView(item);
       }
       return edited;
     });

@@ -6,7 +6,7 @@
 // is over half of max_bytes new data is refused (retryable) so the back-pressure reaches senders.
 import type { CreateSettings, Processor } from '../../src/component.js';
 import { RetryableError, type Consumer } from '../../src/consumer.js';
-import { editItems, requestOf, type EditResult, type HeldItem, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
+import { editItems, releaseView, requestOf, type EditResult, type HeldItem, type NewAttr, type WireItem } from '../../src/pdata/edit.js';
 import { Telemetry, type Signal } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
 import { memoryAccounting } from '../../src/memory.js';
@@ -172,6 +172,7 @@ export class TailSamplingProcessor implements Processor {
       }
       if (observe(p.facts, item, h.bytes.length, this.needs) && p.root === 0) p.root = now;
       h.tag = undefined;
+      releaseView(item);
       p.items.push(h);
       this.heldBytes += h.bytes.length;
     }

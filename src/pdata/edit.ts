@@ -469,6 +469,12 @@ function viewOf(r: Reader, start: number, end: number, attrNo: number, keys: Key
   return spare;
 }
 
+/** Gives back the view of an item held with it as its tag, once the caller is done with it: a
+ *  later request's item is read into it. */
+export function releaseView(v: WireItem): void {
+  release(v);
+}
+
 function release(v: WireItem): void {
   const list = v.spareList();
   if (list !== undefined && list.length < MAX_SPARE_VIEWS) list.push(v);
