@@ -125,11 +125,6 @@ function unitPrice(p: number | Tiered | undefined, tokens: number, inputTotal: n
   return (rate * tokens) / 1e6;
 }
 
-export interface PriceResult {
-  cost: number;
-  source: 'config' | 'genai-prices';
-}
-
 export class Pricing {
   private readonly exact = new Map<string, PriceRow[]>();
   private readonly globs: PriceRow[] = [];
@@ -150,15 +145,16 @@ export class Pricing {
     }
   }
 
-  /** The cost of one call, or undefined when nothing prices the model. */
-  price(provider: string | undefined, model: string, u: Usage, now: number): PriceResult | undefined {
+  /** The cost of one call in USD (a config row first, then the built-in table), or undefined when
+   *  nothing prices the model. */
+  price(provider: string | undefined, model: string, u: Usage, now: number): number | undefined {
     if (model.length > MAX_MODEL_LENGTH) return undefined;
     const m = model.toLowerCase();
     const row = this.row(provider, m);
-    if (row !== undefined) return { cost: rowCost(row, u), source: 'config' };
+    if (row !== undefined) return rowCost(row, u);
     if (!this.builtin) return undefined;
     const price = this.builtinPrice(provider, model, now);
-    return price === null ? undefined : { cost: modelPriceCost(price, u), source: 'genai-prices' };
+    return price === null ? undefined : modelPriceCost(price, u);
   }
 
   private row(provider: string | undefined, m: string): PriceRow | undefined {

@@ -20,7 +20,7 @@ import {
 import { applyContent, isContent, type ContentMode } from './content.js';
 import { AgentContext, type AgentRef, type Held } from './context.js';
 import { Normalizer, type Facts, type SourceConfig } from './normalize.js';
-import { MAX_MODEL_LENGTH, Pricing, readPriceFile, type PricingConfig } from './pricing.js';
+import { MAX_MODEL_LENGTH, Pricing, readPriceFile, type PricingConfig, type Usage } from './pricing.js';
 
 export interface GenAIConfig {
   sources: SourceConfig[];
@@ -65,6 +65,8 @@ export class GenAIProcessor implements Processor {
   private unregister: (() => void) | undefined;
   /** cost and priced calls of the request being edited, counted once per request */
   private tally = { cost: 0, priced: 0 };
+  /** the usage of the call being priced (one object, filled per call) */
+  private readonly usage: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, reasoning: 0 };
   /** sends of items released later than their request, in order */
   private chain: Promise<void> = Promise.resolve();
 
@@ -258,15 +260,20 @@ export class GenAIProcessor implements Processor {
     const op = f.operation;
     if (op !== undefined && !MODEL_OPERATIONS.has(op)) return;
     if (model === undefined) return;
-    const usage = { input: f.input ?? 0, output: f.output ?? 0, cacheRead: f.cacheRead ?? 0, cacheWrite: f.cacheWrite ?? 0, reasoning: f.reasoning ?? 0 };
-    const priced = this.pricing.price(f.provider, model, usage, now) ?? (f.requestModel !== undefined && f.requestModel !== model ? this.pricing.price(f.provider, f.requestModel, usage, now) : undefined);
-    if (priced === undefined) {
+    const usage = this.usage;
+    usage.input = f.input ?? 0;
+    usage.output = f.output ?? 0;
+    usage.cacheRead = f.cacheRead ?? 0;
+    usage.cacheWrite = f.cacheWrite ?? 0;
+    usage.reasoning = f.reasoning ?? 0;
+    const cost = this.pricing.price(f.provider, model, usage, now) ?? (f.requestModel !== undefined && f.requestModel !== model ? this.pricing.price(f.provider, f.requestModel, usage, now) : undefined);
+    if (cost === undefined) {
       this.unknownModel(model);
       return;
     }
-    replace(item, add, drop, GenAI.cost, { doubleValue: priced.cost });
-    f.cost = priced.cost;
-    this.tally.cost += priced.cost;
+    replace(item, add, drop, GenAI.cost, { doubleValue: cost });
+    f.cost = cost;
+    this.tally.cost += cost;
     this.tally.priced++;
   }
 
