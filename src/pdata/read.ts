@@ -79,7 +79,9 @@ export class ItemView {
   /** Reads the item at [start, end) of r. Tags and lengths of one or two bytes (nearly all) are
    *  read inline, and a KeyValue written as its key then its value (what every encoder writes) is
    *  matched where it lies; anything else goes to the Reader (kv()). Calls into the Reader per
-   *  field were most of this connector's read (bench/genai-metrics.ts). */
+   *  field were most of this connector's read (bench/genai-metrics.ts). The inline reads are
+   *  WireItem.read's (edit.ts): two functions, not a helper, because a helper returning the value
+   *  and the new position per field cost what the inlining saved. */
   load(r: Reader, start: number, end: number, attrNo: number): void {
     this.r = r;
     this.vs.fill(-1);

@@ -129,32 +129,10 @@ export class Reader {
    *  bytes come from a small cache keyed by their bytes: the spans of one trace repeat its id, and
    *  a child names its parent's, so most are the string made for an earlier span. */
   idKey(start: number, end: number): string {
-    const n = end - start;
-    if (n > ID_MAX || n < 4) return this.nb.toString('latin1', start, end);
-    const v = this.view;
-    let h = n;
-    let i = start;
-    for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193);
-    for (; i < end; i++) h = Math.imul(h ^ this.buf[i]!, 0x01000193);
-    const slot = (h ^ (h >>> ID_BITS) ^ (h >>> 23)) & (ID_SLOTS - 1);
-    const base = slot * ID_MAX;
-    if (idLen[slot] === n) {
-      let same = true;
-      let j = 0;
-      for (; j + 4 <= n; j += 4) {
-        if (v.getUint32(start + j, true) !== idView.getUint32(base + j, true)) {
-          same = false;
-          break;
-        }
-      }
-      if (same) for (; j < n; j++) if (this.buf[start + j] !== idBytes[base + j]) { same = false; break; }
-      if (same) return idStrings[slot]!;
-    }
-    const s = this.nb.toString('latin1', start, end);
-    idStrings[slot] = s;
-    idLen[slot] = n;
-    for (let k = 0; k < n; k++) idBytes[base + k] = this.buf[start + k]!;
-    return s;
+    if (end - start > ID_MAX || end - start < 4) return this.nb.toString('latin1', start, end);
+    const hit = ids.find(this.view, this.buf, start, end);
+    if (hit !== undefined) return hit;
+    return ids.keep(this.nb.toString('latin1', start, end), this.buf, start, end);
   }
 
   string(start: number, end: number): string {
@@ -166,59 +144,73 @@ export class Reader {
   }
 }
 
-// Ids as latin1 strings (Reader.idKey): a cache as the short strings' below, for any bytes.
-const ID_MAX = 16;
-const ID_BITS = 10;
-const ID_SLOTS = 1 << ID_BITS;
-const idStrings: string[] = new Array<string>(ID_SLOTS).fill('');
-const idBytes = new Uint8Array(ID_SLOTS * ID_MAX);
-const idView = new DataView(idBytes.buffer);
-const idLen = new Int8Array(ID_SLOTS).fill(-1);
+/** Strings made from bytes that repeat, kept by those bytes in a direct-mapped cache: a hit returns
+ *  the string made before, so no new string (garbage, and a hash to compute again when it keys a
+ *  Map). The bytes are kept beside each string, so that the hash and the comparison read four bytes
+ *  at a time: an OpenInference span has ~40 keys of ~25 bytes, and a byte at a time (a hash pass,
+ *  then a comparison with the string's characters) was a microsecond per span (bench/genai.ts). */
+class StringCache {
+  private readonly strings: string[];
+  /** per slot, `max` bytes: the cached string's bytes */
+  private readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  /** per slot, the cached string's byte length; -1 when empty */
+  private readonly lengths: Int8Array;
+  /** the slot the last find() looked in */
+  private slot = 0;
 
-// Short ASCII strings (attribute keys, names, enum-like values) repeat across the spans of a batch:
-// a small direct-mapped cache returns the same string instead of building a new one each time. It
-// keeps each string's bytes too, so that the hash and the comparison read four bytes at a time:
-// an OpenInference span has ~40 keys of ~25 bytes, and a byte at a time (a hash pass, then a
-// comparison with the string's characters) was a microsecond per span (bench/genai.ts).
+  constructor(private readonly bits: number, private readonly max: number) {
+    this.strings = new Array<string>(1 << bits).fill('');
+    this.bytes = new Uint8Array((1 << bits) * max);
+    this.view = new DataView(this.bytes.buffer);
+    this.lengths = new Int8Array(1 << bits).fill(-1);
+  }
+
+  /** The string kept for b[start, end) (at most `max` bytes; v views b), or undefined. */
+  find(v: DataView, b: Uint8Array, start: number, end: number): string | undefined {
+    const n = end - start;
+    let h = n;
+    let i = start;
+    for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193);
+    for (; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
+    const slot = (h ^ (h >>> this.bits) ^ (h >>> 22)) & ((1 << this.bits) - 1);
+    this.slot = slot;
+    if (this.lengths[slot] !== n) return undefined;
+    const base = slot * this.max;
+    let j = 0;
+    for (; j + 4 <= n; j += 4) if (v.getUint32(start + j, true) !== this.view.getUint32(base + j, true)) return undefined;
+    for (; j < n; j++) if (b[start + j] !== this.bytes[base + j]) return undefined;
+    return this.strings[slot];
+  }
+
+  /** Keeps `s`, made from b[start, end), in the slot the last find() looked in; returns it. */
+  keep(s: string, b: Uint8Array, start: number, end: number): string {
+    const slot = this.slot;
+    const base = slot * this.max;
+    this.strings[slot] = s;
+    this.lengths[slot] = end - start;
+    for (let k = start; k < end; k++) this.bytes[base + k - start] = b[k]!;
+    return s;
+  }
+}
+
+/** Ids as latin1 strings (Reader.idKey): a trace's spans repeat its id, a child names its parent's. */
+const ID_MAX = 16;
+const ids = new StringCache(10, ID_MAX);
+
+/** Short ASCII strings (attribute keys, names, enum-like values): they repeat across the spans of a
+ *  batch. */
 const SHORT = 40;
-const CACHE_BITS = 11;
-const SLOTS = 1 << CACHE_BITS;
-const cache: string[] = new Array<string>(SLOTS).fill('');
-/** per slot, SHORT bytes: the cached string's bytes */
-const cacheBytes = new Uint8Array(SLOTS * SHORT);
-const cacheView = new DataView(cacheBytes.buffer);
-/** per slot, the cached string's length; -1 when empty */
-const cacheLen = new Int8Array(SLOTS).fill(-1);
+const shortStrings = new StringCache(11, SHORT);
 
 function shortAscii(v: DataView, b: Uint8Array, start: number, end: number): string | undefined {
-  const n = end - start;
-  let h = n;
-  let i = start;
-  for (; i + 4 <= end; i += 4) h = Math.imul(h ^ v.getUint32(i, true), 0x01000193);
-  for (; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193);
-  const slot = (h ^ (h >>> CACHE_BITS) ^ (h >>> 22)) & (SLOTS - 1);
-  if (cacheLen[slot] === n) {
-    const base = slot * SHORT;
-    let j = 0;
-    let same = true;
-    for (; j + 4 <= n; j += 4) {
-      if (v.getUint32(start + j, true) !== cacheView.getUint32(base + j, true)) {
-        same = false;
-        break;
-      }
-    }
-    if (same) for (; j < n; j++) if (b[start + j] !== cacheBytes[base + j]) { same = false; break; }
-    // The cached bytes are ASCII: equal bytes are too.
-    if (same) return cache[slot]!;
-  }
+  const hit = shortStrings.find(v, b, start, end);
+  // A hit's bytes equal the cached ones, which are ASCII.
+  if (hit !== undefined) return hit;
   for (let k = start; k < end; k++) if (b[k]! >= 0x80) return undefined;
   let s = '';
   for (let k = start; k < end; k++) s += String.fromCharCode(b[k]!);
-  cache[slot] = s;
-  cacheLen[slot] = n;
-  const base = slot * SHORT;
-  for (let k = 0; k < n; k++) cacheBytes[base + k] = b[start + k]!;
-  return s;
+  return shortStrings.keep(s, b, start, end);
 }
 
 function varintLength(v: number): number {
