@@ -80,8 +80,8 @@ export class ItemView {
    *  read inline, and a KeyValue written as its key then its value (what every encoder writes) is
    *  matched where it lies; anything else goes to the Reader (kv()). Calls into the Reader per
    *  field were most of this connector's read (bench/genai-metrics.ts). The inline reads are
-   *  WireItem.read's (edit.ts): two functions, not a helper, because a helper returning the value
-   *  and the new position per field cost what the inlining saved. */
+   *  WireItem.read's (edit.ts), written out in both: a helper would have to hand back a value and
+   *  a new position per field, an object or a trip through the Reader, which is what they avoid. */
   load(r: Reader, start: number, end: number, attrNo: number): void {
     this.r = r;
     this.vs.fill(-1);
