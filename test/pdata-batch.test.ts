@@ -204,6 +204,12 @@ t.test('withProto lends the scan\'s joined copy while it is current, and copies 
   tc = td;
   const cl = tc.clone();
   cl.withProto((bytes) => t.same(Buffer.from(bytes), b, 'and so to its clone'));
+  // A request over 256 KiB is scanned in the large slot, lent the same way, and left alone by small ones.
+  const large = Buffer.from(Telemetry.fromRequest('traces', traces(4, 4, 300)).toProto());
+  t.ok(large.length > 256 << 10 && large.length < 1 << 20, `a ${large.length}-byte request`);
+  const tl = Telemetry.fromProtoParts('traces', split(large));
+  for (let i = 0; i < 9; i++) Telemetry.fromProtoParts('traces', split(b));
+  tl.withProto((bytes) => t.same(Buffer.from(bytes), large, 'the large request, after nine small ones'));
   // A request that fails its scan overwrote the scratch: the last good one is joined again.
   t.throws(() => Telemetry.fromProtoParts('traces', [a.subarray(0, 20), a.subarray(20, a.length - 3)]));
   tc.withProto((bytes) => t.same(Buffer.from(bytes), b, 'after a failed scan, the right bytes'));

@@ -13,19 +13,25 @@ export function scanMessage(d: MessageDesc, bytes: Uint8Array): number {
   return walk(r, d, r.buf.length);
 }
 
-/** Scratch space for scanParts: eight buffers used in turn, each reused up to this size (a longer
- *  message gets a buffer of its own for the one call), at most 8 MiB however large requests are.
- *  Several, because a receiver scans every request one socket read completed before the first of
- *  them reaches the processors: with one buffer a processor found its request's copy still there
- *  for 22 % of requests at full load, with four 65 %, with eight 91 % (lendScanned). */
+/** Scratch space for scanParts: eight small buffers used in turn (each kept up to SMALL_KEEP), and
+ *  one for larger messages (kept up to SCRATCH_KEEP; a longer message gets a buffer of its own for
+ *  the one call): at most 3 MiB, however large requests are. Several, because a receiver scans
+ *  every request one socket read completed before the first of them reaches the processors: with
+ *  one buffer a processor found its request's copy still there for 22 % of requests at full load,
+ *  with four 65 %, with eight 91 % (lendScanned). */
 const SCRATCH_KEEP = 1 << 20;
-const SCRATCH_SLOTS = 8;
-const scratches: Uint8Array[] = Array.from({ length: SCRATCH_SLOTS }, () => new Uint8Array(0));
+const SMALL_KEEP = 256 << 10;
+const SMALL_SLOTS = 8;
+/** the small slots, then the large one */
+const scratches: Uint8Array[] = Array.from({ length: SMALL_SLOTS + 1 }, () => new Uint8Array(0));
+const LARGE = SMALL_SLOTS;
 /** per slot: the generation of the message copied into it last */
-const slotGen = new Array<number>(SCRATCH_SLOTS).fill(0);
-/** Counts the messages copied into a slot: a batch remembers the one it was scanned as. */
+const slotGen = new Array<number>(SMALL_SLOTS + 1).fill(0);
+/** Counts the messages scanned from parts: a batch remembers the one it was scanned as. */
 let scratchGen = 0;
-/** a slot is lent to a reader (lendScanned): a scan meanwhile skips it */
+/** small slots taken in turn */
+let nextSmall = 0;
+/** a slot is lent to a reader (lendScanned): a scan meanwhile does not use it */
 let lentSlot = -1;
 
 /** scanMessage over a message held as consecutive parts (the chunks a socket delivered): the walk
@@ -36,22 +42,25 @@ let lentSlot = -1;
 export function scanParts(d: MessageDesc, parts: readonly Uint8Array[]): number {
   let total = 0;
   for (const p of parts) total += p.length;
-  let slot = scratchGen % SCRATCH_SLOTS;
-  if (slot === lentSlot) slot = (slot + 1) % SCRATCH_SLOTS;
-  let buf = scratches[slot]!;
+  let slot: number;
+  if (total <= SMALL_KEEP) {
+    slot = nextSmall;
+    if (slot === lentSlot) slot = (slot + 1) % SMALL_SLOTS;
+    nextSmall = (slot + 1) % SMALL_SLOTS;
+  } else slot = total <= SCRATCH_KEEP && lentSlot !== LARGE ? LARGE : -1;
   // Bumped before the copy: a scan that throws has overwritten the slot all the same.
   const gen = ++scratchGen;
-  if (total > buf.length) {
-    buf = new Uint8Array(Math.max(total, Math.min(SCRATCH_KEEP, buf.length * 2)));
-    if (buf.length <= SCRATCH_KEEP) scratches[slot] = buf;
-  }
-  if (buf === scratches[slot]) {
+  let buf: Uint8Array;
+  if (slot < 0) buf = new Uint8Array(total);
+  else {
+    buf = scratches[slot]!;
+    if (total > buf.length) {
+      buf = new Uint8Array(Math.max(total, Math.min(slot === LARGE ? SCRATCH_KEEP : SMALL_KEEP, buf.length * 2)));
+      scratches[slot] = buf;
+    }
     slotGen[slot] = gen;
-    lastGen = gen;
-  } else {
-    slotGen[slot] = 0; // the slot's old content stays, but is no longer the latest of its generation
-    lastGen = 0;
   }
+  lastGen = slot < 0 ? 0 : gen;
   let at = 0;
   for (const p of parts) { buf.set(p, at); at += p.length; }
   depth = 0;
@@ -83,7 +92,7 @@ export function lendScanned<T>(gen: number, n: number, fn: (bytes: Uint8Array) =
 }
 
 function slotOf(gen: number): number {
-  for (let i = 0; i < SCRATCH_SLOTS; i++) if (slotGen[i] === gen) return i;
+  for (let i = 0; i <= LARGE; i++) if (slotGen[i] === gen) return i;
   return -1;
 }
 
