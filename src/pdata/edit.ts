@@ -475,9 +475,15 @@ export function releaseView(v: WireItem): void {
   release(v);
 }
 
+/** What a spare view reads from: none of the requests it was used for (a spare view that kept its
+ *  last request's Reader would keep that request's buffer alive). */
+const NO_READER = new Reader(new Uint8Array(0));
+
 function release(v: WireItem): void {
   const list = v.spareList();
-  if (list !== undefined && list.length < MAX_SPARE_VIEWS) list.push(v);
+  if (list === undefined || list.length >= MAX_SPARE_VIEWS) return;
+  v.r = NO_READER;
+  list.push(v);
 }
 
 function lengthPastEnd(at: number): never {
