@@ -108,7 +108,7 @@ const USAGE = `usage: node dist/bench/otlp-throughput.js [options]
                               (default), or the genai processor's mix (half OpenInference, only roots
                               name their agent, 20 % of spans sent a request before their root)
   --fsync LIST                with --designs: file_storage fsync off,on (default both)
-  --fsync-delay D             with --designs: file_storage fsync_delay of this build's designs (e.g. 20ms)
+  --fsync-delay D             with --designs: file_storage fsync_delay of this build's designs (default: the build's own, 30ms since 2026-12-07)
   --baseline-cli PATH         with --designs: the old build's dist/src/cli.js that ack-batch and
                               memory-base run (without it they are skipped)
   --storage-dir DIR           with --designs: where each run's fresh file_storage directory is made

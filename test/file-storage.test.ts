@@ -374,20 +374,74 @@ t.test('fsync: the offers of one event-loop turn share one fdatasync (group comm
   await o.close();
 });
 
-t.test('fsync_delay: offers of several turns within the delay share one fdatasync', async (t) => {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('fsync_delay: a steady stream shares its syncs, up to eight requests each; a lone offer is synced at once', async (t) => {
   const dir = t.testdir();
   const counted = countSyncs(t);
   const o = await open(dir, { fsync: true, fsync_delay: 200 });
   const q = o.q;
-  const t0 = Date.now();
+  q.offer(traces(1), 1);
+  let t0 = performance.now();
+  await q.synced!();
+  t.ok(performance.now() - t0 < 150, 'the first offer (no gap known yet) does not wait for the delay');
+  t.equal(counted.syncs, 1);
+  // 19 more, 5 ms apart: groups of eight end their turn with a sync; the last three wait for the
+  // delay, as no fourth is expected before it is over... until it is over.
   const waits: Promise<void>[] = [];
-  for (let i = 0; i < 5; i++) {
+  const syncsAt: number[] = [];
+  t0 = performance.now();
+  for (let i = 0; i < 19; i++) {
     q.offer(traces(1), 1);
     waits.push(q.synced!());
-    await new Promise((r) => setTimeout(r, 10)); // other turns of the loop
+    await sleep(5);
+    syncsAt.push(counted.syncs);
   }
   await Promise.all(waits);
-  t.equal(counted.syncs, 1, 'five offers 10 ms apart, one fdatasync');
-  t.ok(Date.now() - t0 >= 190, 'after the delay');
+  t.equal(counted.syncs, 4, 'one sync, then 19 offers in groups of 8, 8 and 3');
+  t.equal(syncsAt[7], 2, 'the eighth offer\'s turn ran the first group\'s sync');
+  t.equal(syncsAt[15], 3);
+  t.ok(performance.now() - t0 >= 190, 'the last group waited for the delay');
   await o.close();
+});
+
+t.test('fsync_delay: offers further apart than the delay are synced at once, not after it', async (t) => {
+  const dir = t.testdir();
+  const counted = countSyncs(t);
+  const o = await open(dir, { fsync: true, fsync_delay: 100 });
+  const q = o.q;
+  const waited: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    q.offer(traces(1), 1);
+    const t0 = performance.now();
+    await q.synced!();
+    waited.push(performance.now() - t0);
+    await sleep(150);
+  }
+  t.equal(counted.syncs, 4, 'one sync each');
+  t.ok(Math.max(...waited) < 60, `none waited for the 100 ms delay (${waited.map((w) => w.toFixed(1)).join(', ')} ms)`);
+  await o.close();
+});
+
+t.test('fsync_delay: a commit still waiting when the queue closes is run then, and its callers answered', async (t) => {
+  const dir = t.testdir();
+  const counted = countSyncs(t);
+  const o = await open(dir, { fsync: true, fsync_delay: 60_000 });
+  const q = o.q;
+  q.offer(traces(1), 1);
+  await q.synced!();
+  await sleep(5);
+  q.offer(traces(1), 1);
+  let answered = false;
+  const wait = q.synced!().then(() => void (answered = true));
+  await sleep(20);
+  t.equal(answered, false, 'waiting for others to join (the delay is a minute)');
+  const t0 = performance.now();
+  await o.close();
+  await wait;
+  t.ok(performance.now() - t0 < 5000, 'answered at close, not after the delay');
+  t.equal(counted.syncs, 2);
+  const o2 = await open(dir, { fsync: true });
+  t.equal(o2.q.size, 2, 'both on disk after a restart');
+  await o2.close();
 });

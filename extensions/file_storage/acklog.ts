@@ -6,7 +6,9 @@
 //   type 2 WATERMARK  every record with a seq below `seq` is acked
 //
 // Acks are never fsynced: an ack lost in a crash only makes a record go out twice, which
-// at-least-once allows. A damaged tail (a torn last entry) ends the log where it starts.
+// at-least-once allows. A damaged tail (a torn last entry) ends the log where it starts. For the
+// same reason the acks of one synchronous run (a merged batch's records, acked one by one) are
+// gathered and written with one call from a microtask.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { crc32 } from './record.js';
 
@@ -54,9 +56,15 @@ function entry(b: Buffer, at: number, type: number, seq: number): void {
   b.writeUInt32LE(crc32(b.subarray(at, at + 12)), at + 12);
 }
 
+/** Entries gathered before a write; more are written at once. */
+const GATHER = 64;
+
 export class AckLog {
   private fd: number;
-  private readonly scratch = Buffer.alloc(ENTRY);
+  private readonly gathered = Buffer.alloc(ENTRY * GATHER);
+  private gatheredBytes = 0;
+  private flushQueued = false;
+  private readonly flushNow = () => this.flush();
   /** Bytes on disk. */
   size: number;
   private failed = false;
@@ -84,11 +92,25 @@ export class AckLog {
 
   private append(type: number, seq: number): void {
     if (this.fd < 0) return;
-    entry(this.scratch, 0, type, seq);
+    entry(this.gathered, this.gatheredBytes, type, seq);
+    this.gatheredBytes += ENTRY;
+    if (this.gatheredBytes === this.gathered.length) this.flush();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  /** Writes the gathered entries. */
+  flush(): void {
+    this.flushQueued = false;
+    const n = this.gatheredBytes;
+    if (n === 0 || this.fd < 0) return;
+    this.gatheredBytes = 0;
     try {
-      const n = writeSync(this.fd, this.scratch, 0, ENTRY);
-      this.size += n;
-      this.onResize(n);
+      const written = writeSync(this.fd, this.gathered, 0, n);
+      this.size += written;
+      this.onResize(written);
       this.failed = false;
     } catch (err) {
       if (!this.failed) this.onError(err as Error);
@@ -98,6 +120,8 @@ export class AckLog {
 
   /** Replaces the log with one watermark entry and the acks above it. */
   rewrite(watermark: number, acked: Iterable<number>): void {
+    // Entries still gathered are in `acked` or below `watermark`: the new log has them.
+    this.gatheredBytes = 0;
     const seqs = [...acked].filter((s) => s >= watermark);
     const b = Buffer.alloc(ENTRY * (1 + seqs.length));
     entry(b, 0, WATERMARK, watermark);
@@ -125,6 +149,7 @@ export class AckLog {
   }
 
   close(): void {
+    this.flush();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }

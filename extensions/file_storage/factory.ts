@@ -7,8 +7,8 @@ const schema: JsonSchema = {
   required: ['directory'],
   properties: {
     directory: { type: 'string', minLength: 1, description: 'Where the queues live (created if missing); one folder per exporter.' },
-    fsync: { type: 'boolean', description: 'fdatasync what was written before the receiver answers OK: survives power loss, not only a crash of fleetcol. The requests of one event-loop turn share one fdatasync (group commit).' },
-    fsync_delay: { type: 'string', 'x-duration': true, description: 'With fsync: how long a request may wait for others to share its fdatasync (0s: the next turn of the event loop). A few ms at a steady rate cut the syncs, and their CPU, several-fold, for as much answer latency.' },
+    fsync: { type: 'boolean', description: 'fdatasync what was written before the receiver answers OK: survives power loss, not only a crash of fleetcol. Requests share an fdatasync (group commit): those of one event-loop turn, and see fsync_delay.' },
+    fsync_delay: { type: 'string', 'x-duration': true, description: 'With fsync: the longest a request waits for others to share its fdatasync. It waits only while another request is expected before then (from the recent gap between requests) and fewer than 8 wait, so a lone request is synced at once; at a steady 100 requests/s a 30ms delay makes one fdatasync per ~3-4 requests. 0s: the requests of one event-loop turn only.' },
     max_size: { type: 'string', 'x-size': true, description: 'Disk budget of all queues in the directory; beyond it new data is refused (retryable).' },
     segment_size: { type: 'string', 'x-size': true, description: 'Size of one log file; a file is deleted once all its records are acked (at most max_size/4).' },
     compaction: {
@@ -27,7 +27,7 @@ const schema: JsonSchema = {
 export function defaultFileStorageConfig() {
   return {
     fsync: false,
-    fsync_delay: '0s',
+    fsync_delay: '30ms',
     max_size: '1GiB',
     segment_size: '32MiB',
     compaction: { on_start: false, on_rebound: true, check_interval: '5s' },
