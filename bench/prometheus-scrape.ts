@@ -5,6 +5,7 @@
 // (its own fleetcol_process_event_loop_delay_p99_seconds) and RSS; medians of --runs.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3] [--rate POINTS_PER_S]
+//     [--node-arg=FLAG ...]   extra node flags for fleetcol, e.g. --node-arg=--trace-gc (its output goes to this one's)
 //
 // fleetcol publishes its event-loop delay per 10-s window: a phase of ≥ 20 s holds a whole window.
 import { spawn } from 'node:child_process';
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     rate: { type: 'string', default: '0' },
     out: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 const SERIES = Number(values.series);
@@ -132,7 +134,7 @@ service:
     logs: { level: warn }
     metrics: { address: 127.0.0.1:${telemetry} }
 `);
-const proc = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
+const proc = spawn(process.execPath, [...(values['node-arg'] as string[]), join(ROOT, 'dist', 'src', 'cli.js'), '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
 try {
   for (let i = 0; i < 100; i++) {
     try {
