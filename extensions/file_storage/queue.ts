@@ -328,9 +328,9 @@ export class PersistentQueue implements Queue<Telemetry> {
    *  wait for the offers of later turns, but only while another offer is expected before the
    *  delay is over (from the recent gap between offers) and fewer than GROUP_MAX wait: at a steady
    *  rate the sync runs in the turn that brought the last request that fits, never waking the
-   *  loop for a timer, and at a low rate it runs at once. On this VM a sync costs ~300 µs of CPU
-   *  at 100 requests/s whatever the file's layout (`bench/fsync-cost.ts --rate`): the sleep and
-   *  wake-up of the blocked thread, so the only saving is fewer of them. */
+   *  loop for a timer, and at a low rate it runs at once. On this VM a sync between paced writes
+   *  costs ~120 µs of CPU more than the write alone, whatever the file's layout
+   *  (`bench/fsync-cost.ts --rate 100`): the only saving is fewer syncs. */
   synced(): Promise<void> {
     if (!this.o.fsync || this.dirty.size === 0) return Promise.resolve();
     const now = performance.now();
