@@ -399,6 +399,9 @@ t.test('fsync_delay: a steady stream shares its syncs, up to eight requests each
   }
   await Promise.all(waits);
   t.equal(counted.syncs, 4, 'one sync, then 19 offers in groups of 8, 8 and 3');
+  const m = await o.metrics();
+  t.match(m, /fleetcol_file_storage_group_commits_total\{extension="file_storage",exporter="otlp"\} 4\n/, 'the commits counted');
+  t.match(m, /fleetcol_file_storage_group_commit_requests_total\{extension="file_storage",exporter="otlp"\} 20\n/, 'and the requests they answered');
   t.equal(syncsAt[7], 2, 'the eighth offer\'s turn ran the first group\'s sync');
   t.equal(syncsAt[15], 3);
   t.ok(performance.now() - t0 >= 190, 'the last group waited for the delay');

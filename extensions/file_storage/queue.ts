@@ -112,6 +112,8 @@ export class PersistentQueue implements Queue<Telemetry> {
   private timer: NodeJS.Timeout | undefined;
   private readonly unitsOf: (r: { items: number; length: number }) => number;
   private readonly lostCounter: BoundCounter;
+  private readonly commitsC: BoundCounter;
+  private readonly committedC: BoundCounter;
   private readonly refusedCounters: Record<RefuseReason, BoundCounter>;
   private refusedSinceLog = 0;
   /** Batches already counted as refused (see refuse()). */
@@ -145,6 +147,8 @@ export class PersistentQueue implements Queue<Telemetry> {
       disk_full: opts.metrics.counter('file_storage_write_refused_total', '', { ...exporter, reason: 'disk_full' }),
       io_error: opts.metrics.counter('file_storage_write_refused_total', '', { ...exporter, reason: 'io_error' }),
     };
+    this.commitsC = opts.metrics.counter('file_storage_group_commits_total', 'With fsync: group commits run (one fdatasync per segment written to), and so how often the queue synced; see file_storage_group_commit_requests_total.', exporter);
+    this.committedC = opts.metrics.counter('file_storage_group_commit_requests_total', 'With fsync: requests answered by a group commit. Divided by file_storage_group_commits_total: how many shared each sync (fsync_delay).', exporter);
     opts.metrics.gauge('file_storage_bytes', 'Bytes of queue files on disk (segments and ack log).', () => this.bytes, exporter);
     opts.metrics.gauge('file_storage_records', 'Records on disk not yet acked by the backend (queued or in flight).', () => this.live.length, exporter);
     this.unregisterMemory = memoryAccounting.register('extension', `file_storage/${opts.owner}`, () => this.recentBytes);
@@ -371,6 +375,8 @@ export class PersistentQueue implements Queue<Telemetry> {
     this.dirty.clear();
     try {
       for (const seg of segs) seg.sync();
+      this.commitsC.inc();
+      this.committedC.inc(c.waiting);
       c.settle();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'persistent queue: fdatasync failed; the requests waiting for it are refused (retryable)');
