@@ -142,7 +142,7 @@ t.test('shutdown refuses a waiting request at once', async (t) => {
   const t0 = Date.now();
   const stopping = exp.shutdown();
   t.equal(await waiting, 'exporter is stopping', 'the waiter is refused (the client retries elsewhere or later)');
-  t.ok(Date.now() - t0 < 100, 'at once');
+  t.ok(Date.now() - t0 < 2000, 'at once, not after the 10 s block_timeout');
   await stopping;
   t.equal(sink.items('traces'), 2, 'what was accepted was drained to the backend');
 });
