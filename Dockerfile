@@ -33,5 +33,5 @@ EXPOSE 4317 4318 4319 4320 8888 8889
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8888/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=100", "dist/src/cli.js"]
 CMD ["--config", "config/fleetcol.yaml"]

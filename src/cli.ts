@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --heap-growing-percent=100
 // fleetcol's command line: run (default), validate, components, tail, demo. Exit codes: 0 clean stop,
 // 1 runtime failure, 2 invalid config or usage. Each command loads only the modules it uses (`tail`
 // does not load the pipeline).
@@ -7,6 +7,10 @@
 // but fleetcol's young objects are few and short-lived (the data is in ArrayBuffers outside the
 // JS heap), so the big nursery only held RSS: at the testbed load (10k spans/s) peak RSS went
 // 131 -> 97 MiB with the same CPU (bench/otlp-throughput.js --node-arg=--max-semi-space-size=N).
+// And an old generation allowed to grow to twice what a full GC leaves. V8 counts the Buffers
+// allocated since the last full GC against that room, and fleetcol allocates ~9 MB/s of them at
+// the testbed load: with V8's own factor (~1.5 on a 17 MB heap) a full GC ran every 0.8 s, with
+// 2.0 every 2 s, for ~11 % less CPU at the same RSS (bench/README.md, "heap growing").
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './config/load.js';
 import type { Kind } from './component.js';

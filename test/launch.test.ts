@@ -15,6 +15,7 @@ const flags = (m?.[1] ?? '').trim().split(' ').filter(Boolean);
 t.test('the shebang names node and its flags', async (t) => {
   t.ok(m, `shebang: ${shebang}`);
   t.ok(flags.includes('--max-semi-space-size=1'), 'a 1 MiB semi-space (see cli.ts)');
+  t.ok(flags.includes('--heap-growing-percent=100'), 'an old generation that may double before a full GC (see cli.ts)');
 });
 
 t.test('npm start uses the same flags', async (t) => {
