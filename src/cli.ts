@@ -3,14 +3,14 @@
 // 1 runtime failure, 2 invalid config or usage. Each command loads only the modules it uses (`tail`
 // does not load the pipeline).
 // The node flags on the first line (repeated by `npm start` and the Dockerfile; test/launch.test.ts
-// keeps them in step): a 1 MiB semi-space. V8 grows the young generation to 16 MiB under load,
+// keeps them in step): first, a 1 MiB semi-space. V8 grows the young generation to 16 MiB under load,
 // but fleetcol's young objects are few and short-lived (the data is in ArrayBuffers outside the
 // JS heap), so the big nursery only held RSS: at the testbed load (10k spans/s) peak RSS went
 // 131 -> 97 MiB with the same CPU (bench/otlp-throughput.js --node-arg=--max-semi-space-size=N).
-// And an old generation allowed to grow to twice what a full GC leaves. V8 counts the Buffers
-// allocated since the last full GC against that room, and fleetcol allocates ~9 MB/s of them at
-// the testbed load: with V8's own factor (~1.5 on a 17 MB heap) a full GC ran every 0.8 s, with
-// 2.0 every 2 s, for ~11 % less CPU at the same RSS (bench/README.md, "heap growing").
+// And an old generation allowed to grow to twice what a full GC leaves. With V8's own factor
+// (~1.5 on fleetcol's ~17 MB heap) a full GC ran every 0.8 s at the testbed load although the JS
+// heap grew ~1 MB in that time (the request Buffers, outside it, most likely count against the
+// room); with 2.0, every 2 s, for ~9 % less CPU at the same RSS (bench/README.md, "heap growing").
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './config/load.js';
 import type { Kind } from './component.js';
