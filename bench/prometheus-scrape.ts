@@ -7,6 +7,9 @@
 //   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3] [--rate POINTS_PER_S]
 //     [--node-arg=FLAG ...]   extra node flags for fleetcol, e.g. --node-arg=--trace-gc (its output goes to this one's)
 //
+// fleetcol runs with the node flags of its launch line (cli.js's shebang, as `npm start` and the
+// Docker image run it), then the --node-arg ones (a later V8 flag wins).
+//
 // fleetcol publishes its event-loop delay per 10-s window: a phase of ≥ 20 s holds a whole window.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { HISTOGRAM_EVERY, metricsRequests } from './lib/metrics-requests.js';
 import { checkout, commandLine, machineInfo, resultsFile } from './lib/cli.js';
 import { cpuSeconds, freePort, median, memory, percentile } from './lib/proc.js';
 import { table } from './lib/report.js';
+import { launchFlags } from './lib/fleetcol.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -134,7 +138,8 @@ service:
     logs: { level: warn }
     metrics: { address: 127.0.0.1:${telemetry} }
 `);
-const proc = spawn(process.execPath, [...(values['node-arg'] as string[]), join(ROOT, 'dist', 'src', 'cli.js'), '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
+const cli = join(ROOT, 'dist', 'src', 'cli.js');
+const proc = spawn(process.execPath, [...launchFlags(cli), ...(values['node-arg'] as string[]), cli, '--config', config], { stdio: ['ignore', 'inherit', 'inherit'] });
 try {
   for (let i = 0; i < 100; i++) {
     try {
