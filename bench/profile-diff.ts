@@ -6,16 +6,7 @@
 //   node dist/bench/profile-diff.js --a A1.cpuprofile --a A2.cpuprofile --b B1.cpuprofile --b B2.cpuprofile [--by function] [--top 30]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-interface Profile {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-}
+import { where, type Profile } from './lib/cpuprofile.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,15 +23,6 @@ if (a.length === 0 || b.length === 0 || (values.by !== 'file' && values.by !== '
   process.exit(2);
 }
 
-function place(url: string): string {
-  let u = url.replace(/^file:\/\//, '');
-  const nm = u.lastIndexOf('/node_modules/');
-  if (nm >= 0) return `npm:${u.slice(nm + 14).split('/').slice(0, 2).join('/')}`;
-  const d = u.indexOf('/dist/');
-  if (d >= 0) u = u.slice(d + 6);
-  return u;
-}
-
 /** Self ms per key in one profile. */
 function selfTimes(file: string): Map<string, number> {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
@@ -49,8 +31,8 @@ function selfTimes(file: string): Map<string, number> {
   for (let i = 0; i < p.samples.length; i++) {
     const cf = byId.get(p.samples[i]!)!.callFrame;
     if (cf.functionName === '(idle)') continue;
-    const where = place(cf.url);
-    const key = values.by === 'function' ? `${cf.functionName || '(anonymous)'} ${where}:${cf.lineNumber + 1}` : where || cf.functionName;
+    const file = cf.url ? where(cf.url) : cf.functionName;
+    const key = values.by === 'function' && cf.url ? `${cf.functionName || '(anonymous)'} ${file}:${cf.lineNumber + 1}` : file;
     out.set(key, (out.get(key) ?? 0) + p.timeDeltas[i]! / 1000);
   }
   return out;

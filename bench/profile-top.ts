@@ -6,19 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { table } from './lib/report.js';
-
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import { where, type Profile } from './lib/cpuprofile.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, inclusive: { type: 'string' } } });
 if (positionals.length === 0) {
@@ -26,19 +14,6 @@ if (positionals.length === 0) {
   process.exit(2);
 }
 const top = Number(values.top);
-
-function where(url: string): string {
-  if (!url) return '(native/V8)';
-  const u = url.replace(/^file:\/\//, '');
-  const nm = u.lastIndexOf('/node_modules/');
-  if (nm >= 0) {
-    const rest = u.slice(nm + 14).split('/');
-    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
-  }
-  if (u.startsWith('node:')) return u;
-  const d = u.indexOf('/dist/');
-  return d >= 0 ? u.slice(d + 6) : u;
-}
 
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
