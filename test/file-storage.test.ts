@@ -337,8 +337,8 @@ t.test('one daemon per directory', async (t) => {
   await o.close();
 });
 
-/** Counts the segments' fdatasync calls (restored at the test's end) and when each began, so a test can tell how long a request waited for
- *  its sync to start, whatever the disk's sync itself takes. */
+/** Counts the segments' fdatasync calls (restored at the test's end) and when each began, so a
+ *  test can tell how long a request waited for its sync to start, whatever the sync itself takes. */
 function countSyncs(t: Test): { syncs: number; startedAt: number[] } {
   const realSync = io.fdatasyncSync;
   t.teardown(() => void (io.fdatasyncSync = realSync));
@@ -382,7 +382,7 @@ t.test('fsync_delay: a steady stream shares its syncs, up to eight requests each
   const dir = t.testdir();
   const counted = countSyncs(t);
   // The delay is long beside the 5 ms between offers, so a slow turn on a busy machine does not
-  // change the groups; the times asserted are bounds a timer cannot beat, not speeds.
+  // change the groups; the times asserted are far from the delay, not speeds.
   const o = await open(dir, { fsync: true, fsync_delay: 2000 });
   const q = o.q;
   let t0 = performance.now();
