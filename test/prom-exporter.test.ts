@@ -44,6 +44,18 @@ async function exporter(t: Test, cfg: Partial<PrometheusExporterConfig> = {}, lo
   return { exp, port, send, scrape, own };
 }
 
+/** The same config on the main thread (whose store the test reads) and on the exporter's own
+ *  thread; `send` gives both the same requests. */
+async function twins(t: Test, cfg: Partial<PrometheusExporterConfig> = {}) {
+  const e = await exporter(t, { ...cfg, worker_thread: false });
+  const w = await exporter(t, { ...cfg, worker_thread: true });
+  const send = async (req: ExportMetricsServiceRequest) => {
+    await e.send(req);
+    await w.send(req);
+  };
+  return { e, w, send };
+}
+
 t.test('delta sums and histograms accumulate into cumulative; overlapping deltas are dropped', async (t) => {
   const e = await exporter(t);
   await e.send(request([sum('jobs.done', DELTA, [pt(T0, T0 + S, 3, [kv('k', 'a')])])]));
@@ -310,8 +322,8 @@ service:
   t.equal(ok.code, 0, `a full config is valid: ${ok.stdout}${ok.stderr}`);
 });
 
-t.test('a large scrape is rendered in time slices with the event loop free between them; ingestion goes on meanwhile', async (t) => {
-  const e = await exporter(t);
+for (const worker_thread of [false, true]) t.test(`a large scrape ${worker_thread ? 'on the exporter\'s thread leaves the main event loop free' : 'on the main thread is rendered in time slices with the event loop free between them'}; ingestion goes on meanwhile`, async (t) => {
+  const e = await exporter(t, { worker_thread });
   const points = Array.from({ length: 20_000 }, (_, i) => pt(T0, T0 + S, i, [kv('series', `s-${i}`)]));
   await e.send(request([sum('wide', CUMULATIVE, points)], [kv('service.name', 'svc')]));
   let ticks = 0;
@@ -355,7 +367,7 @@ t.test('a scrape is the series\' lines byte for byte, written directly or as ren
   const labelValues = ['plain', 'ключ', 'emoji 😀', 'é'.repeat(40_000), 'x'.repeat(70_000), 'quote " and \\ and \n newline', ''];
   const numbers = [0, -0, 1, 7, 9, 10, 99, 12345, 2 ** 53 - 1, 2 ** 53, 1e21, 0.5, -3, -2.25, 1e-7, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
   for (const timestamps of [false, true]) {
-    const e = await exporter(t, { enable_open_metrics: true, send_timestamps: timestamps });
+    const { e, w, send } = await twins(t, { enable_open_metrics: true, send_timestamps: timestamps });
     const metrics: Metric[] = [];
     // enough series for several 64 KiB chunks, with the odd ones between them
     for (let m = 0; m < 3; m++) {
@@ -375,14 +387,15 @@ t.test('a scrape is the series\' lines byte for byte, written directly or as ren
     ] } } as Metric);
     metrics.push({ name: 'rpc', description: 'rpc', unit: 's', summary: { dataPoints: [{ attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 4n, sum: 2, quantileValues: [{ quantile: 0.5, value: 0.4 }], flags: 0 }] } } as Metric);
     metrics.push({ name: 'exp', description: '', unit: '', exponentialHistogram: { aggregationTemporality: CUMULATIVE, dataPoints: [{ attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + S, count: 3n, sum: 3, scale: 0, zeroCount: 0n, zeroThreshold: 0, positive: { offset: 0, bucketCounts: [1n, 2n] }, negative: { offset: 0, bucketCounts: [] }, flags: 0, exemplars: [] }] } } as Metric);
-    await e.send(request(metrics));
+    await send(request(metrics));
     // a histogram's bounds change: its lines follow
-    await e.send(request([{ name: 'latency', description: 'latency', unit: 's', histogram: { aggregationTemporality: CUMULATIVE, dataPoints: [
+    await send(request([{ name: 'latency', description: 'latency', unit: 's', histogram: { aggregationTemporality: CUMULATIVE, dataPoints: [
       { ...hist('a', [0.2, 2], [3n, 3n, 4n], [kv('h', 'a')], 3), timeUnixNano: T0 + 2n * S },
     ] } } as Metric]));
     for (const [label, accept] of [['text', 'text/plain'], ['OpenMetrics', 'application/openmetrics-text']] as const) {
       const om = accept !== 'text/plain';
       const { text } = await e.scrape({ accept });
+      t.ok((await w.scrape({ accept })).text === text, `${label}, timestamps ${timestamps}: on the exporter's thread, the same bytes`);
       // the scrape, family by family, is the header then every series as renderSeries renders it
       let want = '';
       for (const f of e.exp.store.families.values()) {
@@ -404,11 +417,12 @@ t.test('a scrape is the series\' lines byte for byte, written directly or as ren
 });
 
 t.test('text and OpenMetrics scrapes in turn: each as rendered, counters named for their format', async (t) => {
-  const e = await exporter(t, { enable_open_metrics: true, add_metric_suffixes: false });
-  await e.send(request([sum('jobs', CUMULATIVE, [pt(T0, T0 + S, 3, [kv('k', 'a')])]), sum('done_total', CUMULATIVE, [pt(T0, T0 + S, 4)])]));
+  const { e, w, send } = await twins(t, { enable_open_metrics: true, add_metric_suffixes: false });
+  await send(request([sum('jobs', CUMULATIVE, [pt(T0, T0 + S, 3, [kv('k', 'a')])]), sum('done_total', CUMULATIVE, [pt(T0, T0 + S, 4)])]));
   for (let i = 0; i < 4; i++) {
     const om = i % 2 === 1;
     const { text } = await e.scrape({ accept: om ? 'application/openmetrics-text' : 'text/plain' });
+    t.equal((await w.scrape({ accept: om ? 'application/openmetrics-text' : 'text/plain' })).text, text, `scrape ${i + 1}: the same on the exporter's thread`);
     let want = '';
     for (const f of e.exp.store.families.values()) {
       want += familyHeader(f, om);
@@ -418,4 +432,36 @@ t.test('text and OpenMetrics scrapes in turn: each as rendered, counters named f
     t.equal(text, want, `scrape ${i + 1} (${om ? 'OpenMetrics' : 'text'}) as rendered`);
     t.match(text, om ? /^jobs_total\{job="svc",k="a"\} 3$/m : /^jobs\{job="svc",k="a"\} 3$/m, 'the counter named for the format');
   }
+});
+
+t.test('the exporter\'s thread: a port in use fails start; a thread that dies is started again on its port, and refuses meanwhile as retryable', async (t) => {
+  const logs: string[] = [];
+  const e = await exporter(t, { worker_thread: true }, logs);
+  await e.send(request([sum('before', CUMULATIVE, [pt(T0, T0 + S, 1)])]));
+  t.match((await e.scrape()).text, /^before_total\{job="svc"\} 1$/m);
+  t.equal(metricValue(await e.own(), 'fleetcol_exporter_prometheus_series'), 2, 'series gauge from the thread (the counter and target_info)');
+
+  // Another exporter on the same port: start rejects with the listen error, its thread stopped.
+  const defaults = prometheusExporterFactory.createDefaultConfig() as unknown as Record<string, unknown>;
+  const other = prometheusExporterFactory.createExporter!(settings('exporter', 'prometheus/other'), { ...defaults, endpoint: `127.0.0.1:${e.port}` } as PrometheusExporterConfig, ['metrics']) as PrometheusExporter;
+  await t.rejects(other.start({ extension: () => undefined }), /EADDRINUSE/, 'the port in use named');
+  await other.shutdown();
+
+  // The thread dies: a request meanwhile is refused as retryable; it comes back on the same port.
+  const thread = (e.exp as unknown as { thread: { terminate(): Promise<number> } }).thread;
+  await thread.terminate();
+  const refused = await e.send(request([sum('during', CUMULATIVE, [pt(T0, T0 + S, 1)])])).then(() => undefined, (err: Error) => err);
+  t.equal(refused?.name, 'RetryableError', `refused as retryable while it starts again (${refused?.message})`);
+  t.ok(logs.some((l) => l.includes('its thread stopped')), 'logged');
+  const started = Date.now();
+  while (Date.now() - started < 10_000) {
+    if ((e.exp as unknown as { thread: unknown }).thread !== undefined && e.exp.port > 0) {
+      const ok = await e.send(request([sum('after', CUMULATIVE, [pt(T0, T0 + S, 2)])])).then(() => true, () => false);
+      if (ok) break;
+    }
+    await sleep(100);
+  }
+  const text = (await e.scrape()).text;
+  t.match(text, /^after_total\{job="svc"\} 2$/m, 'stored and scraped on the same port after the restart');
+  t.notMatch(text, /before_total/, 'what the dead thread held is gone (the README says so)');
 });

@@ -2,66 +2,54 @@
 //
 // Files of this component:
 //   factory.ts    type, schema, defaults
-//   exporter.ts   HTTP server (GET /metrics: format, gzip, chunked with the event loop let run between chunks), expiry sweep, own metrics
+//   exporter.ts   the exporter: the endpoint on its own thread (default) or on the main thread, own metrics
+//   endpoint.ts   store + HTTP server (GET /metrics: format, gzip, chunked), expiry sweep, tally of counts
+//   thread.ts     the worker thread's side: an endpoint taking stores by message
 //   store.ts      series state: cumulative values, delta → cumulative, expiry, max_series
 //   render.ts     text format 0.0.4 and OpenMetrics 1.0 (exemplars), written straight into buffers, exponential → classic buckets
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import zlib from 'node:zlib';
+import type { Worker } from 'node:worker_threads';
 import type { CreateSettings, Exporter, Host } from '../../src/component.js';
-import { listen, parseEndpoint } from '../../src/net.js';
+import { RetryableError } from '../../src/consumer.js';
+import { memoryAccounting } from '../../src/memory.js';
 import type { ExportMetricsServiceRequest, Telemetry } from '../../src/pdata/telemetry.js';
 import type { BoundCounter } from '../../src/telemetry/metrics.js';
-import { OPENMETRICS_CONTENT_TYPE, renderChunks, TEXT_CONTENT_TYPE } from './render.js';
-import { SeriesStore, type DropReason } from './store.js';
+import { siblingModule, startThread } from '../../src/workers/thread.js';
+import { MetricsEndpoint, SHARED_LOOP, type PrometheusExporterConfig, type Tally } from './endpoint.js';
+import type { DropReason, SeriesStore } from './store.js';
+import type { FromThread, ToThread } from './thread.js';
 
-/** Longest a scrape renders, or a request is stored, before letting the event loop run (ms):
- *  5, not 8: at 10,000 points/s the event-loop delay p99 fell from 8-26 ms to 1-16 ms with scrape
- *  times unchanged (bench/prometheus-scrape.ts, bench/README.md). */
-const SLICE_MS = 5;
-
-export interface PrometheusExporterConfig {
-  endpoint: string;
-  namespace: string;
-  const_labels: Record<string, string>;
-  add_metric_suffixes: boolean;
-  metric_expiration: number;
-  resource_to_telemetry_conversion: { enabled: boolean };
-  send_timestamps: boolean;
-  enable_open_metrics: boolean;
-  max_series: number;
-}
+export { acceptsGzip, wantsOpenMetrics, type PrometheusExporterConfig } from './endpoint.js';
 
 /** The log line for refused series comes at most this often. */
 const REFUSED_LOG_INTERVAL_MS = 60_000;
+/** Request bytes handed to the thread and not yet stored, at most; past it a request is refused as
+ *  retryable (the thread is behind). */
+const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+/** The thread's young generation: V8's default size, which gave the best scrape latency with
+ *  100,000 series (bench/README.md, "under the launch line's flags"). */
+const THREAD_YOUNG_MIB = 48;
+/** A thread that died is started again after this long. */
+const RESTART_MS = 1000;
+const THREAD_MODULE = siblingModule(import.meta.url, './thread');
 
-/** Whether the scraper takes OpenMetrics (any `application/openmetrics-text` with q > 0). */
-export function wantsOpenMetrics(accept: string | undefined): boolean {
-  if (!accept) return false;
-  for (const part of accept.split(',')) {
-    const [type = '', ...params] = part.split(';').map((x) => x.trim());
-    if (type.toLowerCase() !== 'application/openmetrics-text') continue;
-    const q = params.find((p) => p.startsWith('q='));
-    if (q === undefined || Number(q.slice(2)) > 0) return true;
-  }
-  return false;
-}
-
-export function acceptsGzip(acceptEncoding: string | undefined): boolean {
-  if (!acceptEncoding) return false;
-  return acceptEncoding.split(',').some((p) => {
-    const [enc = '', ...params] = p.split(';').map((x) => x.trim());
-    const q = params.find((x) => x.startsWith('q='));
-    return enc.toLowerCase() === 'gzip' && (q === undefined || Number(q.slice(2)) > 0);
-  });
+interface Pending {
+  resolve: () => void;
+  reject: (err: Error) => void;
+  bytes: number;
 }
 
 export class PrometheusExporter implements Exporter {
   readonly mutatesData = false;
-  readonly store: SeriesStore;
-  private server: http.Server | undefined;
-  private sweeper: NodeJS.Timeout | undefined;
+  /** The endpoint when it runs on the main thread (`worker_thread: false`). */
+  private readonly local: MetricsEndpoint | undefined;
+  private thread: Worker | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private inFlightBytes = 0;
+  private series = 0;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private unregister: (() => void) | undefined;
   private lastRefusedLog = 0;
   private readonly c: { scrapes: BoundCounter; expired: BoundCounter; refused: BoundCounter; points: BoundCounter };
   private readonly droppedCounters = new Map<DropReason, BoundCounter>();
@@ -73,14 +61,7 @@ export class PrometheusExporter implements Exporter {
     private readonly set: CreateSettings,
     private readonly cfg: PrometheusExporterConfig,
   ) {
-    this.store = new SeriesStore({
-      namespace: cfg.namespace,
-      addMetricSuffixes: cfg.add_metric_suffixes,
-      constLabels: cfg.const_labels,
-      resourceToTelemetry: cfg.resource_to_telemetry_conversion.enabled,
-      maxSeries: cfg.max_series,
-      expirationMs: cfg.metric_expiration,
-    });
+    if (!cfg.worker_thread) this.local = new MetricsEndpoint(cfg, SHARED_LOOP, () => this.publish(this.local!.takeTally()));
     const m = set.metrics;
     this.c = {
       scrapes: m.counter('exporter_prometheus_scrapes', 'Scrapes of the prometheus exporter\'s /metrics answered.'),
@@ -89,144 +70,170 @@ export class PrometheusExporter implements Exporter {
       points: m.counter('exporter_prometheus_metric_points', 'Metric points taken into the series state.'),
     };
     this.scrapeDuration = m.histogram('exporter_prometheus_scrape_duration_seconds', 'Time to answer a scrape of the prometheus exporter (render, compress, write).', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
-    m.gauge('exporter_prometheus_series', 'Series held by the prometheus exporter.', () => this.store.size);
+    m.gauge('exporter_prometheus_series', 'Series held by the prometheus exporter.', () => this.series);
+  }
+
+  /** The series state, when the endpoint runs on the main thread (tests). */
+  get store(): SeriesStore {
+    if (this.local === undefined) throw new Error('the store is on the exporter\'s thread (worker_thread: true)');
+    return this.local.store;
   }
 
   async start(_host?: Host): Promise<void> {
-    const { host, port } = parseEndpoint(this.cfg.endpoint, 8889);
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 65_000;
-    await listen(server, host, port);
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-    const every = Math.max(100, Math.min(this.cfg.metric_expiration / 2, 10_000));
-    this.sweeper = setInterval(() => this.sweep(), every);
-    this.sweeper.unref();
-    this.set.logger.info({ endpoint: `${host}:${this.port}`, open_metrics: this.cfg.enable_open_metrics }, 'Prometheus exporter listening (/metrics)');
+    if (this.local !== undefined) {
+      await this.local.start();
+      this.port = this.local.port;
+      this.set.logger.info({ endpoint: `${this.local.host}:${this.port}`, open_metrics: this.cfg.enable_open_metrics }, 'Prometheus exporter listening (/metrics)');
+      return;
+    }
+    this.unregister = memoryAccounting.register('exporter', this.set.id, () => this.inFlightBytes);
+    await this.startThread(this.cfg);
+  }
+
+  /** Starts the thread; resolves once it listens, rejects (thread stopped) if it cannot. */
+  private startThread(cfg: PrometheusExporterConfig): Promise<void> {
+    const w = startThread(THREAD_MODULE, { cfg }, THREAD_YOUNG_MIB);
+    this.thread = w;
+    return new Promise<void>((resolve, reject) => {
+      let listening = false;
+      w.on('message', (m: FromThread) => {
+        switch (m.t) {
+          case 'listening':
+            listening = true;
+            this.port = m.port;
+            this.set.logger.info({ endpoint: `${m.host}:${m.port}`, open_metrics: this.cfg.enable_open_metrics, thread: w.threadId }, 'Prometheus exporter listening (/metrics, on its own thread)');
+            resolve();
+            break;
+          case 'failed':
+            void w.terminate();
+            reject(new Error(m.message));
+            break;
+          case 'stored':
+            this.settle(m.id)?.resolve();
+            this.publish(m.tally);
+            break;
+          case 'store_failed':
+            this.settle(m.id)?.reject(new Error(`prometheus exporter: ${m.message}`));
+            break;
+          case 'tally':
+            this.publish(m.tally);
+            break;
+          case 'closed':
+            break;
+        }
+      });
+      const died = (why: string) => {
+        if (this.thread !== w) return;
+        this.thread = undefined;
+        this.failPending(`the prometheus exporter's thread ${why}`);
+        if (!listening) {
+          reject(new Error(`the prometheus exporter's thread ${why} before listening`));
+          return;
+        }
+        if (this.stopping) return;
+        // Series are lost with it; cumulative senders restore theirs with their next points.
+        this.series = 0;
+        this.set.logger.error({ why }, 'prometheus exporter: its thread stopped; starting it again (series held are lost until points come again)');
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = undefined;
+          if (this.stopping) return;
+          // The same port again (a port 0 endpoint keeps the one it was given).
+          this.startThread({ ...this.cfg, endpoint: this.cfg.endpoint.replace(/:0$/, `:${this.port}`) }).catch((err: Error) =>
+            this.set.logger.error({ err: err.message }, 'prometheus exporter: its thread could not start again'));
+        }, RESTART_MS);
+      };
+      w.on('error', (err) => died(`failed: ${err.message}`));
+      w.on('exit', (code) => died(`exited (code ${code})`));
+    });
+  }
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
+    this.inFlightBytes -= p.bytes;
+    return p;
+  }
+
+  private failPending(why: string): void {
+    for (const id of [...this.pending.keys()]) this.settle(id)!.reject(new RetryableError(why, { retryAfterMs: RESTART_MS }));
   }
 
   async shutdown(): Promise<void> {
-    if (this.sweeper) clearInterval(this.sweeper);
-    this.sweeper = undefined;
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.local?.close();
+    const w = this.thread;
+    if (w !== undefined) {
+      // Let the thread close its server (and answer what it took), then stop it.
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        const timer = setTimeout(resolve, this.set.shutdownTimeoutMs);
+        w.on('message', (m: FromThread) => {
+          if (m.t === 'closed') {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        w.postMessage({ t: 'close' } satisfies ToThread);
       });
+      this.thread = undefined;
+      await w.terminate();
+      this.failPending('the prometheus exporter is shutting down');
     }
+    this.unregister?.();
     this.set.metrics.dispose();
   }
 
   async consume(batch: Telemetry): Promise<void> {
     if (batch.signal !== 'metrics') return;
-    // In slices of SLICE_MS, like a scrape: a 5,000-point request took ~10 ms to store after
-    // ~11 ms to decode, and a scrape waited behind each one (bench/prometheus-store.ts). From the
-    // encoding, each metric is decoded in its own step.
-    const steps = batch.isDecoded ? this.store.steps(batch.request() as ExportMetricsServiceRequest) : this.store.stepsFromProto(batch.toProto());
-    let slice = performance.now();
-    for (const _ of steps) {
-      if (performance.now() - slice >= SLICE_MS) {
-        await yieldToLoop();
-        slice = performance.now();
-      }
+    if (this.local !== undefined) {
+      await this.local.consume(batch.isDecoded ? (batch.request() as ExportMetricsServiceRequest) : batch.toProto(), batch.itemCount);
+      this.publish(this.local.takeTally());
+      return;
     }
-    this.c.points.inc(batch.itemCount);
-    this.publish();
+    const w = this.thread;
+    if (w === undefined) throw new RetryableError('the prometheus exporter\'s thread is starting again', { retryAfterMs: RESTART_MS });
+    const size = batch.byteSize;
+    if (this.inFlightBytes > 0 && this.inFlightBytes + size > MAX_IN_FLIGHT_BYTES) {
+      throw new RetryableError(`the prometheus exporter's thread is behind (${this.inFlightBytes} bytes not yet stored)`, { retryAfterMs: 100 });
+    }
+    // A copy the thread takes over (the batch's bytes may be a view of a larger buffer, or shared
+    // with other exporters): merged parts are joined in the copy.
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const p of batch.protoParts()) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    const id = ++this.nextId;
+    this.inFlightBytes += size;
+    const done = new Promise<void>((resolve, reject) => this.pending.set(id, { resolve, reject, bytes: size }));
+    w.postMessage({ t: 'store', id, bytes, points: batch.itemCount } satisfies ToThread, [bytes.buffer]);
+    return done;
   }
 
-  /** Counts gathered by the store since the last call, into own metrics (once per batch). */
-  private publish(): void {
-    const store = this.store;
-    if (store.refused > 0) {
-      this.c.refused.inc(store.refused);
+  /** Counts from the endpoint into own metrics. */
+  private publish(t: Tally): void {
+    this.series = t.series;
+    if (t.points > 0) this.c.points.inc(t.points);
+    if (t.scrapes > 0) this.c.scrapes.inc(t.scrapes);
+    for (const s of t.scrapeSeconds) this.scrapeDuration.observe(s);
+    if (t.expired > 0) this.c.expired.inc(t.expired);
+    if (t.refused > 0) {
+      this.c.refused.inc(t.refused);
       const now = Date.now();
       if (now - this.lastRefusedLog >= REFUSED_LOG_INTERVAL_MS) {
         this.lastRefusedLog = now;
-        this.set.logger.warn({ max_series: this.cfg.max_series, refused: store.refused }, `max_series (${this.cfg.max_series}) series held: points of new series are refused (counted in fleetcol_exporter_prometheus_overflow_series_total; this line comes at most once a minute)`);
+        this.set.logger.warn({ max_series: this.cfg.max_series, refused: t.refused }, `max_series (${this.cfg.max_series}) series held: points of new series are refused (counted in fleetcol_exporter_prometheus_overflow_series_total; this line comes at most once a minute)`);
       }
-      store.refused = 0;
     }
-    if (store.expired > 0) {
-      this.c.expired.inc(store.expired);
-      store.expired = 0;
-    }
-    if (store.dropped.size > 0) {
-      for (const [reason, n] of store.dropped) {
-        let c = this.droppedCounters.get(reason);
-        if (c === undefined) {
-          c = this.set.metrics.counter('exporter_prometheus_dropped_metric_points', 'Metric points not taken into the series state, by reason (out_of_order, unspecified_temporality, type_conflict, malformed_histogram, ...).', { reason });
-          this.droppedCounters.set(reason, c);
-        }
-        c.inc(n);
+    for (const [reason, n] of t.dropped) {
+      let c = this.droppedCounters.get(reason);
+      if (c === undefined) {
+        c = this.set.metrics.counter('exporter_prometheus_dropped_metric_points', 'Metric points not taken into the series state, by reason (out_of_order, unspecified_temporality, type_conflict, malformed_histogram, ...).', { reason });
+        this.droppedCounters.set(reason, c);
       }
-      store.dropped.clear();
+      c.inc(n);
     }
   }
-
-  private sweep(): void {
-    this.store.expire();
-    this.publish();
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?', 1)[0];
-    if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
-    }
-    const started = performance.now();
-    const om = this.cfg.enable_open_metrics && wantsOpenMetrics(req.headers.accept);
-    const gzip = acceptsGzip(req.headers['accept-encoding']);
-    res.writeHead(200, {
-      'content-type': om ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE,
-      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
-      vary: 'Accept, Accept-Encoding',
-    });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    const out: NodeJS.WritableStream = gzip ? zlib.createGzip({ level: 1 }) : res;
-    if (gzip) (out as zlib.Gzip).pipe(res);
-    let closed = false;
-    res.once('close', () => (closed = true));
-    try {
-      const families = [...this.store.families.values()];
-      const notBefore = Date.now() - this.cfg.metric_expiration;
-      // Rendering runs in slices of SLICE_MS: between slices, ingestion (and other scrapes) run.
-      // A yield per 64 KiB chunk made a scrape wait behind every queued request once per chunk
-      // (10k series took 0.6 s under full ingestion load); a time slice bounds both the scrape's
-      // turns and how long it holds the loop.
-      let slice = performance.now();
-      for (const chunk of renderChunks(families, om, this.cfg.send_timestamps, notBefore)) {
-        if (closed) break;
-        if (!out.write(chunk)) {
-          await new Promise<void>((r) => {
-            const done = () => {
-              out.removeListener('drain', done);
-              res.removeListener('close', done);
-              r();
-            };
-            out.once('drain', done);
-            res.once('close', done);
-          });
-        }
-        if (performance.now() - slice >= SLICE_MS) {
-          await yieldToLoop();
-          slice = performance.now();
-        }
-      }
-    } finally {
-      out.end();
-    }
-    this.c.scrapes.inc();
-    this.scrapeDuration.observe((performance.now() - started) / 1000);
-  }
-
 }

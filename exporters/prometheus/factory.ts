@@ -22,6 +22,7 @@ export const prometheusExporterFactory: Factory<PrometheusExporterConfig> = {
       },
       send_timestamps: { type: 'boolean', description: 'Each sample with the time of its last point (otherwise Prometheus stamps the scrape time).' },
       enable_open_metrics: { type: 'boolean', description: 'Answer OpenMetrics 1.0 (with exemplars: trace_id, span_id) to scrapers that ask for it (`Accept: application/openmetrics-text`).' },
+      worker_thread: { type: 'boolean', description: 'Hold the series and answer scrapes on a worker thread of the exporter\'s own, with its own young generation: scrapes do not wait behind the pipeline, nor the pipeline behind scrapes. false: both on the main event loop, in 5-ms slices.' },
       max_series: { type: 'integer', minimum: 1, description: 'Series held at most; points of further new series are refused, counted (fleetcol_exporter_prometheus_overflow_series_total) and logged at most once a minute.' },
     },
   },
@@ -35,6 +36,7 @@ export const prometheusExporterFactory: Factory<PrometheusExporterConfig> = {
     send_timestamps: false,
     enable_open_metrics: false,
     max_series: 100000,
+    worker_thread: true,
   }) as unknown as PrometheusExporterConfig,
   createExporter: (set, cfg) => new PrometheusExporter(set, cfg),
 };

@@ -15,7 +15,6 @@
 // Not sent to threads: the receivers' gunzip (zlib's asynchronous API, on libuv's thread pool, is
 // already off the event loop), and re-encoding a batch a processor changed: the tree it would
 // encode cannot reach a thread without a structured clone that costs more than the encode.
-import v8 from 'node:v8';
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { RetryableError } from '../consumer.js';
@@ -23,6 +22,7 @@ import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
 import type { BoundCounter, MetricsRegistry } from '../telemetry/metrics.js';
 import type { DecodeResult, DecodeTask, HeapSpaces } from './tasks.js';
 import type { TaskRef } from './task.js';
+import { letThreadsSizeTheirYoungGeneration } from './thread.js';
 
 export interface WorkersConfig {
   /** Threads in the pool; 0 runs everything on the main thread. */
@@ -204,13 +204,7 @@ export class WorkerPool implements Workers {
 
   private async startPool(): Promise<Piscina> {
     const { Piscina } = await import('piscina');
-    // fleetcol is launched with --max-semi-space-size=1 (small young generation, low RSS on the
-    // main thread), and a V8 flag overrides every isolate's own limits, threads' included. With
-    // it, a thread's 1 MiB semi-spaces cannot hold the object tree of a JSON body it decodes:
-    // the tree is promoted and then marked, and the threads' GC took ~30 % more CPU per span
-    // (bench/workers.ts: ~15k vs ~11.7k spans/s with one thread). Clearing the flag affects
-    // isolates created from now on only: the main one keeps the size it started with.
-    v8.setFlagsFromString('--max-semi-space-size=0');
+    letThreadsSizeTheirYoungGeneration();
     const pool = new Piscina({
       filename: TASKS,
       name: 'decode',
