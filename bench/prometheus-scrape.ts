@@ -6,6 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3] [--rate POINTS_PER_S]
 //     [--node-arg=FLAG ...]   extra node flags for fleetcol, e.g. --node-arg=--trace-gc (its output goes to this one's)
+//     [--worker-thread true|false]   the exporter's worker_thread (default: the exporter's default)
 //
 // fleetcol runs with the node flags of its launch line (cli.js's shebang, as `npm start` and the
 // Docker image run it), then the --node-arg ones (a later V8 flag wins).
@@ -28,6 +29,7 @@ const { values } = parseArgs({
   options: {
     series: { type: 'string', default: '100000' },
     duration: { type: 'string', default: '25' },
+    'worker-thread': { type: 'string' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     rate: { type: 'string', default: '0' },
@@ -130,7 +132,7 @@ const config = join(dir, 'fleetcol.yaml');
 writeFileSync(config, `receivers:
   otlp: { protocols: { http: { endpoint: 127.0.0.1:${http} } } }
 exporters:
-  prometheus: { endpoint: 127.0.0.1:${exporter}, max_series: 1000000 }
+  prometheus: { endpoint: 127.0.0.1:${exporter}, max_series: 1000000${values['worker-thread'] === undefined ? '' : `, worker_thread: ${values['worker-thread'] === 'true'}`} }
 service:
   pipelines:
     metrics: { receivers: [otlp], exporters: [prometheus] }
@@ -165,10 +167,9 @@ try {
   const rows = [false, true].map((s) => [s ? 'scrape every 1 s' : 'no scrape', Math.round(med(s, 'pointsPerSec')).toLocaleString('en'), med(s, 'cpuSecPerMillion').toFixed(2), `${med(s, 'cpuPct').toFixed(1)} %`, s ? `${med(s, 'scrapeP50Ms').toFixed(1)} / ${med(s, 'scrapeP99Ms').toFixed(1)}` : '', med(s, 'loopDelayP99Ms').toFixed(1), med(s, 'rssMiB').toFixed(0)]);
   console.log(`\n${SERIES.toLocaleString('en')} OTLP points (1 in ${HISTOGRAM_EVERY} a histogram) kept current ${RATE > 0 ? `at ${RATE.toLocaleString('en')} points/s` : 'at full load'} by ${CONCURRENCY} OTLP/HTTP senders; ${DURATION_S} s per phase; medians of ${RUNS}`);
   console.log(table(['phase', 'points/s accepted', 'CPU-s per M points', 'CPU %', 'scrape p50 / p99 ms', 'event-loop delay p99 ms', 'RSS MiB'], rows));
-  // Steady state: the first two scrapes of a phase left out. The first renders every series changed
-  // since the phase began; the exporter learns the scrape interval from the first two and renders
-  // ahead of the third on. A Prometheus scraping for a day makes two such scrapes in 5,760 (15-s
-  // interval); in 25 scrapes they are 8 % and would be the p99 by themselves.
+  // Steady state: the first two scrapes of a phase left out (they met a process that had not been
+  // scraped for a phase: caches cold, a GC owed). A Prometheus scraping for a day makes two such
+  // scrapes in 5,760 (15-s interval); in 25 scrapes they are 8 % and would be the p99 by themselves.
   const steady = phases.filter((p) => p.scraping).flatMap((p) => p.scrapeMs.slice(2));
   const firsts = phases.filter((p) => p.scraping).map((p) => p.scrapeMs.slice(0, 2));
   const steadyP50 = steady.length ? median(steady) : NaN;
