@@ -6,6 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/prometheus-scrape.js [--series 100000] [--duration 25] [--runs 3] [--rate POINTS_PER_S]
 //     [--node-arg=FLAG ...]   extra node flags for fleetcol, e.g. --node-arg=--trace-gc (its output goes to this one's)
+//     [--scraper node|curl]   how scrapes are made and timed: fetch in a node process (default), or curl
 //     [--worker-thread true|false]   the exporter's worker_thread (default: the exporter's default)
 //
 // fleetcol runs with the node flags of its launch line (cli.js's shebang, as `npm start` and the
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     series: { type: 'string', default: '100000' },
     duration: { type: 'string', default: '25' },
     'worker-thread': { type: 'string' },
+    scraper: { type: 'string', default: 'node' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     rate: { type: 'string', default: '0' },
@@ -45,21 +47,42 @@ const CONCURRENCY = Number(values.concurrency);
 const RATE = Number(values.rate);
 const POINTS_PER_REQUEST = 5000;
 
-/** The scraper's code: GET the URL every second until stdin closes; prints the times and the size. */
+/** The scraper's code: GET the URL every second until stdin closes; prints the times and the size.
+ *  With `curl` (--scraper curl) each GET is a curl process and the time is curl's own time_total, so
+ *  the scraper's JavaScript (fetch collecting 12 MiB) is not in the figure, as it is not in a Go
+ *  Prometheus's. */
 const SCRAPER = `
-const url = process.argv[1];
+import { execFile } from 'node:child_process';
+const [url, how] = process.argv.slice(1);
 const times = [];
 let bytes = 0, done = false;
 process.stdin.on('end', () => (done = true)).resume();
+const curl = () => new Promise((resolve, reject) => execFile('curl', ['-s', '-o', '/dev/null', '-H', 'accept-encoding: identity', '-w', '%{time_total} %{size_download}', url], (err, out) => err ? reject(err) : resolve(out.split(' ').map(Number))));
 while (!done) {
   const t0 = performance.now();
-  const body = await (await fetch(url, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer();
-  times.push(performance.now() - t0);
-  bytes = body.byteLength;
+  if (how === 'curl') {
+    const [total, size] = await curl();
+    times.push(total * 1000);
+    bytes = size;
+  } else {
+    const body = await (await fetch(url, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer();
+    times.push(performance.now() - t0);
+    bytes = body.byteLength;
+  }
   await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - t0))));
 }
 process.stdout.write(JSON.stringify({ times, bytes }));
 `;
+
+/** fleetcol's own scrape-time histogram: sum (s), count, and how many took ≤ 100 ms. */
+function served(own: string): { sum: number; count: number; upTo100ms: number } {
+  const v = (re: RegExp) => Number(re.exec(own)?.[1] ?? 0);
+  return {
+    sum: v(/^fleetcol_exporter_prometheus_scrape_duration_seconds_sum\S* (\S+)/m),
+    count: v(/^fleetcol_exporter_prometheus_scrape_duration_seconds_count\S* (\S+)/m),
+    upTo100ms: v(/^fleetcol_exporter_prometheus_scrape_duration_seconds_bucket\{[^}]*le="0\.1"[^}]*\} (\S+)/m),
+  };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,6 +98,10 @@ interface Phase {
   scrapeMs: number[];
   scrapeBytes: number;
   loopDelayP99Ms: number;
+  /** fleetcol's own time to answer a scrape (render and hand to the socket), mean over the phase */
+  serverMeanMs: number;
+  /** scrapes fleetcol itself took over 100 ms to answer (its histogram's le="0.1" bucket) */
+  serverOver100ms: number;
   rssMiB: number;
 }
 
@@ -101,10 +128,11 @@ async function phase(pid: number, http: number, exporter: number, telemetry: num
   };
   // The scraper is a process of its own, as Prometheus is: timed in the driver, which is busy
   // sending, a scrape would include the driver's own waits.
-  const scraper = scraping ? spawn(process.execPath, ['--input-type=module', '-e', SCRAPER, `http://127.0.0.1:${exporter}/metrics`], { stdio: ['pipe', 'pipe', 'inherit'] }) : undefined;
+  const scraper = scraping ? spawn(process.execPath, ['--input-type=module', '-e', SCRAPER, `http://127.0.0.1:${exporter}/metrics`, values.scraper!], { stdio: ['pipe', 'pipe', 'inherit'] }) : undefined;
   let scraperOut = '';
   scraper?.stdout!.on('data', (c: Buffer) => (scraperOut += c.toString()));
   const scraped = scraper ? new Promise<void>((r) => scraper.once('exit', () => r())) : Promise.resolve();
+  const served0 = served(await (await fetch(`http://127.0.0.1:${telemetry}/metrics`)).text());
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
   const running = Array.from({ length: CONCURRENCY }, sender);
@@ -112,6 +140,7 @@ async function phase(pid: number, http: number, exporter: number, telemetry: num
   // fleetcol's own view of its event loop over the phase, read before the load stops
   const own = await (await fetch(`http://127.0.0.1:${telemetry}/metrics`)).text();
   const delay = Number(/^fleetcol_process_event_loop_delay_p99_seconds\S* (\S+)/m.exec(own)?.[1] ?? NaN);
+  const served1 = served(own);
   stop = true;
   scraper?.stdin!.end();
   await Promise.all([...running, scraped]);
@@ -121,7 +150,10 @@ async function phase(pid: number, http: number, exporter: number, telemetry: num
   return {
     scraping, pointsPerSec: points / wall, cpuSecPerMillion: cpu / (points / 1e6), cpuPct: (cpu / wall) * 100,
     scrapeP50Ms: scrapeMs.length ? median(scrapeMs) : NaN, scrapeP99Ms: scrapeMs.length ? percentile(scrapeMs, 99) : NaN, scrapes: scrapeMs.length, scrapeMs: scrapeMs.map((x) => Math.round(x * 10) / 10), scrapeBytes,
-    loopDelayP99Ms: delay * 1000, rssMiB: memory(pid).rss / 2 ** 20,
+    loopDelayP99Ms: delay * 1000,
+    serverMeanMs: ((served1.sum - served0.sum) / Math.max(1, served1.count - served0.count)) * 1000,
+    serverOver100ms: (served1.count - served1.upTo100ms) - (served0.count - served0.upTo100ms),
+    rssMiB: memory(pid).rss / 2 ** 20,
   };
 }
 
@@ -160,7 +192,7 @@ try {
     for (const scraping of order) {
       const p = await phase(proc.pid!, http, exporter, telemetry, bodies, scraping);
       phases.push(p);
-      console.log(`run ${run + 1} ${scraping ? 'scraping' : 'no scrape'}: ${Math.round(p.pointsPerSec)} points/s, ${p.cpuSecPerMillion.toFixed(2)} CPU-s/M points, CPU ${p.cpuPct.toFixed(1)} %, scrape p50/p99 ${p.scrapeP50Ms.toFixed(1)}/${p.scrapeP99Ms.toFixed(1)} ms (${p.scrapes}, ${(p.scrapeBytes / 2 ** 20).toFixed(1)} MiB), loop delay p99 ${p.loopDelayP99Ms.toFixed(1)} ms, RSS ${p.rssMiB.toFixed(0)} MiB`);
+      console.log(`run ${run + 1} ${scraping ? 'scraping' : 'no scrape'}: ${Math.round(p.pointsPerSec)} points/s, ${p.cpuSecPerMillion.toFixed(2)} CPU-s/M points, CPU ${p.cpuPct.toFixed(1)} %, scrape p50/p99 ${p.scrapeP50Ms.toFixed(1)}/${p.scrapeP99Ms.toFixed(1)} ms (${p.scrapes}, ${(p.scrapeBytes / 2 ** 20).toFixed(1)} MiB), loop delay p99 ${p.loopDelayP99Ms.toFixed(1)} ms, fleetcol's own scrape time mean ${p.serverMeanMs.toFixed(1)} ms (${p.serverOver100ms} over 100 ms), RSS ${p.rssMiB.toFixed(0)} MiB`);
     }
   }
   const med = (scraping: boolean, k: keyof Phase) => median(phases.filter((p) => p.scraping === scraping).map((p) => p[k] as number));
