@@ -7,7 +7,7 @@ import { stringify } from 'yaml';
 import { registry } from '../src/components.js';
 import { loadConfig } from '../src/config/load.js';
 import { consumerOf } from '../src/consumer.js';
-import type { ExportMetricsServiceRequest, HistogramDataPoint, Metric, NumberDataPoint, Telemetry } from '../src/pdata/telemetry.js';
+import { Telemetry, type ExportMetricsServiceRequest, type HistogramDataPoint, type Metric, type NumberDataPoint } from '../src/pdata/telemetry.js';
 import { genaiMetricsConnectorFactory } from '../connectors/genai_metrics/factory.js';
 import { DURATION_BUCKETS, TOKEN_BUCKETS, type GenAIMetricsConfig } from '../connectors/genai_metrics/connector.js';
 import { metricValue, settings, tempFile } from './helper.js';
@@ -148,4 +148,38 @@ t.test('span metrics by name, kind and status; agent and dimensions from the res
   ms = metrics(out);
   t.same(find(ms, 'traces.span.metrics.calls')!.sum!.dataPoints.map((d) => [attrsOf(d)['span.name'], d.asDouble]), [['GET /a', 1]], 'a new series, counting from 0');
   await c.shutdown();
+});
+
+t.test('a batch held as parts (a batch processor\'s merge, a socket\'s chunks) gives the same metrics as its requests one by one', async (t) => {
+  const { p, out: normalised } = genaiProcessor();
+  await p.consume(agentTrace());
+  await p.consume(spanRequest([{ id: 9, name: 'chat claude', attrs: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'anthropic', 'gen_ai.request.model': 'claude-3-5-sonnet', 'gen_ai.usage.input_tokens': 50 } }], { 'service.name': 'fleet-b' }));
+  await p.shutdown();
+  const encoded = normalised.map((b) => Telemetry.fromProto('traces', b.toProto()));
+  const merged = Telemetry.merge([...encoded, ...encoded]);
+  t.ok(merged.protoParts().length >= 2, `merged from ${merged.protoParts().length} parts`);
+  const one = connector();
+  for (const b of [...encoded, ...encoded]) await one.c.consume(b);
+  await one.c.shutdown();
+  const two = connector();
+  await two.c.consume(merged);
+  await two.c.shutdown();
+  const points = (out: Telemetry[]) => metrics(out).map((m) => JSON.stringify({ name: m.name, points: (m.histogram?.dataPoints ?? m.sum?.dataPoints ?? []).map((d) => ({ ...d, startTimeUnixNano: 0, timeUnixNano: 0, exemplars: [] })) }, (_, v) => (typeof v === 'bigint' ? String(v) : v))).sort();
+  const want = points(one.out);
+  t.ok(want.length >= 5, `${want.length} metrics`);
+  t.same(points(two.out), want, 'the same metrics, by value');
+  t.match(want.join('\n'), /fleet-b|claude-3-5-sonnet/, 'the second request\'s spans are counted');
+  // A receiver's batch is the chunks its socket delivered, cut anywhere: not requests each.
+  const three = connector();
+  for (const b of encoded) {
+    const bytes = b.toProto();
+    const cut = [1, 7, Math.floor(bytes.length / 2), bytes.length - 3].filter((c, i, a) => c > 0 && c < bytes.length && a.indexOf(c) === i);
+    const chunks = [0, ...cut].map((start, i) => bytes.subarray(start, [...cut, bytes.length][i]));
+    const parts = Telemetry.fromProtoParts('traces', chunks);
+    t.ok(parts.protoParts().length > 1, `held as ${parts.protoParts().length} chunks`);
+    await three.c.consume(parts);
+    await three.c.consume(parts);
+  }
+  await three.c.shutdown();
+  t.same(points(three.out), want, 'the same metrics from socket chunks');
 });
