@@ -453,6 +453,20 @@ t.test('the exporter\'s thread: a port in use fails start; a thread that dies is
   const refused = await e.send(request([sum('during', CUMULATIVE, [pt(T0, T0 + S, 1)])])).then(() => undefined, (err: Error) => err);
   t.equal(refused?.name, 'RetryableError', `refused as retryable while it starts again (${refused?.message})`);
   t.ok(logs.some((l) => l.includes('its thread stopped')), 'logged');
+  // Its port taken meanwhile: it cannot listen, says so, and tries again later.
+  const blocker = http.createServer();
+  for (let i = 0; ; i++) {
+    const bound = await new Promise<boolean>((resolve) => {
+      blocker.once('error', () => resolve(false));
+      blocker.listen(e.port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) break;
+    if (i > 50) throw new Error(`port ${e.port} never came free`);
+    await sleep(20);
+  }
+  for (let i = 0; i < 100 && !logs.some((l) => l.includes('could not start again')); i++) await sleep(50);
+  t.ok(logs.some((l) => l.includes('could not start again') && l.includes('EADDRINUSE')), 'a restart that cannot listen is logged');
+  await new Promise<void>((resolve) => blocker.close(() => resolve()));
   const started = Date.now();
   while (Date.now() - started < 10_000) {
     if ((e.exp as unknown as { thread: unknown }).thread !== undefined && e.exp.port > 0) {

@@ -28,8 +28,10 @@ const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 /** The thread's young generation: V8's default size, which gave the best scrape latency with
  *  100,000 series (bench/README.md, "under the launch line's flags"). */
 const THREAD_YOUNG_MIB = 48;
-/** A thread that died is started again after this long. */
+/** A thread that died is started again after this long (then, while it cannot listen, up to
+ *  MAX_RESTART_MS apart). */
 const RESTART_MS = 1000;
+const MAX_RESTART_MS = 30_000;
 const THREAD_MODULE = siblingModule(import.meta.url, './thread');
 
 interface Pending {
@@ -134,17 +136,25 @@ export class PrometheusExporter implements Exporter {
         // Series are lost with it; cumulative senders restore theirs with their next points.
         this.series = 0;
         this.set.logger.error({ why }, 'prometheus exporter: its thread stopped; starting it again (series held are lost until points come again)');
-        this.restartTimer = setTimeout(() => {
-          this.restartTimer = undefined;
-          if (this.stopping) return;
-          // The same port again (a port 0 endpoint keeps the one it was given).
-          this.startThread({ ...this.cfg, endpoint: this.cfg.endpoint.replace(/:0$/, `:${this.port}`) }).catch((err: Error) =>
-            this.set.logger.error({ err: err.message }, 'prometheus exporter: its thread could not start again'));
-        }, RESTART_MS);
+        this.restartLater(RESTART_MS);
       };
       w.on('error', (err) => died(`failed: ${err.message}`));
       w.on('exit', (code) => died(`exited (code ${code})`));
     });
+  }
+
+  /** Starts the thread again after `delayMs`, on the same port (a port 0 endpoint keeps the one it
+   *  was given); if it cannot listen, tries again, waiting twice as long each time, up to 30 s. */
+  private restartLater(delayMs: number): void {
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping) return;
+      this.startThread({ ...this.cfg, endpoint: this.cfg.endpoint.replace(/:0$/, `:${this.port}`) }).catch((err: Error) => {
+        this.set.logger.error({ err: err.message, retry_in_ms: Math.min(MAX_RESTART_MS, delayMs * 2) }, 'prometheus exporter: its thread could not start again');
+        if (!this.stopping) this.restartLater(Math.min(MAX_RESTART_MS, delayMs * 2));
+      });
+    }, delayMs);
+    this.restartTimer.unref();
   }
 
   private settle(id: number): Pending | undefined {
