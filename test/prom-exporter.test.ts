@@ -479,3 +479,74 @@ t.test('the exporter\'s thread: a port in use fails start; a thread that dies is
   t.match(text, /^after_total\{job="svc"\} 2$/m, 'stored and scraped on the same port after the restart');
   t.notMatch(text, /before_total/, 'what the dead thread held is gone (the README says so)');
 });
+
+t.test('the exporter\'s thread at shutdown: what it was given is stored and answered; a dead thread does not hold shutdown up', async (t) => {
+  const defaults = prometheusExporterFactory.createDefaultConfig() as unknown as Record<string, unknown>;
+  const make = async () => {
+    const exp = prometheusExporterFactory.createExporter!(settings('exporter', 'prometheus', 5000), { ...defaults, endpoint: `127.0.0.1:${await freePort()}` } as PrometheusExporterConfig, ['metrics']) as PrometheusExporter;
+    await exp.start({ extension: () => undefined });
+    return exp;
+  };
+  const exp = await make();
+  const points = Array.from({ length: 5000 }, (_, i) => pt(T0, T0 + S, i, [kv('series', `s-${i}`)]));
+  const sends = Array.from({ length: 8 }, (_, i) => exp.consume(Telemetry.fromRequest('metrics', request([sum(`m${i}`, CUMULATIVE, points)]))).then(() => 'stored', (err: Error) => err.message));
+  await exp.shutdown();
+  t.same(await Promise.all(sends), Array(8).fill('stored'), 'every store in flight at shutdown was stored and answered');
+  const late = await exp.consume(Telemetry.fromRequest('metrics', request([sum('late', CUMULATIVE, [pt(T0, T0 + S, 1)])]))).then(() => undefined, (err: Error) => err);
+  t.equal(late?.name, 'RetryableError', `after shutdown: refused as retryable (${late?.message})`);
+
+  const dead = await make();
+  await (dead as unknown as { thread: { terminate(): Promise<number> } }).thread.terminate();
+  const began = Date.now();
+  await dead.shutdown();
+  t.ok(Date.now() - began < 2000, `shutdown with its thread gone took ${Date.now() - began} ms (shutdown timeout 5 s)`);
+});
+
+t.test('the exporter\'s thread: gzip scrapes, and clients that leave mid-scrape, leave it answering', async (t) => {
+  const e = await exporter(t);
+  await e.send(request([sum('wide', CUMULATIVE, Array.from({ length: 20_000 }, (_, i) => pt(T0, T0 + S, i, [kv('series', `s-${i}`)])))]));
+  for (let i = 0; i < 5; i++) {
+    await new Promise<void>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port: e.port, path: '/metrics', headers: { 'accept-encoding': i % 2 ? 'gzip' : 'identity' } }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => resolve());
+    });
+  }
+  await e.send(request([sum('after', CUMULATIVE, [pt(T0, T0 + S, 5)])]));
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: e.port, path: '/metrics', headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(zlib.gunzipSync(Buffer.concat(chunks)).toString())).on('error', reject);
+    }).on('error', reject);
+  });
+  t.equal(body.split('\n').filter((l) => l.startsWith('wide_total')).length, 20_000, 'a whole gzip scrape after five abandoned ones');
+  t.match(body, /^after_total\{job="svc"\} 5$/m, 'and a store made meanwhile');
+});
+
+t.test('the exporter\'s thread: a scraper that stops reading holds stores back only briefly', async (t) => {
+  const e = await exporter(t, { max_series: 200_000 });
+  const pad = 'p'.repeat(200);
+  await e.send(request([sum('wide', CUMULATIVE, Array.from({ length: 40_000 }, (_, i) => pt(T0, T0 + S, i, [kv('series', `${pad}-${i}`)])))]));
+  let received = 0;
+  const { res, done } = await new Promise<{ res: http.IncomingMessage; done: Promise<void> }>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: e.port, path: '/metrics' }, (res) => {
+      res.pause(); // read nothing: the answer's ~9 MiB wait on the thread
+      resolve({ res, done: new Promise((r) => res.on('data', (c: Buffer) => (received += c.length)).on('end', () => r())) });
+    }).on('error', reject);
+  });
+  await sleep(200);
+  const began = Date.now();
+  // stores long enough to cross their 5-ms slices, where they may wait for the scrape
+  const big = (i: number) => request([sum(`m${i}`, CUMULATIVE, Array.from({ length: 5000 }, (_, j) => pt(T0, T0 + S, i, [kv('k', `${j}`)])))]);
+  for (let i = 0; i < 20; i++) await e.send(big(i));
+  const took = Date.now() - began;
+  t.ok(took < 10_000, `20 stores of 5,000 points while the scrape waits unread: ${took} ms (stores wait 50 ms at most after a scrape)`);
+  res.resume();
+  await done;
+  t.ok(received > 8 * 2 ** 20, `then the whole answer: ${(received / 2 ** 20).toFixed(1)} MiB`);
+  t.match((await e.scrape()).text, /^m19_total\{job="svc",k="4999"\} 19$/m, 'the stores are in the next scrape');
+});

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { listen, parseEndpoint } from '../../src/net.js';
 import type { ExportMetricsServiceRequest } from '../../src/pdata/telemetry.js';
@@ -83,7 +84,8 @@ export class MetricsEndpoint {
   /** scrapes written whose bytes have not all left, and when stores stop waiting for them */
   private sending = 0;
   private holdUntil = 0;
-  private released: (() => void) | undefined;
+  /** the wait stores share while a hold lasts: over when the scrapes' bytes have left, or at its end */
+  private hold: { promise: Promise<void>; release: () => void; timer: NodeJS.Timeout } | undefined;
   /** The port actually bound (endpoint port 0 picks one). */
   port = 0;
   host = '';
@@ -106,7 +108,9 @@ export class MetricsEndpoint {
 
   async start(): Promise<void> {
     const { host, port } = parseEndpoint(this.cfg.endpoint, 8889);
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch(() => res.destroy());
+    });
     server.keepAliveTimeout = 65_000;
     await listen(server, host, port);
     this.server = server;
@@ -153,23 +157,24 @@ export class MetricsEndpoint {
   private scrapesSent(): Promise<void> {
     const left = this.holdUntil - performance.now();
     if (left <= 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, left);
-      const before = this.released;
-      function done() {
-        clearTimeout(timer);
-        before?.();
-        resolve();
-      }
-      this.released = done;
-    });
+    if (this.hold === undefined) {
+      let release!: () => void;
+      const promise = new Promise<void>((r) => (release = r));
+      this.hold = { promise, release, timer: setTimeout(() => this.endHold(), left) };
+    }
+    return this.hold.promise;
+  }
+
+  private endHold(): void {
+    const h = this.hold;
+    this.hold = undefined;
+    if (h === undefined) return;
+    clearTimeout(h.timer);
+    h.release();
   }
 
   private scrapeSent(): void {
-    if (--this.sending > 0) return;
-    const r = this.released;
-    this.released = undefined;
-    r?.();
+    if (--this.sending === 0) this.endHold();
   }
 
   /** The counts since the last call. */
@@ -218,7 +223,8 @@ export class MetricsEndpoint {
       return;
     }
     const out: NodeJS.WritableStream & { writableLength: number } = gzip ? zlib.createGzip({ level: 1 }) : res;
-    if (gzip) (out as zlib.Gzip).pipe(res);
+    // pipeline: a client that leaves also ends the gzip stream (its buffered input and zlib state).
+    if (gzip) pipeline(out as zlib.Gzip, res, () => {});
     let closed = false;
     res.once('close', () => (closed = true));
     const { scrapeSliceMs, maxUnsentBytes } = this.pacing;
@@ -252,7 +258,8 @@ export class MetricsEndpoint {
       out.end();
     }
     const hold = this.pacing.holdStoresForScrapeMs;
-    if (hold > 0 && !closed && res.writableLength > 0) {
+    // Gzip's bytes reach the response later (zlib works off the loop): held until it finishes.
+    if (hold > 0 && !closed && (gzip || res.writableLength > 0) && !res.writableFinished) {
       this.sending++;
       this.holdUntil = Math.max(this.holdUntil, performance.now() + hold);
       let once = false;

@@ -32,6 +32,8 @@ const THREAD_YOUNG_MIB = 48;
  *  MAX_RESTART_MS apart). */
 const RESTART_MS = 1000;
 const MAX_RESTART_MS = 30_000;
+/** A thread that ran this long before it died counts as having run well (its restart is not delayed more). */
+const STABLE_MS = 10_000;
 const THREAD_MODULE = siblingModule(import.meta.url, './thread');
 
 interface Pending {
@@ -51,6 +53,7 @@ export class PrometheusExporter implements Exporter {
   private series = 0;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelay = RESTART_MS / 2;
   private unregister: (() => void) | undefined;
   private lastRefusedLog = 0;
   private readonly c: { scrapes: BoundCounter; expired: BoundCounter; refused: BoundCounter; points: BoundCounter };
@@ -88,8 +91,8 @@ export class PrometheusExporter implements Exporter {
       this.set.logger.info({ endpoint: `${this.local.host}:${this.port}`, open_metrics: this.cfg.enable_open_metrics }, 'Prometheus exporter listening (/metrics)');
       return;
     }
-    this.unregister = memoryAccounting.register('exporter', this.set.id, () => this.inFlightBytes);
     await this.startThread(this.cfg);
+    this.unregister = memoryAccounting.register('exporter', this.set.id, () => this.inFlightBytes);
   }
 
   /** Starts the thread; resolves once it listens, rejects (thread stopped) if it cannot. */
@@ -102,6 +105,7 @@ export class PrometheusExporter implements Exporter {
         switch (m.t) {
           case 'listening':
             listening = true;
+            listeningAt = performance.now();
             this.port = m.port;
             this.set.logger.info({ endpoint: `${m.host}:${m.port}`, open_metrics: this.cfg.enable_open_metrics, thread: w.threadId }, 'Prometheus exporter listening (/metrics, on its own thread)');
             resolve();
@@ -124,19 +128,19 @@ export class PrometheusExporter implements Exporter {
             break;
         }
       });
+      let listeningAt = 0;
       const died = (why: string) => {
+        if (!listening) reject(new Error(`the prometheus exporter's thread ${why} before listening`));
         if (this.thread !== w) return;
         this.thread = undefined;
         this.failPending(`the prometheus exporter's thread ${why}`);
-        if (!listening) {
-          reject(new Error(`the prometheus exporter's thread ${why} before listening`));
-          return;
-        }
-        if (this.stopping) return;
+        if (!listening || this.stopping) return;
         // Series are lost with it; cumulative senders restore theirs with their next points.
         this.series = 0;
-        this.set.logger.error({ why }, 'prometheus exporter: its thread stopped; starting it again (series held are lost until points come again)');
-        this.restartLater(RESTART_MS);
+        // A thread that dies soon after it started is started again later each time.
+        this.restartDelay = performance.now() - listeningAt < STABLE_MS ? Math.min(MAX_RESTART_MS, this.restartDelay * 2) : RESTART_MS;
+        this.set.logger.error({ why, restart_in_ms: this.restartDelay }, 'prometheus exporter: its thread stopped; starting it again (series held are lost until points come again)');
+        this.restartLater(this.restartDelay);
       };
       w.on('error', (err) => died(`failed: ${err.message}`));
       w.on('exit', (code) => died(`exited (code ${code})`));
@@ -175,15 +179,20 @@ export class PrometheusExporter implements Exporter {
     await this.local?.close();
     const w = this.thread;
     if (w !== undefined) {
-      // Let the thread close its server (and answer what it took), then stop it.
+      // Let the thread store and answer what it was given and close its server, then stop it.
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.set.shutdownTimeoutMs);
-        w.on('message', (m: FromThread) => {
-          if (m.t === 'closed') {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
+        const done = () => {
+          clearTimeout(timer);
+          w.off('message', onMessage);
+          w.off('exit', done);
+          resolve();
+        };
+        const onMessage = (m: FromThread) => {
+          if (m.t === 'closed') done();
+        };
+        const timer = setTimeout(done, this.set.shutdownTimeoutMs);
+        w.on('message', onMessage);
+        w.once('exit', done);
         w.postMessage({ t: 'close' } satisfies ToThread);
       });
       this.thread = undefined;
@@ -201,6 +210,7 @@ export class PrometheusExporter implements Exporter {
       this.publish(this.local.takeTally());
       return;
     }
+    if (this.stopping) throw new RetryableError('the prometheus exporter is shutting down');
     const w = this.thread;
     if (w === undefined) throw new RetryableError('the prometheus exporter\'s thread is starting again', { retryAfterMs: RESTART_MS });
     const size = batch.byteSize;

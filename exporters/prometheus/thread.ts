@@ -30,9 +30,9 @@ if (parentPort !== null) {
   // ran its first 5-ms slice at once, and a turn of the loop that delivered twenty messages held
   // the thread ~100 ms before a scrape's request was read (bench/README.md).
   const queue: Array<Extract<ToThread, { t: 'store' }>> = [];
+  let drained: Promise<void> = Promise.resolve();
   let draining = false;
   const drain = async () => {
-    draining = true;
     for (let m = queue.shift(); m !== undefined; m = queue.shift()) {
       try {
         await ep.consume(m.bytes, m.points);
@@ -46,9 +46,13 @@ if (parentPort !== null) {
   port.on('message', (m: ToThread) => {
     if (m.t === 'store') {
       queue.push(m);
-      if (!draining) void drain();
+      if (!draining) {
+        draining = true;
+        drained = drain();
+      }
     } else if (m.t === 'close') {
-      void ep.close().then(() => {
+      // What it was given is stored and answered first.
+      void drained.then(() => ep.close()).then(() => {
         post({ t: 'closed' });
         port.close();
       });
