@@ -101,6 +101,7 @@ export class PrometheusExporter implements Exporter {
     this.thread = w;
     return new Promise<void>((resolve, reject) => {
       let listening = false;
+      let listeningAt = 0;
       w.on('message', (m: FromThread) => {
         switch (m.t) {
           case 'listening':
@@ -128,7 +129,6 @@ export class PrometheusExporter implements Exporter {
             break;
         }
       });
-      let listeningAt = 0;
       const died = (why: string) => {
         if (!listening) reject(new Error(`the prometheus exporter's thread ${why} before listening`));
         if (this.thread !== w) return;
