@@ -22,7 +22,7 @@ import { DecodeError, Telemetry, type Signal } from '../pdata/telemetry.js';
 import type { BoundCounter, MetricsRegistry } from '../telemetry/metrics.js';
 import type { DecodeResult, DecodeTask, HeapSpaces } from './tasks.js';
 import type { TaskRef } from './task.js';
-import { letThreadsSizeTheirYoungGeneration } from './thread.js';
+import { letThreadsSizeTheirYoungGeneration, siblingModule } from './thread.js';
 
 export interface WorkersConfig {
   /** Threads in the pool; 0 runs everything on the main thread. */
@@ -153,7 +153,7 @@ export const inlineWorkers: Workers = {
 
 // tasks.js next to this file once compiled; tasks.ts when running from source (tests), where the
 // worker threads inherit the TypeScript loader through execArgv.
-const TASKS = new URL(import.meta.url.endsWith('.ts') ? './tasks.ts' : './tasks.js', import.meta.url).href;
+const TASKS = siblingModule(import.meta.url, './tasks').href;
 
 const RETRY_MS = 200;
 const MiB = 1024 * 1024;

@@ -3,6 +3,8 @@
 // translate.ts) and runs it through CreateSettings.workers.run, so the core never imports
 // component code. What a task module uses to hand bytes back is in transfer.ts.
 
+import { siblingModule } from './thread.js';
+
 /** A function exported by a task module. */
 export interface TaskRef {
   /** The module's URL (file: URL as a string). */
@@ -17,6 +19,5 @@ export interface TaskRef {
  * the pool's threads inherit the TypeScript loader.
  */
 export function taskRef(callerUrl: string, file: string, name: string): TaskRef {
-  const ext = callerUrl.endsWith('.ts') ? '.ts' : '.js';
-  return { module: new URL(`${file}${ext}`, callerUrl).href, name };
+  return { module: siblingModule(callerUrl, file).href, name };
 }
